@@ -1,0 +1,310 @@
+"""Checkpoints: safetensors weights with JSON metadata; reference ``.pt`` state dicts imported safely.
+
+Loading never executes code from a file: safetensors holds raw tensors only, and
+PyTorch files are read with ``torch.load(weights_only=True)``, which refuses pickles
+that would construct arbitrary objects.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import pickle
+import subprocess
+import tempfile
+import zipfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .errors import CheckpointError
+from .model import Autoencoder
+
+__version__ = "0.1.0"
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
+METADATA_KEY = "focusmim"
+WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
+
+
+def code_version() -> str:
+    """Package version plus the git commit of this checkout when there is one."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{__version__}+{commit}" if commit else __version__
+
+
+@dataclass
+class CheckpointMetadata:
+    """What a checkpoint is: how it was trained, on what, and what it scored."""
+
+    mode: str = "none"
+    ratio: float = 0.0
+    fill: str = "mean"
+    data: str = "unknown"
+    epochs: int = 0
+    learning_rate: float | None = None
+    seed: int | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    code_version: str = field(default_factory=code_version)
+    date: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
+    fixation: str = "center"
+    attention: str = "none"
+    random_crop: bool = True
+    foreground_loss: bool = False
+    demo: bool = False
+    source: str = "focusmim"
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> CheckpointMetadata:
+        """Metadata from a JSON dict; unknown keys are kept in ``extra``."""
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in values.items() if k in known}
+        extra = dict(kwargs.pop("extra", {}) or {})
+        extra.update({k: v for k, v in values.items() if k not in known})
+        return cls(**kwargs, extra=extra)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict."""
+        return asdict(self)
+
+    def title(self) -> str:
+        """A short human label, e.g. ``periphery 0.8 (mean fill), 40 epochs``."""
+        ratio = "" if self.mode in ("none", "foveate") else f" {self.ratio:g}"
+        fill = " blurry" if self.fill == "blur" and self.mode not in ("none", "foveate") else ""
+        demo = " [demo]" if self.demo else ""
+        return f"{self.mode}{ratio}{fill}, {self.epochs} epochs on {self.data}{demo}"
+
+
+def sidecar_path(path: str | os.PathLike) -> Path:
+    """The JSON metadata file beside a weights file (``best.safetensors`` -> ``best.json``)."""
+    return Path(path).with_suffix(".json")
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: str | os.PathLike, values: dict[str, Any]) -> None:
+    """Write JSON atomically (a crash never leaves half a file)."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w") as handle:
+            json.dump(values, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+
+    _atomic_write(Path(path), write)
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: torch.nn.Module,
+    metadata: CheckpointMetadata | dict[str, Any],
+    dtype: torch.dtype | None = None,
+) -> Path:
+    """Save ``model``'s weights as safetensors at ``path`` and its metadata as JSON beside it.
+
+    The metadata is also embedded in the safetensors header, so the weights file alone
+    is self-describing. ``dtype`` (e.g. ``torch.float16``) stores smaller files; loading
+    converts back to float32. Both files are written atomically. Returns the weights path.
+    """
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        path = path.with_suffix(".safetensors")
+    meta = metadata if isinstance(metadata, CheckpointMetadata) else CheckpointMetadata.from_dict(metadata)
+    module = getattr(model, "module", model)
+    tensors = {
+        name: (t.detach().to(dtype) if dtype is not None else t.detach()).contiguous().cpu()
+        for name, t in module.state_dict().items()
+    }
+    meta_json = json.dumps(meta.to_dict(), sort_keys=True)
+    _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={METADATA_KEY: meta_json}))
+    write_json(sidecar_path(path), meta.to_dict())
+    return path
+
+
+def _clean_state_dict(raw: Any, path: Path) -> dict[str, torch.Tensor]:
+    state = raw
+    if isinstance(state, dict):
+        for key in ("state_dict", "model", "model_state_dict"):
+            if key in state and isinstance(state[key], dict):
+                state = state[key]
+                break
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(
+            f"{path.name} holds no state dict of tensors: save the model with "
+            "torch.save(model.state_dict(), path) or use a FocusMIM .safetensors checkpoint."
+        )
+    cleaned = {}
+    for name, tensor in state.items():
+        for prefix in ("module.", "_orig_mod."):
+            if name.startswith(prefix):
+                name = name[len(prefix) :]
+        cleaned[name] = tensor
+    return cleaned
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Raw tensors of a checkpoint file (safetensors or PyTorch), never executing code from it."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"No checkpoint at {path}: check the path, or train one with python -m train.pretrain.")
+    if path.suffix == ".safetensors":
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError, ValueError) as error:
+            raise CheckpointError(
+                f"{path.name} is not a readable safetensors file (truncated or damaged: {error}). "
+                "Copy or download it again, or pick another checkpoint."
+            ) from None
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(
+            f"Refused to load {path.name}: it contains Python objects that would run code when "
+            f"unpickled, not plain tensors ({str(error).splitlines()[0][:160]}). Only load checkpoints "
+            "you trust with other tools; FocusMIM reads weights only."
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
+        raise CheckpointError(
+            f"{path.name} is not a readable PyTorch checkpoint (truncated or damaged: "
+            f"{str(error).splitlines()[0][:160]}). Copy or download it again."
+        ) from None
+    return _clean_state_dict(raw, path)
+
+
+def check_architecture(state: dict[str, torch.Tensor], path: Path, model: torch.nn.Module) -> None:
+    """Raise ``CheckpointError`` unless ``state`` has exactly the model's parameter names and shapes."""
+    expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    missing = [name for name in expected if name not in state]
+    unexpected = [name for name in state if name not in expected]
+    wrong = [
+        f"{name} {tuple(state[name].shape)} (expected {shape})"
+        for name, shape in expected.items()
+        if name in state and tuple(state[name].shape) != shape
+    ]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (e.g. {', '.join(missing[:3])})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
+        if wrong:
+            parts.append(f"{len(wrong)} of the wrong shape (e.g. {'; '.join(wrong[:2])})")
+        raise CheckpointError(
+            f"{path.name} is not a checkpoint of the paper's CNN autoencoder: parameters "
+            + ", ".join(parts)
+            + ". Pick a FocusMIM or reference FocusMIM checkpoint."
+        )
+
+
+def read_metadata(path: str | os.PathLike) -> CheckpointMetadata:
+    """Metadata of a checkpoint: the JSON beside it, else the safetensors header, else a stub."""
+    path = Path(path)
+    side = sidecar_path(path)
+    if side.is_file():
+        try:
+            return CheckpointMetadata.from_dict(json.loads(side.read_text()))
+        except (json.JSONDecodeError, TypeError) as error:
+            raise CheckpointError(f"{side.name} is not valid checkpoint metadata ({error}).") from None
+    if path.suffix == ".safetensors" and path.is_file():
+        try:
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as handle:
+                header = (handle.metadata() or {}).get(METADATA_KEY)
+            if header:
+                return CheckpointMetadata.from_dict(json.loads(header))
+        except (SafetensorError, OSError, json.JSONDecodeError):
+            pass
+    return CheckpointMetadata(
+        source="reference" if path.suffix != ".safetensors" else "unknown",
+        description=f"imported from {path.name}; no metadata",
+        code_version="",
+    )
+
+
+def load_checkpoint(
+    path: str | os.PathLike, device: torch.device | str = "cpu"
+) -> tuple[Autoencoder, CheckpointMetadata]:
+    """Load a checkpoint into a fresh ``Autoencoder`` in eval mode, with its metadata.
+
+    Accepts FocusMIM ``.safetensors`` files and reference ``.pt`` state dicts (also
+    ``{"state_dict": ...}`` wrappers and DDP/compiled prefixes). Raises ``CheckpointError``
+    for a missing, truncated or unsafe file, or one of another architecture.
+    """
+    path = Path(path)
+    state = read_state_dict(path)
+    model = Autoencoder()
+    check_architecture(state, path, model)
+    model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    return model.to(device).eval(), read_metadata(path)
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """A checkpoint file found on disk and its metadata."""
+
+    path: Path
+    metadata: CheckpointMetadata
+
+    @property
+    def name(self) -> str:
+        """File name without suffix, prefixed by its folder when not a shipped one."""
+        return self.path.stem if self.path.parent == SHIPPED_DIR else f"{self.path.parent.name}/{self.path.stem}"
+
+
+def list_checkpoints(*folders: str | os.PathLike) -> list[CheckpointInfo]:
+    """Every weights file in these folders (default: the shipped ``checkpoints/``), one level deep.
+
+    Files whose metadata cannot be read are listed with a stub, never dropped.
+    """
+    found = []
+    for folder in folders or (SHIPPED_DIR,):
+        folder = Path(folder)
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*")) + sorted(folder.glob("*/*")):
+            if path.suffix in WEIGHT_SUFFIXES and path.is_file() and not path.name.startswith("."):
+                try:
+                    metadata = read_metadata(path)
+                except CheckpointError as error:
+                    metadata = CheckpointMetadata(description=str(error), code_version="")
+                found.append(CheckpointInfo(path, metadata))
+    return found
+
+
+def default_checkpoint(
+    mode: str, fill: str = "mean", checkpoints: list[CheckpointInfo] | None = None
+) -> CheckpointInfo | None:
+    """The checkpoint trained for ``mode`` (and ``fill``), preferring exact fill, then best metadata."""
+    candidates = [
+        c for c in (checkpoints if checkpoints is not None else list_checkpoints()) if c.metadata.mode == mode
+    ]
+    if not candidates:
+        return None
+    candidates.sort(key=lambda c: (c.metadata.fill != fill, c.metadata.demo, -c.metadata.epochs))
+    return candidates[0]

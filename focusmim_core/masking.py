@@ -1,0 +1,243 @@
+"""Masking modes: what the network sees of an image, and where the loss is computed.
+
+Every mode maps a batch ``(N, C, H, W)`` in [0, 1] to ``(inputs, loss_mask)`` with
+``loss_mask`` ``(N, 1, H, W)`` in {0, 1}, 1 where the input is incomplete. Ratios and
+fixations are per sample; all randomness comes from a ``torch.Generator``. Modes are
+registered in ``MODES`` (name -> ``MaskingMode``), so the app, the trainer and the
+benchmarks list and call them the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .errors import InputError
+from .filters import gaussian_blur
+from .fixations import PointsLike, as_points, in_square, join_points, squared_distance
+from .foveation import foveate
+
+PATCH_SIZE = 8  # pixels; 96 x 96 images give the paper's 12 x 12 grid of 144 patches
+BLUR_KERNEL_SIZE = 33  # the reference's blur fill: kernel 33, sigma 100
+BLUR_SIGMA = 100.0
+FILLS = ("mean", "blur")
+
+RatioLike = float | Sequence[float] | torch.Tensor
+
+
+def as_ratios(ratio: RatioLike, batch: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Per-sample masking ratios as float64 ``(N,)`` in [0, 1]; raises ``InputError`` otherwise."""
+    ratios = torch.as_tensor(ratio, dtype=torch.float64, device=device).reshape(-1)
+    if ratios.numel() not in (1, batch):
+        raise InputError(f"Give one masking ratio or one per image ({batch}); got {ratios.numel()}.")
+    if not bool(((ratios >= 0) & (ratios <= 1)).all()):
+        raise InputError(f"The masking ratio must lie between 0 and 1; got {ratios.tolist()[:4]}.")
+    return ratios.expand(batch)
+
+
+def periphery_radius(ratio: RatioLike, height: int = 96, width: int = 96) -> torch.Tensor:
+    """Radius of the visible disc, ``floor(sqrt(H * W * (1 - ratio) / pi))``: int64, shape of ``ratio``.
+
+    Ratio 0.8 on 96 x 96 gives 24 (1,793 visible pixels at the centre).
+    """
+    ratios = torch.as_tensor(ratio, dtype=torch.float64)
+    return torch.floor(torch.sqrt(height * width * (1 - ratios) / math.pi)).long()
+
+
+def square_side(ratio: RatioLike, height: int = 96, width: int = 96) -> torch.Tensor:
+    """Side of the visible square: the square of the disc's area, ``round(sqrt(pi) * r)``: int64."""
+    return torch.round(math.sqrt(math.pi) * periphery_radius(ratio, height, width).double()).long()
+
+
+def patch_count(ratio: RatioLike, patches: int = 144) -> torch.Tensor:
+    """Number of filled patches, ``floor(patches * ratio)`` computed in float64 as the reference does."""
+    return torch.floor(torch.as_tensor(ratio, dtype=torch.float64) * patches).long()
+
+
+def random_patch_mask(
+    batch: int,
+    height: int,
+    width: int,
+    ratios: torch.Tensor,
+    generator: torch.Generator | None = None,
+    patch_size: int = PATCH_SIZE,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """Loss mask of ``floor(P * ratio)`` patches per image drawn uniformly without replacement.
+
+    ``P = (H // patch_size) * (W // patch_size)`` (144 for 96 x 96). -> bool ``(N, 1, H, W)``.
+    """
+    rows, cols = height // patch_size, width // patch_size
+    if rows * patch_size != height or cols * patch_size != width:
+        raise InputError(f"Random patches need image sides divisible by {patch_size}; got {width} x {height}.")
+    counts = patch_count(ratios, rows * cols).to(device)
+    order = torch.rand(batch, rows * cols, generator=generator, device=device).argsort(dim=1)
+    first = (torch.arange(rows * cols, device=device).view(1, -1) < counts.view(-1, 1)).to(torch.uint8)
+    chosen = torch.zeros_like(first).scatter_(1, order, first).view(batch, 1, rows, 1, cols, 1)
+    pixels = chosen.expand(batch, 1, rows, patch_size, cols, patch_size).reshape(batch, 1, height, width)
+    return pixels.view(torch.bool)  # expanding bytes is faster than expanding bools
+
+
+def periphery_mask(points: torch.Tensor, ratios: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Loss mask outside discs of radius ``periphery_radius(ratio)`` around every point.
+
+    ``points`` ``(N, K, 2)``; pixel (row, col) is visible iff ``(col-x)^2 + (row-y)^2 <= r^2``
+    for some point. -> bool ``(N, 1, H, W)``.
+    """
+    radius = periphery_radius(ratios, height, width).to(points.device).view(-1, 1, 1, 1)
+    return squared_distance(points, height, width) > radius.to(points.dtype) ** 2
+
+
+def periphery_square_mask(points: torch.Tensor, ratios: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Loss mask outside squares of side ``square_side(ratio)`` around every point: bool ``(N, 1, H, W)``."""
+    side = square_side(ratios, height, width).to(points.device)
+    return ~in_square(points, height, width, side)
+
+
+def fill_values(images: torch.Tensor, fill: str) -> torch.Tensor:
+    """What hidden pixels show: each channel's image mean (``mean``, broadcastable ``(N, C, 1, 1)``)
+    or a strong Gaussian blur of the image (``blur``: kernel 33, sigma 100, ``(N, C, H, W)``)."""
+    if fill == "mean":
+        return images.mean(dim=(2, 3), keepdim=True)
+    if fill == "blur":
+        return gaussian_blur(images, BLUR_KERNEL_SIZE, BLUR_SIGMA)
+    raise InputError(f"Unknown fill {fill!r}: use one of {', '.join(FILLS)}.")
+
+
+@dataclass(frozen=True)
+class MaskingMode:
+    """A registered masking mode: its name, how people call it, and what it uses."""
+
+    name: str
+    label: str
+    description: str
+    uses_ratio: bool
+    uses_fill: bool
+    uses_fixation: bool
+    supports_attention: bool
+    default_ratio: float
+
+
+MODES: dict[str, MaskingMode] = {
+    mode.name: mode
+    for mode in (
+        MaskingMode(
+            "none", "Autoencoder (no mask)", "the whole image; loss everywhere", False, False, False, False, 0.0
+        ),
+        MaskingMode(
+            "random_patches",
+            "Random patches",
+            "floor(144 x ratio) random 8 x 8 patches hidden",
+            True,
+            True,
+            False,
+            False,
+            0.6,
+        ),
+        MaskingMode(
+            "periphery",
+            "Masked periphery",
+            "a disc around the fixation visible, the rest hidden",
+            True,
+            True,
+            True,
+            True,
+            0.8,
+        ),
+        MaskingMode(
+            "periphery_square",
+            "Masked periphery (square)",
+            "a square of the disc's area visible",
+            True,
+            True,
+            True,
+            True,
+            0.8,
+        ),
+        MaskingMode(
+            "foveate",
+            "Foveal filter",
+            "Perry-Geisler blur growing with eccentricity; nothing hidden",
+            False,
+            False,
+            True,
+            True,
+            0.0,
+        ),
+    )
+}
+
+REGION_MASKS: dict[str, Callable[[torch.Tensor, torch.Tensor, int, int], torch.Tensor]] = {
+    "periphery": periphery_mask,
+    "periphery_square": periphery_square_mask,
+}
+
+
+def check_mode(mode: str) -> MaskingMode:
+    """The registered mode called ``mode`` (``None`` is accepted as the reference's ``'None'``)."""
+    key = "none" if mode in (None, "None") else mode
+    if key not in MODES:
+        raise InputError(f"Unknown masking mode {mode!r}: use one of {', '.join(MODES)}.")
+    return MODES[key]
+
+
+def mask_images(
+    images: torch.Tensor,
+    mode: str,
+    ratio: RatioLike = 0.0,
+    fixations: PointsLike = None,
+    fill: str = "mean",
+    attention: PointsLike = None,
+    generator: torch.Generator | None = None,
+    antialias: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mask a batch of images: what the network is given, and where its loss counts.
+
+    Args:
+        images: ``(N, C, H, W)`` float in [0, 1] on any device.
+        mode: a name in ``MODES``: ``none``, ``random_patches``, ``periphery``,
+            ``periphery_square`` or ``foveate``.
+        ratio: fraction hidden, one float or ``(N,)``; ignored by ``none`` and ``foveate``.
+        fixations: ``(x, y)``, ``(N, 2)`` or ``(N, K, 2)`` (x = column, y = row);
+            ``None`` is the centre ``(W // 2, H // 2)``. Several points reveal several discs.
+        fill: ``mean`` (each channel's image mean) or ``blur`` (Gaussian blur, kernel 33,
+            sigma 100) for the hidden pixels. ``foveate`` fills nothing.
+        attention: covert attention, ``(N, 2)`` or ``(x, y)``: a second visible region of
+            the same size (periphery modes) or a second fovea (``foveate``).
+        generator: randomness for ``random_patches``; must live on ``images.device``.
+        antialias: for ``foveate``, antialiased pyramid resizes instead of the paper's.
+
+    Returns:
+        ``inputs`` ``(N, C, H, W)`` and ``loss_mask`` ``(N, 1, H, W)`` float, 1 where the
+        input is incomplete (hidden, or blurred by the foveal filter).
+    """
+    spec = check_mode(mode)
+    if images.ndim != 4:
+        raise InputError(f"Images must be a (N, C, H, W) batch; got shape {tuple(images.shape)}.")
+    n, _, height, width = images.shape
+    if attention is not None and not spec.supports_attention:
+        raise InputError(
+            f"Covert attention needs a fixation-based mode (periphery, periphery_square, foveate), not {spec.name}."
+        )
+    if spec.uses_fill and fill not in FILLS:
+        raise InputError(f"Unknown fill {fill!r}: use one of {', '.join(FILLS)}.")
+    device = images.device
+    if spec.name == "none":
+        return images, torch.ones((n, 1, height, width), dtype=images.dtype, device=device)
+    points = None
+    if spec.uses_fixation:
+        points = as_points(fixations, n, height, width, device)
+        if attention is not None:
+            points = join_points(points, as_points(attention, n, height, width, device))
+    if spec.name == "foveate":
+        return foveate(images, points, antialias=antialias)
+    ratios = as_ratios(ratio, n, device)
+    if spec.name == "random_patches":
+        hidden = random_patch_mask(n, height, width, ratios, generator, device=device)
+    else:
+        hidden = REGION_MASKS[spec.name](points, ratios, height, width)
+    inputs = torch.where(hidden, fill_values(images, fill), images)
+    return inputs, hidden.to(images.dtype)

@@ -1,0 +1,245 @@
+"""Everything the explorer shows for an image: one call from settings to panels and metrics.
+
+``render`` handles one image and one view; ``render_batch`` many views of one or more
+images in a single forward pass (all modes side by side, a sweep of ratios, the glimpses
+of a scanpath). Tensors in ``Panels`` are on the CPU, single images without batch axis.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import torch
+from torch import nn
+
+from .fixations import as_points
+from .losses import error_map, per_sample_masked_mse
+from .masking import MODES, check_mode, mask_images
+from .metrics import psnr
+
+
+@dataclass(frozen=True)
+class ViewSettings:
+    """How one view is made: masking mode, ratio, fill, fixation, covert attention, seed."""
+
+    mode: str = "periphery"
+    ratio: float = 0.8
+    fill: str = "mean"
+    fixation: tuple[int, int] | None = None  # (x, y); None = image centre
+    attention: tuple[int, int] | None = None
+    seed: int = 0  # random patches are drawn from this seed: the same view every time
+    antialias: bool = False
+
+    def __post_init__(self):
+        check_mode(self.mode)
+
+
+@dataclass
+class Panels:
+    """The panels of one view: tensors ``(3, H, W)`` or ``(H, W)`` on the CPU, and scalar metrics.
+
+    ``metrics``: ``masked_mse`` (over the loss mask), ``foreground_mse`` (loss mask times
+    foreground confidence; ``None`` without a foreground map), ``psnr_hidden`` (dB over the
+    loss mask), ``mse`` (whole image), ``hidden_fraction``.
+    """
+
+    settings: ViewSettings
+    image: torch.Tensor
+    masked_input: torch.Tensor
+    reconstruction: torch.Tensor
+    loss_mask: torch.Tensor
+    error_map: torch.Tensor
+    weighted_error_map: torch.Tensor | None
+    foreground: torch.Tensor | None
+    latent: torch.Tensor
+    metrics: dict[str, float | None] = field(default_factory=dict)
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of a model's parameters."""
+    return next(model.parameters()).device
+
+
+@torch.no_grad()
+def reconstruct(model: nn.Module, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval-mode forward pass without gradients: ``(N, 3, H, W)`` -> ``(reconstruction, latent)``."""
+    was_training = model.training
+    model.eval()
+    try:
+        return model(inputs.to(model_device(model)).contiguous(memory_format=torch.channels_last))
+    finally:
+        model.train(was_training)
+
+
+@torch.no_grad()
+def mask_views(
+    images: torch.Tensor, views: Sequence[ViewSettings], fixations: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Masked inputs and loss masks for ``views[i]`` of ``images[i]``: ``(N, 3, H, W)``, ``(N, 1, H, W)``.
+
+    Views with the same mode, fill and seed are masked together in one batched call.
+    ``fixations`` ``(N, K, 2)`` overrides the views' fixations (several points per view).
+    """
+    n, _, height, width = images.shape
+    inputs = torch.empty_like(images)
+    loss_mask = torch.empty((n, 1, height, width), dtype=images.dtype, device=images.device)
+    groups: dict[tuple, list[int]] = {}
+    for i, view in enumerate(views):
+        groups.setdefault((view.mode, view.fill, view.seed, view.antialias), []).append(i)
+    for (mode, fill, seed, antialias), members in groups.items():
+        index = torch.tensor(members, device=images.device)
+        group_views = [views[i] for i in members]
+        points = (
+            fixations[index]
+            if fixations is not None
+            else torch.stack([as_points(v.fixation, 1, height, width, images.device)[0] for v in group_views])
+        )
+        spec = MODES[check_mode(mode).name]
+        attention = None
+        if spec.supports_attention and any(v.attention is not None for v in group_views):
+            attention = torch.stack(
+                [
+                    as_points(v.attention if v.attention is not None else v.fixation, 1, height, width, images.device)[
+                        0, 0
+                    ]
+                    for v in group_views
+                ]
+            )
+        generator = torch.Generator(device=images.device).manual_seed(seed)
+        group_inputs, group_mask = mask_images(
+            images[index],
+            mode,
+            [v.ratio for v in group_views],
+            points if spec.uses_fixation else None,
+            fill=fill,
+            attention=attention,
+            generator=generator,
+            antialias=antialias,
+        )
+        inputs[index], loss_mask[index] = group_inputs, group_mask
+    return inputs, loss_mask
+
+
+@torch.no_grad()
+def render_batch(
+    images: torch.Tensor,
+    views: Sequence[ViewSettings],
+    model: nn.Module | Mapping[str, nn.Module],
+    foreground: torch.Tensor | None = None,
+    fixations: torch.Tensor | None = None,
+) -> list[Panels]:
+    """Render ``views[i]`` of ``images[i]`` (``(N, 3, H, W)``, or one image for all views).
+
+    ``model`` is one network, or a mapping from mode name to network (each mode its own
+    checkpoint): views sharing a network run in one batched forward pass. ``foreground``
+    ``(N or 1, 1, H, W)`` adds the foreground-weighted error. ``fixations`` ``(N, K, 2)``
+    reveals several points per view (a scanpath).
+    """
+    if images.ndim == 3:
+        images = images.unsqueeze(0)
+    n_views = len(views)
+    if images.shape[0] == 1 and n_views > 1:
+        images = images.expand(n_views, *images.shape[1:])
+    if foreground is not None:
+        foreground = foreground.reshape(-1, 1, *images.shape[-2:])
+        foreground = foreground.expand(n_views, *foreground.shape[1:]) if foreground.shape[0] == 1 else foreground
+    images = images.contiguous()
+    inputs, loss_mask = mask_views(images, views, fixations)
+    reconstruction = torch.empty_like(images)
+    latents: list[torch.Tensor | None] = [None] * n_views
+    networks = model if isinstance(model, Mapping) else {v.mode: model for v in views}
+    by_network: dict[int, list[int]] = {}
+    for i, view in enumerate(views):
+        if view.mode not in networks:
+            raise KeyError(f"no model given for mode {view.mode!r}")
+        by_network.setdefault(id(networks[view.mode]), []).append(i)
+    for members in by_network.values():
+        network = networks[views[members[0]].mode]
+        index = torch.tensor(members)
+        out, latent = reconstruct(network, inputs[index])
+        reconstruction[index] = out.to(images.device, images.dtype)
+        for row, i in enumerate(members):
+            latents[i] = latent[row].cpu()
+    errors = error_map(reconstruction, images)
+    masked = per_sample_masked_mse(reconstruction, images, loss_mask)
+    whole = per_sample_masked_mse(reconstruction, images, torch.ones_like(loss_mask))
+    weighted = fg_mse = None
+    if foreground is not None:
+        weighted = errors * foreground
+        fg_mse = per_sample_masked_mse(reconstruction, images, loss_mask, foreground)
+    peak = psnr(reconstruction, images, loss_mask)
+    panels = []
+    for i, view in enumerate(views):
+        metrics = {
+            "masked_mse": _finite(float(masked[i])),
+            "foreground_mse": _finite(float(fg_mse[i])) if fg_mse is not None else None,
+            "psnr_hidden": _finite(float(peak[i])),
+            "mse": float(whole[i]),
+            "hidden_fraction": float(loss_mask[i].mean()),
+        }
+        panels.append(
+            Panels(
+                settings=view,
+                image=images[i].cpu(),
+                masked_input=inputs[i].cpu(),
+                reconstruction=reconstruction[i].cpu(),
+                loss_mask=loss_mask[i, 0].cpu(),
+                error_map=errors[i, 0].cpu(),
+                weighted_error_map=weighted[i, 0].cpu() if weighted is not None else None,
+                foreground=foreground[i, 0].cpu() if foreground is not None else None,
+                latent=latents[i],
+                metrics=metrics,
+            )
+        )
+    return panels
+
+
+def render(
+    image: torch.Tensor,
+    fixation: tuple[int, int] | None,
+    mode: str,
+    ratio: float,
+    model: nn.Module,
+    fill: str = "mean",
+    attention: tuple[int, int] | None = None,
+    foreground: torch.Tensor | None = None,
+    seed: int = 0,
+    antialias: bool = False,
+) -> Panels:
+    """All panels of one view of one image ``(3, H, W)``; ``foreground`` ``(H, W)`` or ``(1, H, W)``."""
+    view = ViewSettings(
+        mode=mode, ratio=ratio, fill=fill, fixation=fixation, attention=attention, seed=seed, antialias=antialias
+    )
+    return render_batch(image, [view], model, foreground)[0]
+
+
+def render_modes(
+    image: torch.Tensor,
+    base: ViewSettings,
+    model: nn.Module | Mapping[str, nn.Module],
+    modes: Sequence[str] | None = None,
+    foreground: torch.Tensor | None = None,
+    ratios: Mapping[str, float] | None = None,
+) -> list[Panels]:
+    """The same image and fixation under every mode (each at ``ratios[mode]``, default its
+    registered ratio), in one batched pass per network."""
+    names = list(modes or MODES)
+    views = [replace(base, mode=m, ratio=(ratios or {}).get(m, MODES[m].default_ratio)) for m in names]
+    return render_batch(image, views, model, foreground)
+
+
+def render_ratio_sweep(
+    image: torch.Tensor,
+    base: ViewSettings,
+    model: nn.Module,
+    ratios: Sequence[float],
+    foreground: torch.Tensor | None = None,
+) -> list[Panels]:
+    """One view per masking ratio (same mode, fixation, fill, seed), in one forward pass."""
+    return render_batch(image, [replace(base, ratio=float(r)) for r in ratios], model, foreground)

@@ -1,0 +1,120 @@
+"""Scanpaths: what a sequence of fixations reveals, and where to look next.
+
+Glimpse ``k`` of a scanpath reveals the regions of fixations ``0..k`` together (a union
+of discs or squares, or several foveae). All glimpses of a scanpath render in one
+batched forward pass. The "where to look next" suggestion reveals the most error:
+the model's current (foreground-weighted) error on what is still hidden, summed over
+the region a fixation would reveal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import InputError
+from .fixations import as_points
+from .foveation import HALF_RESOLUTION_ECCENTRICITY, PIXELS_PER_DEGREE
+from .masking import check_mode, periphery_radius, square_side
+from .render import Panels, ViewSettings, render_batch
+
+SCANPATH_MODES = ("periphery", "periphery_square", "foveate")
+FOVEA_RADIUS = int(HALF_RESOLUTION_ECCENTRICITY * PIXELS_PER_DEGREE)  # 8 px: the full-resolution disc
+
+
+def glimpse_points(fixations: Sequence[tuple[int, int]], height: int, width: int) -> torch.Tensor:
+    """Points of every glimpse: ``K`` fixations -> ``(K, K, 2)``; glimpse k repeats its last point."""
+    points = as_points([list(f) for f in fixations], 1, height, width)[0]  # (K, 2)
+    count = points.shape[0]
+    index = torch.minimum(torch.arange(count).view(1, -1), torch.arange(count).view(-1, 1))
+    return points[index]
+
+
+def render_scanpath(
+    image: torch.Tensor,
+    fixations: Sequence[tuple[int, int]],
+    base: ViewSettings,
+    model: nn.Module,
+    foreground: torch.Tensor | None = None,
+) -> list[Panels]:
+    """One ``Panels`` per glimpse of the scanpath (after 1, 2, ... fixations), one forward pass."""
+    check_mode(base.mode)
+    if base.mode not in SCANPATH_MODES:
+        raise InputError(f"A scanpath needs a fixation-based mode ({', '.join(SCANPATH_MODES)}), not {base.mode}.")
+    if not fixations:
+        raise InputError("Click at least one fixation to start a scanpath.")
+    height, width = image.shape[-2:]
+    points = glimpse_points(fixations, height, width)
+    views = [replace(base, fixation=tuple(int(v) for v in fixations[k]), attention=None) for k in range(len(fixations))]
+    return render_batch(image, views, model, foreground, fixations=points)
+
+
+def reveal_radius(base: ViewSettings, height: int, width: int) -> int:
+    """Radius in px of the region one fixation reveals in this mode."""
+    if base.mode == "periphery":
+        return int(periphery_radius(base.ratio, height, width))
+    if base.mode == "periphery_square":
+        return int(square_side(base.ratio, height, width)) // 2
+    return FOVEA_RADIUS
+
+
+def reveal_gain(error: torch.Tensor, hidden: torch.Tensor, radius: int, square: bool = False) -> torch.Tensor:
+    """For every pixel, the hidden error a fixation there would reveal: ``(H, W)`` maps -> ``(H, W)``."""
+    offsets = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    if square:
+        kernel = torch.ones(2 * radius + 1, 2 * radius + 1)
+    else:
+        kernel = ((offsets.view(-1, 1) ** 2 + offsets.view(1, -1) ** 2) <= radius**2).float()
+    weighted = (error * hidden).view(1, 1, *error.shape).float()
+    return F.conv2d(weighted, kernel.view(1, 1, *kernel.shape), padding=radius)[0, 0]
+
+
+def suggest_fixation(panels: Panels, radius: int, square: bool = False) -> tuple[int, int]:
+    """Where to look next: the pixel whose reveal covers the most (foreground-weighted) hidden error."""
+    error = panels.weighted_error_map if panels.weighted_error_map is not None else panels.error_map
+    gain = reveal_gain(error, panels.loss_mask, radius, square)
+    flat = int(torch.argmax(gain))
+    return flat % gain.shape[1], flat // gain.shape[1]
+
+
+def suggested_scanpath(
+    image: torch.Tensor,
+    start: tuple[int, int],
+    count: int,
+    base: ViewSettings,
+    model: nn.Module,
+    foreground: torch.Tensor | None = None,
+) -> list[tuple[int, int]]:
+    """A greedy scanpath of ``count`` fixations from ``start``: each next one by ``suggest_fixation``."""
+    height, width = image.shape[-2:]
+    radius = reveal_radius(base, height, width)
+    path = [tuple(int(v) for v in start)]
+    while len(path) < count:
+        last = render_scanpath(image, path, base, model, foreground)[-1]
+        path.append(suggest_fixation(last, radius, base.mode == "periphery_square"))
+    return path
+
+
+def random_scanpath(
+    start: tuple[int, int], count: int, height: int, width: int, seed: int = 0
+) -> list[tuple[int, int]]:
+    """``count`` fixations: ``start``, then uniformly random pixels drawn from ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    rest = torch.stack(
+        [
+            torch.randint(0, width, (count - 1,), generator=generator),
+            torch.randint(0, height, (count - 1,), generator=generator),
+        ],
+        dim=1,
+    )
+    return [tuple(int(v) for v in start)] + [(int(x), int(y)) for x, y in rest.tolist()]
+
+
+def error_curve(panels: Sequence[Panels]) -> list[float | None]:
+    """The foreground-weighted error after each glimpse (masked MSE where there is no foreground)."""
+    key = "foreground_mse" if panels and panels[0].foreground is not None else "masked_mse"
+    return [p.metrics[key] for p in panels]

@@ -1,0 +1,1 @@
+"""Command-line entry points: ``python -m train.pretrain``, ``train.probe``, ``train.segment``, ..."""
