@@ -1,0 +1,151 @@
+"""Checkpoints: safetensors + JSON round trips, reference imports, and refusals with clear messages."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+
+from focusmim_core import (
+    Autoencoder,
+    CheckpointError,
+    CheckpointMetadata,
+    default_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+)
+from focusmim_core.checkpoints import sidecar_path
+
+
+def seeded_model(seed: int = 0) -> Autoencoder:
+    torch.manual_seed(seed)
+    return Autoencoder()
+
+
+def test_round_trip_keeps_weights_and_metadata(tmp_path):
+    model = seeded_model()
+    metadata = CheckpointMetadata(
+        mode="periphery",
+        ratio=0.8,
+        fill="blur",
+        data="synthetic",
+        epochs=3,
+        learning_rate=1e-3,
+        seed=4,
+        metrics={"loss": 0.01},
+        extra={"note": "x"},
+    )
+    path = save_checkpoint(tmp_path / "run" / "best", model, metadata)
+    assert path.name == "best.safetensors" and sidecar_path(path).is_file()
+    loaded, loaded_meta = load_checkpoint(path)
+    assert not loaded.training
+    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    assert loaded_meta.mode == "periphery" and loaded_meta.fill == "blur" and loaded_meta.metrics == {"loss": 0.01}
+    assert loaded_meta.extra == {"note": "x"} and loaded_meta.code_version and loaded_meta.date
+
+
+def test_the_weights_file_alone_carries_its_metadata(tmp_path):
+    path = save_checkpoint(tmp_path / "lonely.safetensors", seeded_model(), CheckpointMetadata(mode="foveate"))
+    sidecar_path(path).unlink()
+    assert load_checkpoint(path)[1].mode == "foveate"
+
+
+def test_half_precision_files_are_small_and_load_as_float32(tmp_path):
+    model = seeded_model()
+    path = save_checkpoint(tmp_path / "small", model, CheckpointMetadata(), dtype=torch.float16)
+    assert path.stat().st_size < 6 * 1024 * 1024
+    loaded, _ = load_checkpoint(path)
+    weight = loaded.state_dict()["encoder.0.conv1.weight"]
+    assert weight.dtype == torch.float32
+    assert torch.allclose(weight, model.state_dict()["encoder.0.conv1.weight"], atol=1e-3)
+
+
+@pytest.mark.parametrize("wrap", ["plain", "state_dict", "ddp"])
+def test_reference_pt_state_dicts_import(tmp_path, wrap):
+    model = seeded_model(1)
+    state = model.state_dict()
+    if wrap == "state_dict":
+        state = {"state_dict": state, "epoch": 3}
+    elif wrap == "ddp":
+        state = {f"module.{k}": v for k, v in state.items()}
+    path = tmp_path / "model_best.pt"
+    torch.save(state, path)
+    loaded, metadata = load_checkpoint(path)
+    assert torch.equal(
+        loaded.state_dict()["decoder.16.upconv2.weight"], model.state_dict()["decoder.16.upconv2.weight"]
+    )
+    assert metadata.source == "reference"
+
+
+def test_wrong_architecture_is_named(tmp_path):
+    path = tmp_path / "resnet.pt"
+    torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7), "fc.weight": torch.zeros(10, 512)}, path)
+    with pytest.raises(CheckpointError, match=r"not a checkpoint of the paper's CNN autoencoder.*missing.*unexpected"):
+        load_checkpoint(path)
+    state = Autoencoder().state_dict()
+    state["encoder.0.conv1.weight"] = torch.zeros(16, 3, 3, 3)
+    torch.save(state, path)
+    with pytest.raises(CheckpointError, match="wrong shape.*encoder.0.conv1.weight"):
+        load_checkpoint(path)
+
+
+def test_truncated_files_are_refused(tmp_path):
+    good = save_checkpoint(tmp_path / "good", seeded_model(), CheckpointMetadata())
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 3])
+    with pytest.raises(CheckpointError, match="truncated or damaged"):
+        load_checkpoint(truncated)
+    pt = tmp_path / "model.pt"
+    torch.save(Autoencoder().state_dict(), pt)
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(pt.read_bytes()[:5000])
+    with pytest.raises(CheckpointError, match="truncated or damaged"):
+        load_checkpoint(cut)
+
+
+class Exploit:
+    """Unpickling this would run a shell command."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_pickle_that_runs_code_is_refused_and_never_run(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save({"encoder.0.conv1.weight": Exploit(marker)}, path)
+    with pytest.raises(CheckpointError, match="Refused to load evil.pt"):
+        load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_missing_file_message(tmp_path):
+    with pytest.raises(CheckpointError, match="No checkpoint at"):
+        load_checkpoint(tmp_path / "nope.safetensors")
+
+
+def test_listing_and_default_choice(tmp_path):
+    save_checkpoint(tmp_path / "a", seeded_model(), CheckpointMetadata(mode="periphery", fill="mean", epochs=5))
+    save_checkpoint(tmp_path / "b", seeded_model(), CheckpointMetadata(mode="periphery", fill="blur", epochs=50))
+    save_checkpoint(tmp_path / "c", seeded_model(), CheckpointMetadata(mode="random_patches", epochs=9))
+    (tmp_path / "broken.json").write_text("{not json")
+    (tmp_path / "broken.safetensors").write_bytes(b"xx")
+    found = list_checkpoints(tmp_path)
+    assert sorted(c.path.stem for c in found) == ["a", "b", "broken", "c"]
+    assert "not valid checkpoint metadata" in next(c for c in found if c.path.stem == "broken").metadata.description
+    assert default_checkpoint("periphery", "mean", found).path.stem == "a"
+    assert default_checkpoint("periphery", "blur", found).path.stem == "b"
+    assert default_checkpoint("foveate", "mean", found) is None
+
+
+def test_sidecar_json_is_plain_readable_json(tmp_path):
+    path = save_checkpoint(tmp_path / "x", seeded_model(), CheckpointMetadata(mode="none", epochs=2))
+    values = json.loads(sidecar_path(path).read_text())
+    assert values["mode"] == "none" and values["epochs"] == 2

@@ -1,0 +1,139 @@
+"""Rendering views, scanpaths and latent analyses: what the app shows, computed in the core."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from focusmim_core import MODES, InputError, ViewSettings, mask_images, masked_mse, render, render_modes
+from focusmim_core.latent import channel_grid, kmeans, latent_segmentation, latent_statistics, unit_correlations
+from focusmim_core.render import render_batch, render_ratio_sweep
+from focusmim_core.scanpath import (
+    glimpse_points,
+    random_scanpath,
+    render_scanpath,
+    reveal_gain,
+    suggest_fixation,
+    suggested_scanpath,
+)
+
+
+@pytest.fixture
+def image(images):
+    return images[0]
+
+
+def test_render_gives_every_panel_and_consistent_metrics(image, model):
+    foreground = torch.zeros(96, 96)
+    foreground[30:70, 30:70] = 1
+    panels = render(image, (20, 30), "periphery", 0.8, model, foreground=foreground)
+    assert panels.masked_input.shape == panels.reconstruction.shape == (3, 96, 96)
+    assert panels.loss_mask.shape == panels.error_map.shape == panels.weighted_error_map.shape == (96, 96)
+    assert panels.latent.shape == (128, 12, 12)
+    inputs, loss_mask = mask_images(image[None], "periphery", 0.8, (20, 30))
+    assert torch.equal(panels.masked_input, inputs[0]) and torch.equal(panels.loss_mask, loss_mask[0, 0])
+    with torch.no_grad():
+        reconstruction = model(inputs)[0]
+    assert panels.metrics["masked_mse"] == pytest.approx(
+        float(masked_mse(reconstruction, image[None], loss_mask)), rel=1e-4
+    )
+    expected_fg = float(masked_mse(reconstruction, image[None], loss_mask, foreground.view(1, 1, 96, 96)))
+    assert panels.metrics["foreground_mse"] == pytest.approx(expected_fg, rel=1e-4)
+    assert torch.allclose(panels.weighted_error_map, panels.error_map * foreground)
+    assert panels.metrics["psnr_hidden"] == pytest.approx(
+        -10 * torch.log10(torch.tensor(panels.metrics["masked_mse"])).item(), rel=1e-4
+    )
+    assert panels.metrics["hidden_fraction"] == pytest.approx(float(loss_mask.mean()))
+
+
+def test_without_foreground_the_weighted_panels_are_absent(image, model):
+    panels = render(image, None, "random_patches", 0.6, model, seed=3)
+    assert panels.weighted_error_map is None and panels.metrics["foreground_mse"] is None
+    again = render(image, None, "random_patches", 0.6, model, seed=3)
+    assert torch.equal(panels.loss_mask, again.loss_mask)  # the seed fixes the patches
+
+
+def test_all_modes_in_one_batch_equal_one_by_one(image, model):
+    base = ViewSettings(fixation=(60, 40), fill="blur", seed=1)
+    together = render_modes(image, base, model)
+    assert [p.settings.mode for p in together] == list(MODES)
+    for panels in together:
+        alone = render(image, (60, 40), panels.settings.mode, panels.settings.ratio, model, fill="blur", seed=1)
+        torch.testing.assert_close(panels.reconstruction, alone.reconstruction, atol=1e-5, rtol=0)
+        assert panels.metrics["masked_mse"] == pytest.approx(alone.metrics["masked_mse"], rel=1e-4, abs=1e-7)
+
+
+def test_each_mode_can_use_its_own_network(image, model):
+    other = type(model)().eval()
+    panels = render_modes(image, ViewSettings(), {"periphery": model, "foveate": other}, modes=["periphery", "foveate"])
+    assert torch.allclose(panels[1].reconstruction, render(image, None, "foveate", 0, other).reconstruction, atol=1e-5)
+
+
+def test_ratio_sweep_hides_more_as_the_ratio_grows(image, model):
+    sweep = render_ratio_sweep(image, ViewSettings(mode="periphery"), model, [0.2, 0.5, 0.8, 0.95])
+    hidden = [p.metrics["hidden_fraction"] for p in sweep]
+    assert hidden == sorted(hidden) and hidden[0] < 0.3 and hidden[-1] > 0.9
+
+
+def test_covert_attention_in_a_view(image, model):
+    plain = render(image, (20, 20), "periphery", 0.8, model)
+    attended = render(image, (20, 20), "periphery", 0.8, model, attention=(75, 75))
+    assert attended.metrics["hidden_fraction"] < plain.metrics["hidden_fraction"]
+    assert attended.loss_mask[75, 75] == 0
+
+
+def test_glimpses_reveal_the_union_of_fixations(image, model):
+    points = glimpse_points([(10, 10), (80, 20), (50, 80)], 96, 96)
+    assert points.shape == (3, 3, 2) and points[0].unique(dim=0).tolist() == [[10.0, 10.0]]
+    glimpses = render_scanpath(image, [(10, 10), (80, 20), (50, 80)], ViewSettings(mode="periphery", ratio=0.9), model)
+    hidden = [p.metrics["hidden_fraction"] for p in glimpses]
+    assert hidden[0] > hidden[1] > hidden[2]
+    assert glimpses[2].loss_mask[10, 10] == glimpses[2].loss_mask[20, 80] == glimpses[2].loss_mask[80, 50] == 0
+    with pytest.raises(InputError, match="fixation-based mode"):
+        render_scanpath(image, [(1, 1)], ViewSettings(mode="random_patches"), model)
+
+
+def test_suggestion_goes_where_the_hidden_error_is(image, model):
+    panels = render(image, (48, 48), "periphery", 0.9, model)
+    error = torch.zeros(96, 96)
+    error[70:80, 5:15] = 1.0  # a hot spot at column ~10, row ~75
+    panels = replace(panels, error_map=error, weighted_error_map=None)
+    x, y = suggest_fixation(panels, radius=8)
+    assert 5 <= x <= 15 and 70 <= y <= 80
+    gain = reveal_gain(error, panels.loss_mask, 8)
+    assert gain.shape == (96, 96) and float(gain[48, 48]) == 0.0
+
+
+def test_suggested_and_random_scanpaths(image, model):
+    path = suggested_scanpath(image, (48, 48), 3, ViewSettings(mode="periphery", ratio=0.9), model)
+    assert len(path) == 3 and path[0] == (48, 48) and len(set(path)) == 3
+    assert random_scanpath((1, 2), 4, 96, 96, seed=0) == random_scanpath((1, 2), 4, 96, 96, seed=0)
+
+
+def test_batched_views_with_per_view_fixations(images, model):
+    views = [ViewSettings(fixation=(i * 20, 90 - i * 20)) for i in range(4)]
+    panels = render_batch(images, views, model)
+    for i, p in enumerate(panels):
+        assert p.loss_mask[90 - i * 20, i * 20] == 0 and torch.equal(p.image, images[i])
+
+
+def test_latent_views(model, images):
+    with torch.no_grad():
+        latents = model.encode(images)
+    grid = channel_grid(latents[0])
+    assert grid.shape == (8 * 13 - 1, 16 * 13 - 1)
+    segmentation = latent_segmentation(latents[0], clusters=3)
+    assert segmentation.shape == (96, 96) and int(segmentation.max()) <= 2
+    stats = latent_statistics(latents)
+    assert set(stats) == {"decorrelation", "unit_sparsity", "population_sparsity"}
+    correlations = unit_correlations(latents, torch.tensor([0, 5, 9]))
+    assert correlations.shape == (3, 3)
+
+
+def test_kmeans_separates_obvious_clusters():
+    generator = torch.Generator().manual_seed(0)
+    points = torch.cat([torch.randn(50, 2, generator=generator) + 10, torch.randn(50, 2, generator=generator) - 10])
+    labels = kmeans(points, 2)
+    assert len(set(labels[:50].tolist())) == 1 and len(set(labels[50:].tolist())) == 1 and labels[0] != labels[-1]
