@@ -14,6 +14,7 @@ import pickle
 import subprocess
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ __version__ = "0.1.0"
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
 METADATA_KEY = "focusmim"
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
+TRAINER_PREFIX = "trainer."  # optimizer, RNG and progress tensors in a run's last.safetensors
 
 
 def code_version() -> str:
@@ -96,7 +98,8 @@ def sidecar_path(path: str | os.PathLike) -> Path:
     return Path(path).with_suffix(".json")
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write: Callable[[str], object]) -> None:
+    """Call ``write(tmp_path)`` then move the file into place: readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
@@ -116,7 +119,7 @@ def write_json(path: str | os.PathLike, values: dict[str, Any]) -> None:
             json.dump(values, handle, indent=2, sort_keys=True)
             handle.write("\n")
 
-    _atomic_write(Path(path), write)
+    atomic_write(Path(path), write)
 
 
 def save_checkpoint(
@@ -141,7 +144,7 @@ def save_checkpoint(
         for name, t in module.state_dict().items()
     }
     meta_json = json.dumps(meta.to_dict(), sort_keys=True)
-    _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={METADATA_KEY: meta_json}))
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={METADATA_KEY: meta_json}))
     write_json(sidecar_path(path), meta.to_dict())
     return path
 
@@ -174,7 +177,8 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"No checkpoint at {path}: check the path, or train one with python -m train.pretrain.")
     if path.suffix == ".safetensors":
         try:
-            return load_file(str(path))
+            tensors = load_file(str(path))
+            return {name: t for name, t in tensors.items() if not name.startswith(TRAINER_PREFIX)}
         except (SafetensorError, OSError, ValueError) as error:
             raise CheckpointError(
                 f"{path.name} is not a readable safetensors file (truncated or damaged: {error}). "

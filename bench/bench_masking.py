@@ -1,0 +1,112 @@
+"""Masking and foveation throughput at batch 512, next to a per-sample loop of the same function.
+
+    python -m bench.bench_masking [--batch 512] [--device cpu|cuda] [--repeats 7]
+
+Also times the foveal filter against a plain per-image implementation in the style of the
+reference (torchvision blur and resize per level, one image at a time), and one full
+``render`` of one image (foreground cached) against the model's forward pass alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from bench.timing import machine, median_seconds, table
+from focusmim_core import MODES, Autoencoder, inference_model, mask_images, render
+from focusmim_core.runtime import configure_cpu_allocator
+
+GOALS = {"random_patches": 20_000, "periphery": 20_000, "periphery_square": 20_000, "foveate": 3_000}
+
+
+def throughput(images: torch.Tensor, mode: str, fill: str, fixations, device: str, repeats: int) -> tuple[float, float]:
+    """(batched images/s, per-sample-loop images/s) for one mode and fill."""
+    generator = torch.Generator(device=device).manual_seed(0)
+    ratio = MODES[mode].default_ratio or 0.6
+
+    def batched():
+        mask_images(images, mode, ratio, fixations, fill=fill, generator=generator)
+
+    loop_count = min(len(images), 64)
+
+    def loop():
+        for i in range(loop_count):
+            mask_images(images[i : i + 1], mode, ratio, fixations[i : i + 1], fill=fill, generator=generator)
+
+    ours = len(images) / median_seconds(batched, repeats, device=device)
+    baseline = loop_count / median_seconds(loop, max(3, repeats // 2), device=device)
+    return ours, baseline
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the masking benchmarks and print a table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args(argv)
+    configure_cpu_allocator()
+    device = args.device
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(args.batch, 3, 96, 96, generator=generator).to(device)
+    random_fixations = torch.randint(0, 96, (args.batch, 2), generator=generator).float().to(device)
+    centre = torch.full((args.batch, 2), 48.0, device=device)
+    print(f"Masking throughput, batch {args.batch} of 96 x 96 images, on {machine()}")
+    print("baseline: the same function called once per image (a per-sample loop), same run\n")
+    rows = []
+    for mode in ("random_patches", "periphery", "periphery_square", "foveate", "none"):
+        fills = ("mean", "blur") if MODES[mode].uses_fill else ("-",)
+        for fill in fills:
+            for label, fixations in (("centre", centre), ("random", random_fixations)):
+                if label == "random" and not MODES[mode].uses_fixation:
+                    continue
+                ours, baseline = throughput(
+                    images, mode, fill if fill != "-" else "mean", fixations, device, args.repeats
+                )
+                goal = GOALS.get(mode) if fill in ("mean", "-") else None
+                rows.append(
+                    [
+                        mode,
+                        fill,
+                        label if MODES[mode].uses_fixation else "-",
+                        f"{ours:,.0f}",
+                        f"{baseline:,.0f}",
+                        f"{ours / baseline:.1f}x",
+                        f">= {goal:,}" + (" ok" if ours >= goal else " MISSED") if goal else "",
+                    ]
+                )
+    print(table(rows, ["mode", "fill", "fixations", "batched img/s", "per-sample img/s", "ratio", "goal"]))
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from reference_foveation import plain_foveate
+
+    count = 16
+    plain = count / median_seconds(lambda: [plain_foveate(images[i].cpu(), 48, 48) for i in range(count)], 3)
+    ours = args.batch / median_seconds(
+        lambda: mask_images(images, "foveate", fixations=centre), args.repeats, device=device
+    )
+    print("\nFoveal filter vs a plain per-image implementation (torchvision ops per level, like the reference):")
+    print(f"  ours {ours:,.0f} img/s, plain per-image {plain:,.0f} img/s, ratio {ours / plain:.1f}x")
+
+    model = inference_model(Autoencoder()).to(device)
+    image = images[0]
+    foreground = torch.rand(96, 96, device=device)
+    render_ms = 1000 * median_seconds(
+        lambda: render(image, (30, 40), "periphery", 0.8, model, foreground=foreground), 21, 3, device
+    )
+    plain_model = Autoencoder().eval().to(device)
+    with torch.no_grad():
+        forward_ms = 1000 * median_seconds(lambda: plain_model(image[None]), 21, 3, device)
+    print("\nOne full render of one image (all panels and metrics, foreground cached), median of 21:")
+    print(
+        f"  render {render_ms:.1f} ms (goal < 30 ms); baseline: the model's forward pass alone in its default "
+        f"memory format {forward_ms:.1f} ms; ratio {render_ms / forward_ms:.2f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

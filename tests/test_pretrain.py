@@ -1,0 +1,172 @@
+"""Pretraining: every mode trains and writes loadable checkpoints; runs resume exactly; DDP equals one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import train.pretrain as pretrain
+from focusmim_core import list_checkpoints, load_checkpoint
+from focusmim_core.checkpoints import read_state_dict
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--dataset", "synthetic", "--limit", "8", "--batch-size", "4", "--epochs", "1"]
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    """The model tensors of a checkpoint file."""
+    return read_state_dict(path)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--masking-mode", "None"],
+        ["--masking-mode", "random_patches", "--masking-ratio", "0.6"],
+        ["--masking-mode", "periphery", "--masking-ratio", "0.8", "--fixation", "uniform"],
+        ["--masking-mode", "periphery_square", "--fill", "blur", "--attention", "random"],
+        ["--masking-mode", "foveate", "--fixation", "foreground", "--attention", "foreground"],
+        ["--masking-mode", "random_patches", "--blur", "True", "--random-crop", "False", "--foreground-loss", "True"],
+    ],
+    ids=["none", "patches", "periphery-uniform", "square-blur-attention", "foveate-foreground", "blurry-fgloss"],
+)
+def test_every_mode_trains_and_writes_loadable_checkpoints(tmp_path, capsys, options):
+    out = tmp_path / "run"
+    assert pretrain.main([*TINY, "--epochs", "2", "--output-path", str(out), *options]) == 0
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [line["epoch"] for line in lines] == [1, 2]
+    for line in lines:
+        assert line["loss"] > 0 and line["images"] > 0 and line["images_per_second"] > 0
+        assert {"decorrelation", "unit_sparsity", "population_sparsity", "learning_rate", "seconds"} <= set(line)
+    names = {info.path.name for info in list_checkpoints(out)}
+    assert {"best.safetensors", "epoch_0000.safetensors", "last.safetensors"} <= names
+    model, meta = load_checkpoint(out / "last.safetensors")
+    assert meta.epochs == 2 and meta.seed == 0
+    expected_mode = "none" if options[1] == "None" else options[1]
+    assert meta.mode == expected_mode
+    assert meta.fill == ("blur" if "blur" in options or "True" in options[:4] else "mean")
+    recon, latent = model(torch.rand(1, 3, 96, 96))
+    assert recon.shape == (1, 3, 96, 96) and latent.shape == (1, 128, 12, 12)
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"output_path": str(out)}
+
+
+def test_training_lowers_the_loss(tmp_path):
+    out = tmp_path / "run"
+    args = ["--dataset", "synthetic", "--limit", "16", "--batch-size", "16", "--epochs", "6", "--random-crop", "False"]
+    args += ["--masking-mode", "periphery", "--masking-ratio", "0.8", "--learning-rate", "2e-3"]
+    assert pretrain.main([*args, "--output-path", str(out)]) == 0
+    losses = [json.loads(line)["loss"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert min(losses[1:]) < 0.9 * losses[0]
+    best = json.loads((out / "best.json").read_text())
+    assert best["metrics"]["loss"] == pytest.approx(min(losses))
+
+
+def test_interrupted_and_resumed_run_ends_with_the_same_weights(tmp_path, monkeypatch):
+    args = [*TINY, "--limit", "12", "--epochs", "3", "--masking-mode", "random_patches", "--fixation", "uniform"]
+    assert pretrain.main([*args, "--output-path", str(tmp_path / "straight")]) == 0
+
+    real_step = pretrain.train_step
+    calls = {"n": 0}
+
+    def step_then_sigterm(*a, **k):
+        result = real_step(*a, **k)
+        calls["n"] += 1
+        if calls["n"] == 4:  # mid-epoch 2 (3 steps per epoch)
+            signal.raise_signal(signal.SIGTERM)
+        return result
+
+    monkeypatch.setattr(pretrain, "train_step", step_then_sigterm)
+    interrupted = tmp_path / "interrupted"
+    assert pretrain.main([*args, "--output-path", str(interrupted)]) == 0
+    assert len((interrupted / "metrics.jsonl").read_text().splitlines()) == 1  # stopped inside epoch 2
+    monkeypatch.setattr(pretrain, "train_step", real_step)
+    assert pretrain.main([*args, "--output-path", str(interrupted)]) == 2  # refuses to overwrite without --resume
+    assert pretrain.main([*args, "--output-path", str(interrupted), "--resume"]) == 0
+
+    straight, resumed = weights(tmp_path / "straight" / "last.safetensors"), weights(interrupted / "last.safetensors")
+    assert straight.keys() == resumed.keys()
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    lines = [json.loads(line) for line in (interrupted / "metrics.jsonl").read_text().splitlines()]
+    reference = [json.loads(line) for line in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()]
+    assert [line["loss"] for line in lines] == [line["loss"] for line in reference]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path):
+    # one batch per epoch = the whole set, so both runs see the same global batch every step
+    args = ["--dataset", "synthetic", "--limit", "8", "--batch-size", "8", "--epochs", "2", "--random-crop", "False"]
+    args += ["--masking-mode", "periphery", "--device", "cpu"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    single = subprocess.run(
+        [sys.executable, "-m", "train.pretrain", *args, "--output-path", str(tmp_path / "one")],
+        env=env, capture_output=True, text=True, cwd=REPO, timeout=300,
+    )
+    assert single.returncode == 0, single.stderr[-2000:]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    launcher += ["--master_port", str(free_port())]
+    ddp = subprocess.run(
+        [*launcher, "-m", "train.pretrain", *args, "--output-path", str(tmp_path / "two")],
+        env=env, capture_output=True, text=True, cwd=REPO, timeout=300,
+    )
+    assert ddp.returncode == 0, ddp.stderr[-2000:]
+    one, two = weights(tmp_path / "one" / "last.safetensors"), weights(tmp_path / "two" / "last.safetensors")
+    assert all(torch.allclose(one[k], two[k], atol=1e-6, rtol=1e-4) for k in one)
+    start = weights(tmp_path / "one" / "epoch_0000.safetensors")
+    assert any(not torch.equal(one[k], start[k]) for k in one)  # the second epoch did change the weights
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
+    reference = [json.loads(line)["loss"] for line in (tmp_path / "one" / "metrics.jsonl").read_text().splitlines()]
+    assert losses == pytest.approx(reference, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--masking-mode", "periphery", "--masking-ratio", "1.5"], "outside (0, 1)"),
+        (["--masking-mode", "random_patches", "--masking-ratio", "0"], "outside (0, 1)"),
+        (["--masking-mode", "zoom"], "Unknown masking mode"),
+        (["--masking-mode", "random_patches", "--attention", "random"], "Covert attention needs"),
+        (["--dataset", "stl10", "--input-path", "/nonexistent/stl10"], "does not exist"),
+        (["--dataset", "photos", "--fixation", "foreground", "--masking-mode", "periphery"], "need foreground maps"),
+        (["--device", "cuda"] if not torch.cuda.is_available() else ["--batch-size", "0"], "--"),
+    ],
+)
+def test_bad_settings_give_a_clear_message_and_exit_code_2(tmp_path, capsys, options, message):
+    assert pretrain.main([*TINY, "--output-path", str(tmp_path / "run"), *options]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+
+
+def test_truncated_stl10_file_is_named(tmp_path, capsys):
+    folder = tmp_path / "stl10_binary"
+    folder.mkdir()
+    (folder / "unlabeled_X.bin").write_bytes(bytes(3 * 96 * 96 + 5))
+    assert pretrain.main(["--input-path", str(tmp_path), "--output-path", str(tmp_path / "run"), "--epochs", "1"]) == 2
+    assert "unlabeled_X.bin is truncated" in capsys.readouterr().err
+
+
+def test_reference_command_line_is_accepted():
+    command = (
+        "--input-path data --output-path out --masking-mode None --masking-ratio 0.5 --blur True "
+        "--random-crop False --learning-rate 5e-3 --epochs 500 --seed 3 --segment_path seg.npy "
+        "--remove-missing-segments True"
+    )
+    config = pretrain.parse_config(command.split(" "))
+    recipe = config.recipe()
+    assert (recipe.mode, recipe.fill, recipe.random_crop, recipe.foreground_loss) == ("none", "blur", False, True)
+    assert (config.learning_rate, config.epochs, config.seed, config.segment_path) == (5e-3, 500, 3, "seg.npy")
+    assert config.remove_missing_segments is True and config.batch_size == 512 and config.weight_decay == 1e-8

@@ -1,0 +1,536 @@
+"""Pretrain the paper's autoencoder with masked image modeling: ``python -m train.pretrain``.
+
+Accepts the reference command line as documented in its README (``--input-path
+--output-path --masking-mode --masking-ratio --blur --random-crop --learning-rate --epochs
+--seed --segment-path --remove-missing-segments``), plus our options (``--dataset``,
+``--fill``, ``--fixation``, ``--attention``, ``--batch-size``, ``--device``,
+``--precision``, ``--limit``, ``--resume``, ...). The whole split is kept on the device as
+uint8 and every batch is made by batched tensor operations (``focusmim_core.pretraining``).
+
+Writes into ``--output-path``: ``metrics.jsonl`` (one line per epoch), ``best``,
+``epoch_0000`` (after the first epoch), every 50th epoch (``epoch_0049``, ``epoch_0099``,
+... as the reference counts), and ``last`` (with optimizer, RNG and progress: ``--resume``
+continues exactly where a run stopped). SIGTERM or Ctrl-C saves ``last`` and exits.
+Several GPUs: ``torchrun --nproc_per_node G -m train.pretrain ...`` (``--batch-size`` is
+the global batch; each process holds its shard of the data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from focusmim_core import Autoencoder, CheckpointMetadata, decorrelation, save_checkpoint, sparsity
+from focusmim_core.checkpoints import TRAINER_PREFIX, atomic_write, sidecar_path, write_json
+from focusmim_core.errors import CheckpointError, DatasetError, InputError
+from focusmim_core.masking import check_mode
+from focusmim_core.model import ConvBlock, UpConvBlock
+from focusmim_core.pretraining import BatchRecipe, autocast_dtype, prepare_batch, train_step
+from focusmim_core.runtime import configure_cpu_allocator
+from train.training_data import DATASETS, TrainingData, load_training_data
+
+METRICS_FILE = "metrics.jsonl"
+
+
+@dataclass
+class PretrainConfig:
+    """Every pretraining setting; defaults are the paper's (Adam, weight decay 1e-8, batch 512, 500 epochs)."""
+
+    input_path: str | None = None  # STL-10 folder (stl10) or image folder (folder)
+    output_path: str = "runs/pretrain"
+    dataset: str = "stl10"  # stl10 | synthetic | photos | mixed | folder
+    masking_mode: str = "random_patches"  # none/None | random_patches | periphery | periphery_square | foveate
+    masking_ratio: float = 0.6  # paper's best: 0.6 for random patches, 0.8 for periphery
+    blur: bool = False  # reference flag: blurry fill (same as --fill blur)
+    fill: str | None = None  # mean | blur; default from --blur
+    random_crop: bool = True
+    crop_scale: tuple[float, float] = (0.08, 1.0)
+    learning_rate: float = 1e-3  # reference default; its README: 1e-3 periphery, 5e-3 otherwise
+    weight_decay: float = 1e-8
+    batch_size: int = 512  # global batch, split over processes
+    epochs: int = 500
+    seed: int = 0
+    segment_path: str | None = None  # uint8 foreground file from python -m train.segment
+    remove_missing_segments: bool = False  # drop images the paper's keep heuristic rejects
+    fixation: str = "center"  # center | uniform | foreground
+    attention: str = "none"  # none | random | foreground
+    foreground_loss: bool | None = None  # weight the loss by foreground; default: when --segment-path is given
+    device: str = "auto"
+    precision: str = "auto"  # auto (bf16 on CUDA) | fp32 | bf16
+    limit: int | None = None  # use only the first N images
+    size: int = 20_000  # images generated for synthetic / photos / mixed data
+    resume: bool = False
+    save_every: int = 50
+    max_minutes: float | None = None  # stop cleanly after the epoch that exceeds this budget
+    demo: bool = False  # mark the checkpoints as small demo checkpoints
+    description: str = ""
+
+    def recipe(self) -> BatchRecipe:
+        """The batch recipe these settings describe."""
+        fill = self.fill or ("blur" if self.blur else "mean")
+        foreground_loss = self.segment_path is not None if self.foreground_loss is None else self.foreground_loss
+        return BatchRecipe(
+            mode=check_mode(self.masking_mode).name,
+            ratio=self.masking_ratio,
+            fill=fill,
+            random_crop=self.random_crop,
+            crop_scale=tuple(self.crop_scale),
+            fixation=self.fixation,
+            attention=self.attention,
+            foreground_loss=foreground_loss,
+        )
+
+    def check(self) -> None:
+        """Raise ``InputError`` for values that cannot work."""
+        if self.dataset not in DATASETS:
+            raise InputError(f"Unknown dataset {self.dataset!r}: use one of {', '.join(DATASETS)}.")
+        for name in ("batch_size", "epochs", "save_every", "size"):
+            if getattr(self, name) < 1:
+                raise InputError(f"--{name.replace('_', '-')} must be at least 1.")
+        if self.limit is not None and self.limit < 1:
+            raise InputError("--limit must be at least 1.")
+        if not self.learning_rate > 0:
+            raise InputError("--learning-rate must be positive.")
+
+
+def parse_bool(text: str) -> bool:
+    """The reference's "True"/"False" flags (also true/false/1/0/yes/no)."""
+    value = text.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not a boolean: use True or False.")
+
+
+def optional_float(text: str) -> float | None:
+    """A float, or None for "none"."""
+    return None if text.lower() == "none" else float(text)
+
+
+REFERENCE_ALIASES = {  # the reference's click short options and spellings
+    "masking_mode": ["-mm"],
+    "masking_ratio": ["-mr"],
+    "blur": ["-b"],
+    "random_crop": ["-rc"],
+    "learning_rate": ["-lr"],
+    "epochs": ["-e"],
+    "seed": ["-sd"],
+    "segment_path": ["-sp", "--segment_path"],
+    "remove_missing_segments": ["-remms"],
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """An argument parser mirroring ``PretrainConfig`` field by field."""
+    parser = argparse.ArgumentParser(
+        prog="python -m train.pretrain",
+        description="Pretrain the FocusMIM autoencoder (reference command lines are accepted as they are).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    defaults = PretrainConfig()
+    for spec in fields(PretrainConfig):
+        names = [f"--{spec.name.replace('_', '-')}", *REFERENCE_ALIASES.get(spec.name, [])]
+        default = getattr(defaults, spec.name)
+        kind = spec.type if isinstance(spec.type, str) else str(spec.type)
+        if spec.name == "resume":
+            parser.add_argument(*names, action="store_true", help="continue from last.safetensors in --output-path")
+        elif spec.name == "demo":
+            parser.add_argument(*names, action="store_true", help="label the checkpoints as small demo checkpoints")
+        elif spec.name == "crop_scale":
+            parser.add_argument(*names, type=float, nargs=2, default=default, metavar=("LOW", "HIGH"))
+        elif kind.startswith("bool"):
+            parser.add_argument(*names, type=parse_bool, default=default, metavar="True|False")
+        elif kind.startswith("int"):
+            parser.add_argument(*names, type=int, default=default)
+        elif kind.startswith("float | None"):
+            parser.add_argument(*names, type=optional_float, default=default)
+        elif kind.startswith("float"):
+            parser.add_argument(*names, type=float, default=default)
+        else:
+            parser.add_argument(*names, default=default)
+    return parser
+
+
+def parse_config(argv: list[str] | None = None) -> PretrainConfig:
+    """A ``PretrainConfig`` from command-line arguments."""
+    return PretrainConfig(**vars(build_parser().parse_args(argv)))
+
+
+@dataclass
+class Progress:
+    """Where a run stands: the epoch and step to do next, and the running sums of the current epoch."""
+
+    epoch: int = 0
+    step: int = 0
+    best_loss: float = math.inf
+    loss_sum: float = 0.0
+    images_seen: int = 0
+    seconds: float = 0.0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Distributed:
+    """This process's place in a (possibly single-process) run."""
+
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        """Whether this process writes files and logs."""
+        return self.rank == 0
+
+
+def init_distributed(device: torch.device) -> Distributed:
+    """Join the torchrun process group when started by torchrun (``WORLD_SIZE`` > 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Distributed()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Distributed(dist.get_rank(), dist.get_world_size())
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto``: the local CUDA device when there is one, else the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise InputError(f"Unknown device {name!r}: use auto, cpu or cuda.") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda was asked for but no CUDA GPU is available: use --device cpu.")
+    return device
+
+
+class StopRequest:
+    """Turns SIGTERM and Ctrl-C into a flag the loop checks after every step."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopRequest:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:  # a second Ctrl-C: stop now (the last checkpoint stays intact)
+            raise KeyboardInterrupt
+        self.requested = True
+        print(f"\n{signal.Signals(signum).name} received: finishing this step, saving last.safetensors ...", flush=True)
+
+
+def agreed(flag: bool, ddp: Distributed, device: torch.device) -> bool:
+    """True on every process when it is true on any (so all processes stop together)."""
+    if ddp.world == 1:
+        return flag
+    value = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(value)
+    return bool(value.item() > 0)
+
+
+def metadata_for(
+    config: PretrainConfig, data: TrainingData, epochs: int, metrics: dict[str, Any]
+) -> CheckpointMetadata:
+    """Checkpoint metadata describing this run after ``epochs`` epochs."""
+    recipe = config.recipe()
+    return CheckpointMetadata(
+        mode=recipe.mode,
+        ratio=recipe.ratio if check_mode(recipe.mode).uses_ratio else 0.0,
+        fill=recipe.fill,
+        data=data.description,
+        epochs=epochs,
+        learning_rate=config.learning_rate,
+        seed=config.seed,
+        metrics=metrics,
+        fixation=recipe.fixation,
+        attention=recipe.attention,
+        random_crop=recipe.random_crop,
+        foreground_loss=recipe.foreground_loss,
+        demo=config.demo,
+        description=config.description,
+        extra={"batch_size": config.batch_size, "command": "python -m train.pretrain " + " ".join(sys.argv[1:])},
+    )
+
+
+def save_last(
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generators: dict[str, torch.Generator],
+    permutation: torch.Tensor | None,
+    progress: Progress,
+    metadata: CheckpointMetadata,
+) -> None:
+    """Write ``last.safetensors``: weights (loadable as a checkpoint) plus optimizer, RNG and progress, atomically."""
+    tensors = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
+    optimizer_state = optimizer.state_dict()
+    for index, state in optimizer_state["state"].items():
+        for key, value in state.items():
+            tensors[f"{TRAINER_PREFIX}optimizer.{index}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    for name, generator in generators.items():
+        tensors[f"{TRAINER_PREFIX}rng.{name}"] = generator.get_state().cpu()
+    if permutation is not None:
+        tensors[f"{TRAINER_PREFIX}permutation"] = permutation.cpu()
+    header = {
+        "focusmim": json.dumps(metadata.to_dict(), sort_keys=True),
+        "progress": json.dumps(asdict(progress)),
+        "param_groups": json.dumps(optimizer_state["param_groups"]),
+    }
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=header))
+    write_json(sidecar_path(path), metadata.to_dict())
+
+
+def load_last(
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generators: dict[str, torch.Generator],
+) -> tuple[Progress, torch.Tensor | None]:
+    """Restore a run from ``last.safetensors``; returns its progress and the current epoch's permutation."""
+    if not path.is_file():
+        raise CheckpointError(f"Nothing to resume: {path} does not exist. Start without --resume.")
+    try:
+        tensors = load_file(str(path))
+        with safe_open(str(path), framework="pt") as handle:
+            header = handle.metadata() or {}
+        progress = Progress(**json.loads(header["progress"]))
+        param_groups = json.loads(header["param_groups"])
+    except (SafetensorError, OSError, KeyError, json.JSONDecodeError, TypeError) as error:
+        raise CheckpointError(
+            f"{path} cannot be resumed from ({error}): it is not a complete last checkpoint."
+        ) from None
+    model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith(TRAINER_PREFIX)}, strict=True)
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    prefix = f"{TRAINER_PREFIX}optimizer."
+    for name, value in tensors.items():
+        if name.startswith(prefix):
+            index, key = name[len(prefix) :].split(".", 1)
+            state.setdefault(int(index), {})[key] = value
+    optimizer.load_state_dict({"state": state, "param_groups": param_groups})
+    for name, generator in generators.items():
+        generator.set_state(tensors[f"{TRAINER_PREFIX}rng.{name}"])
+    return progress, tensors.get(f"{TRAINER_PREFIX}permutation")
+
+
+def append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    """Append one JSON line and flush it to disk."""
+    with open(path, "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def latent_statistics(latent: torch.Tensor) -> dict[str, float]:
+    """Decorrelation and unit/population sparsity of one batch of latents."""
+    if latent.shape[0] < 2:
+        return {}
+    unit, population = sparsity(latent)
+    return {"decorrelation": decorrelation(latent), "unit_sparsity": unit, "population_sparsity": population}
+
+
+def run(config: PretrainConfig) -> Path:
+    """Train as ``config`` says; returns the output folder. Raises ``InputError``/``DatasetError`` for bad input."""
+    config.check()
+    configure_cpu_allocator()
+    device = pick_device(config.device)
+    ddp = init_distributed(device)
+    recipe = config.recipe()
+    precision = autocast_dtype(config.precision, device)
+    if config.batch_size % ddp.world:
+        raise InputError(f"--batch-size {config.batch_size} must be divisible by the {ddp.world} processes.")
+    local_batch = config.batch_size // ddp.world
+    output = Path(config.output_path)
+    last_path = output / "last.safetensors"
+    if ddp.main:
+        output.mkdir(parents=True, exist_ok=True)
+        if not config.resume and last_path.exists():
+            raise InputError(
+                f"{output} already holds a run (last.safetensors): add --resume to continue it, "
+                "or choose another --output-path."
+            )
+
+    data = load_training_data(config, device, ddp.rank, ddp.world)
+    recipe.check(data.foreground is not None)
+    count = data.images.shape[0]
+    steps_per_epoch = math.ceil(count / local_batch)
+
+    torch.manual_seed(config.seed)
+    model = Autoencoder().to(device)
+    for module in model.modules():  # skips that are identities never use match_dim: freeze it (needed by DDP)
+        if isinstance(module, ConvBlock | UpConvBlock) and module.in_channels == module.out_channels:
+            module.match_dim.requires_grad_(False)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    generators = {
+        "batches": torch.Generator(device=device).manual_seed(config.seed * 1_000_003 + ddp.rank),
+        "order": torch.Generator(device=device).manual_seed(config.seed * 7_919 + 17 + ddp.rank),
+    }
+    progress, permutation = Progress(), None
+    if config.resume and last_path.exists():
+        progress, permutation = load_last(last_path, model, optimizer, generators)
+        if ddp.main:
+            print(f"Resuming at epoch {progress.epoch + 1}, step {progress.step} of {steps_per_epoch}.", flush=True)
+    elif config.resume and ddp.main:
+        print(f"No {last_path} yet: starting a new run.", flush=True)
+    trained = torch.nn.parallel.DistributedDataParallel(model) if ddp.world > 1 else model
+    if ddp.main:
+        print(
+            f"{data.description}: {count * ddp.world} images, batch {config.batch_size}, {steps_per_epoch} steps per "
+            f"epoch on {device}; mode {recipe.mode}, ratio {recipe.ratio}, fill {recipe.fill}.",
+            flush=True,
+        )
+
+    started = time.monotonic() - progress.seconds
+    bar = tqdm(
+        total=config.epochs * steps_per_epoch,
+        initial=progress.epoch * steps_per_epoch + progress.step,
+        disable=not ddp.main,
+        unit="step",
+        dynamic_ncols=True,
+    )
+    latent = None
+    with StopRequest() as stop:
+        while progress.epoch < config.epochs:
+            epoch_start = time.monotonic()
+            if progress.step == 0 or permutation is None:
+                permutation = torch.randperm(count, generator=generators["order"], device=device)
+            while progress.step < steps_per_epoch:
+                index = permutation[progress.step * local_batch : (progress.step + 1) * local_batch]
+                foreground = data.foreground[index] if data.foreground is not None else None
+                batch = prepare_batch(data.images[index], foreground, recipe, generators["batches"])
+                loss, latent = train_step(trained, optimizer, batch, precision)
+                progress.loss_sum += float(loss)
+                progress.images_seen += index.numel() * ddp.world
+                progress.step += 1
+                bar.update(1)
+                bar.set_postfix(epoch=progress.epoch + 1, loss=f"{float(loss):.5f}")
+                if agreed(stop.requested, ddp, device):
+                    progress.seconds = time.monotonic() - started
+                    if ddp.main:
+                        meta = metadata_for(config, data, progress.epoch, {"loss": progress.best_loss})
+                        save_last(last_path, model, optimizer, generators, permutation, progress, meta)
+                        print(f"Saved {last_path}; continue with --resume.", flush=True)
+                    bar.close()
+                    return output
+            record = finish_epoch(config, data, model, optimizer, generators, progress, latent, ddp, device)
+            record["seconds"] = time.monotonic() - epoch_start
+            record["images_per_second"] = count * ddp.world / max(record["seconds"], 1e-9)
+            progress.seconds = time.monotonic() - started
+            if ddp.main:
+                append_jsonl(output / METRICS_FILE, record)
+                save_epoch_checkpoints(config, data, model, optimizer, generators, progress, record, output)
+            if not math.isfinite(record["loss"]):
+                bar.close()
+                raise InputError(
+                    f"The loss became {record['loss']} in epoch {record['epoch']}: lower --learning-rate. "
+                    f"The checkpoints written before are kept in {output}."
+                )
+            if config.max_minutes is not None and progress.seconds > 60 * config.max_minutes:
+                if ddp.main:
+                    print(f"Time budget of {config.max_minutes} min reached after {progress.epoch} epochs.", flush=True)
+                break
+    bar.close()
+    return output
+
+
+def finish_epoch(
+    config: PretrainConfig,
+    data: TrainingData,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generators: dict[str, torch.Generator],
+    progress: Progress,
+    latent: torch.Tensor | None,
+    ddp: Distributed,
+    device: torch.device,
+) -> dict[str, Any]:
+    """Close an epoch: the mean loss over processes and steps, latent statistics, and the next epoch's start."""
+    steps = progress.step
+    mean_loss = torch.tensor([progress.loss_sum / max(steps, 1)], device=device, dtype=torch.float64)
+    if ddp.world > 1:
+        dist.all_reduce(mean_loss)
+        mean_loss /= ddp.world
+    loss = float(mean_loss.item())
+    recipe = config.recipe()
+    record: dict[str, Any] = {
+        "epoch": progress.epoch + 1,
+        "loss": loss,
+        "masked_mse": None if recipe.foreground_loss else loss,
+        "foreground_mse": loss if recipe.foreground_loss else None,
+        "learning_rate": optimizer.param_groups[0]["lr"],
+        "images": progress.images_seen,
+    }
+    record.update(latent_statistics(latent) if latent is not None and ddp.main else {})
+    progress.epoch += 1
+    progress.step = 0
+    progress.loss_sum = 0.0
+    progress.history.append({"epoch": record["epoch"], "loss": loss})
+    return record
+
+
+def save_epoch_checkpoints(
+    config: PretrainConfig,
+    data: TrainingData,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generators: dict[str, torch.Generator],
+    progress: Progress,
+    record: dict[str, Any],
+    output: Path,
+) -> None:
+    """The reference's checkpoints (best, epoch 0, every ``save_every``-th) plus ``last``."""
+    epoch_index = progress.epoch - 1  # zero-based, as the reference names its files
+    metrics = {k: record.get(k) for k in ("loss", "decorrelation", "unit_sparsity", "population_sparsity")}
+    meta = metadata_for(config, data, progress.epoch, metrics)
+    if record["loss"] < progress.best_loss:
+        progress.best_loss = record["loss"]
+        save_checkpoint(output / "best.safetensors", model, meta)
+    if epoch_index == 0 or progress.epoch % config.save_every == 0:
+        save_checkpoint(output / f"epoch_{epoch_index:04d}.safetensors", model, meta)
+    save_last(output / "last.safetensors", model, optimizer, generators, None, progress, meta)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit code (2 for bad input, with a message, no traceback)."""
+    config = parse_config(argv)
+    try:
+        output = run(config)
+    except (InputError, DatasetError, CheckpointError) as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return 2
+    finally:
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+    print(json.dumps({"output_path": str(output)}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
