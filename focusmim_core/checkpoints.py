@@ -30,6 +30,7 @@ __version__ = "0.1.0"
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
 METADATA_KEY = "focusmim"
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
+RELATED_MODE = {"periphery_square": "periphery"}  # whose checkpoint a mode borrows when it has none
 TRAINER_PREFIX = "trainer."  # optimizer, RNG and progress tensors in a run's last.safetensors
 
 
@@ -105,6 +106,9 @@ def atomic_write(path: Path, write: Callable[[str], object]) -> None:
     os.close(fd)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; give them the usual permissions
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -304,10 +308,15 @@ def list_checkpoints(*folders: str | os.PathLike) -> list[CheckpointInfo]:
 def default_checkpoint(
     mode: str, fill: str = "mean", checkpoints: list[CheckpointInfo] | None = None
 ) -> CheckpointInfo | None:
-    """The checkpoint trained for ``mode`` (and ``fill``), preferring exact fill, then best metadata."""
-    candidates = [
-        c for c in (checkpoints if checkpoints is not None else list_checkpoints()) if c.metadata.mode == mode
-    ]
+    """The checkpoint trained for ``mode`` (and ``fill``), preferring exact fill, then best metadata.
+
+    A mode without a checkpoint of its own borrows its nearest relative's
+    (``periphery_square`` -> ``periphery``); ``None`` when nothing fits.
+    """
+    available = checkpoints if checkpoints is not None else list_checkpoints()
+    candidates = [c for c in available if c.metadata.mode == mode]
+    if not candidates and mode in RELATED_MODE:
+        candidates = [c for c in available if c.metadata.mode == RELATED_MODE[mode]]
     if not candidates:
         return None
     candidates.sort(key=lambda c: (c.metadata.fill != fill, c.metadata.demo, -c.metadata.epochs))

@@ -39,7 +39,7 @@ class TrainingData:
     description: str
 
 
-def _synthetic(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def synthetic_uint8(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Procedural scenes with their ground-truth foreground, uint8."""
     scenes = SyntheticScenes("pretrain", seed=seed, length=count)
     images = torch.empty((count, 3, 96, 96), dtype=torch.uint8)
@@ -100,13 +100,13 @@ def load_training_data(settings: DataSettings, device: torch.device, rank: int =
     else:
         count = limit or settings.size
         if settings.dataset == "synthetic":
-            images, foreground = _synthetic(count, settings.seed)
+            images, foreground = synthetic_uint8(count, settings.seed)
             description = "procedural scenes"
         elif settings.dataset == "photos":
             images = photo_crops(count, "pretrain", settings.seed)
             description = "photo crops"
         else:  # mixed: half scenes, half photo crops (whole crop counted as foreground)
-            scenes, scene_fg = _synthetic(count - count // 2, settings.seed)
+            scenes, scene_fg = synthetic_uint8(count - count // 2, settings.seed)
             crops = photo_crops(count // 2, "pretrain", settings.seed)
             images = torch.cat([scenes, crops])
             foreground = torch.cat([scene_fg, torch.full((crops.shape[0], 1, 96, 96), 255, dtype=torch.uint8)])
