@@ -121,7 +121,9 @@ def last_json(output: str) -> dict:
 
 def test_the_cli_probes_a_checkpoint_and_records_the_result_in_its_metadata(checkpoint, capsys):
     weights = checkpoint.read_bytes()
-    status = probe_cli.main([str(checkpoint), "--dataset", "synthetic", "--limit", "30", "--seeds", "2", "--knn-k", "5"])
+    status = probe_cli.main(
+        [str(checkpoint), "--dataset", "synthetic", "--limit", "30", "--seeds", "2", "--knn-k", "5"]
+    )
     captured = capsys.readouterr()
     assert status == 0
     summary = last_json(captured.out)

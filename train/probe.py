@@ -157,7 +157,14 @@ def run(config: ProbeConfig) -> dict:
         else:
             encoder = inference_model(model) if device.type == "cpu" else model.eval()
             result = probe_encoder(
-                encoder, data, seeds, config.settings(), config.knn_k or None, device, config.encode_batch_size, progress
+                encoder,
+                data,
+                seeds,
+                config.settings(),
+                config.knn_k or None,
+                device,
+                config.encode_batch_size,
+                progress,
             )
     finally:
         progress.close()
