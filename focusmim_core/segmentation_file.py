@@ -90,7 +90,7 @@ def _open_arrays(paths: SegmentationPaths, count: int, fresh: bool) -> tuple[np.
     try:
         masks = np.load(paths.masks, mmap_mode="r+")
         keep = np.load(paths.keep, mmap_mode="r+")
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError):
         return None
     if masks.shape != shape or masks.dtype != np.uint8 or keep.shape != (count,) or keep.dtype != np.bool_:
         return None
