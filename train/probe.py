@@ -1,0 +1,191 @@
+"""Linear-probe accuracy of a checkpoint's frozen encoder (paper 3.4): ``python -m train.probe CHECKPOINT``.
+
+    python -m train.probe checkpoints/random_patches.safetensors --dataset stl10 --data-root data
+    python -m train.probe run/best.safetensors --dataset synthetic --limit 500 --seeds 2
+    python -m train.probe reference/model.pt --finetune
+
+Encodes every image once, fits the paper's linear layer on the cached features for each
+seed (early stopping on 1,000 held-out training images), reports test accuracy (mean and
+standard deviation over seeds, fractions in [0, 1]) and a cosine k-NN accuracy. The result
+goes into the checkpoint's JSON metadata (``metrics["probe"]``; a reference ``.pt`` gets a
+JSON file beside it); the weights are never rewritten. The last line on stdout is one
+JSON object with ``accuracy_mean``, ``accuracy_std``, ``knn_accuracy`` and ``seconds``.
+Exit status 2 with a message for a bad checkpoint or dataset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass
+
+import torch
+from tqdm import tqdm
+
+from focusmim_core.checkpoints import load_checkpoint
+from focusmim_core.errors import InputError
+from focusmim_core.model import inference_model
+from focusmim_core.probe import (
+    ProbeSettings,
+    finetune_encoder,
+    probe_encoder,
+    record_probe_result,
+    stl10_probe_data,
+    synthetic_probe_data,
+)
+from focusmim_core.runtime import configure_cpu_allocator
+
+from .cli import add_config_arguments, config_from_args, fail
+
+
+@dataclass
+class ProbeConfig:
+    """A probe run (paper defaults)."""
+
+    checkpoint: str = ""
+    dataset: str = "stl10"
+    data_root: str = "data"
+    seeds: int = 5
+    limit: int | None = None
+    train_size: int = 4000
+    val_size: int = 1000
+    test_size: int = 8000
+    synthetic_seed: int = 0
+    finetune: bool = False
+    learning_rate: float | None = None
+    weight_decay: float = 1e-8
+    batch_size: int = 512
+    patience: int = 10
+    min_delta: float = 1e-4
+    max_epochs: int = 1000
+    knn_k: int = 20
+    device: str = "auto"
+    encode_batch_size: int = 256
+    write_metadata: bool = True
+
+    def settings(self) -> ProbeSettings:
+        """Optimisation settings: lr 1e-4 for the probe, 1e-5 for fine-tuning unless given."""
+        rate = self.learning_rate if self.learning_rate is not None else (1e-5 if self.finetune else 1e-4)
+        return ProbeSettings(rate, self.weight_decay, self.batch_size, self.patience, self.min_delta, self.max_epochs)
+
+
+HELP = {
+    "checkpoint": "FocusMIM .safetensors checkpoint or reference .pt state dict",
+    "dataset": "labelled data to probe on",
+    "data_root": "STL-10 folder (holding stl10_binary/ or the *.bin files)",
+    "seeds": "number of seeded probe runs (seeds 0..N-1)",
+    "limit": "use at most this many images per split (quick runs)",
+    "train_size": "synthetic: training images",
+    "val_size": "synthetic: validation images; STL-10: held out of train per seed",
+    "test_size": "synthetic: test images",
+    "synthetic_seed": "synthetic: dataset seed",
+    "finetune": "train the whole encoder with the head (paper's fine-tuning variant)",
+    "learning_rate": "Adam learning rate (1e-4 probe, 1e-5 fine-tuning)",
+    "patience": "early stopping: epochs without improvement",
+    "min_delta": "early stopping: minimum validation-loss improvement",
+    "max_epochs": "cap on epochs per seed",
+    "knn_k": "neighbours for the k-NN accuracy (0: skip)",
+    "device": "auto, cpu or cuda",
+    "encode_batch_size": "images per encoder call",
+    "write_metadata": "write the result into the checkpoint's metadata",
+}
+
+
+def parse_args(argv: list[str] | None = None) -> ProbeConfig:
+    """A ``ProbeConfig`` from the command line."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_arguments(
+        parser,
+        ProbeConfig,
+        positional=("checkpoint",),
+        choices={"dataset": ("stl10", "synthetic"), "device": ("auto", "cpu", "cuda")},
+        helps=HELP,
+    )
+    return config_from_args(ProbeConfig, parser.parse_args(argv))
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an ``InputError``."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda was asked for but no CUDA GPU is available: use --device cpu.")
+    return torch.device(name)
+
+
+class Progress:
+    """tqdm bars, one per stage, fed by ``progress(stage, done, total)`` callbacks."""
+
+    def __init__(self) -> None:
+        self.bars: dict[str, tqdm] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        bar = self.bars.get(stage)
+        if bar is None:
+            bar = self.bars[stage] = tqdm(total=total, desc=stage, unit="img" if "encode" in stage else "it")
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+            del self.bars[stage]
+
+    def close(self) -> None:
+        """Close every bar."""
+        for bar in self.bars.values():
+            bar.close()
+
+
+def run(config: ProbeConfig) -> dict:
+    """Run the probe described by ``config``; returns the JSON summary (also written to metadata)."""
+    if config.seeds < 1:
+        raise InputError(f"--seeds must be at least 1 (got {config.seeds}).")
+    if config.limit is not None and config.limit < 10:
+        raise InputError(f"--limit must be at least 10 images (got {config.limit}).")
+    device = resolve_device(config.device)
+    model, _ = load_checkpoint(config.checkpoint, device)
+    if config.dataset == "stl10":
+        data = stl10_probe_data(config.data_root, config.limit, config.val_size)
+    else:
+        data = synthetic_probe_data(
+            config.train_size, config.val_size, config.test_size, config.synthetic_seed, config.limit
+        )
+    seeds = list(range(config.seeds))
+    progress = Progress()
+    try:
+        if config.finetune:
+            result = finetune_encoder(model, data, seeds, config.settings(), device, progress)
+        else:
+            encoder = inference_model(model)  # frozen: channels-last inference is faster on CPU and GPU
+            result = probe_encoder(
+                encoder,
+                data,
+                seeds,
+                config.settings(),
+                config.knn_k or None,
+                device,
+                config.encode_batch_size,
+                progress,
+            )
+    finally:
+        progress.close()
+    summary = result.to_dict()
+    if config.write_metadata:
+        summary["metadata"] = str(record_probe_result(config.checkpoint, result))
+    summary["config"] = asdict(config)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: exit status 0, or 2 with a message for a bad checkpoint, dataset or option."""
+    configure_cpu_allocator()
+    config = parse_args(argv)
+    try:
+        summary = run(config)
+    except InputError as error:
+        return fail(error)
+    print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
