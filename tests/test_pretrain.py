@@ -114,14 +114,22 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     single = subprocess.run(
         [sys.executable, "-m", "train.pretrain", *args, "--output-path", str(tmp_path / "one")],
-        env=env, capture_output=True, text=True, cwd=REPO, timeout=300,
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
     )
     assert single.returncode == 0, single.stderr[-2000:]
     launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
     launcher += ["--master_port", str(free_port())]
     ddp = subprocess.run(
         [*launcher, "-m", "train.pretrain", *args, "--output-path", str(tmp_path / "two")],
-        env=env, capture_output=True, text=True, cwd=REPO, timeout=300,
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
     )
     assert ddp.returncode == 0, ddp.stderr[-2000:]
     one, two = weights(tmp_path / "one" / "last.safetensors"), weights(tmp_path / "two" / "last.safetensors")
@@ -170,3 +178,40 @@ def test_reference_command_line_is_accepted():
     assert (recipe.mode, recipe.fill, recipe.random_crop, recipe.foreground_loss) == ("none", "blur", False, True)
     assert (config.learning_rate, config.epochs, config.seed, config.segment_path) == (5e-3, 500, 3, "seg.npy")
     assert config.remove_missing_segments is True and config.batch_size == 512 and config.weight_decay == 1e-8
+
+
+class LeftHalfForeground:
+    """A stand-in for rembg: images 0-3 get a confident foreground (kept), the rest none (dropped)."""
+
+    name = "left-half"
+
+    def __init__(self):
+        self.seen = 0
+
+    def predict(self, images):
+        masks = images.max(axis=-1) * 0
+        if self.seen < 4:
+            masks[:, :, :48] = 255
+        self.seen += len(images)
+        return masks
+
+
+def test_segmentation_file_filters_images_and_weights_the_loss(tmp_path, capsys):
+    from train import segment
+
+    seg = tmp_path / "seg.npy"
+    segment.run(
+        segment.SegmentConfig(dataset="synthetic", limit=8, chunk_size=4, out=str(seg)), model=LeftHalfForeground()
+    )
+    args = [*TINY, "--masking-mode", "periphery", "--segment-path", str(seg), "--output-path", str(tmp_path / "run")]
+    assert pretrain.main([*args, "--remove-missing-segments", "True"]) == 0
+    out = capsys.readouterr().out
+    assert "4 kept by the segmentation filter" in out
+    meta = json.loads((tmp_path / "run" / "last.json").read_text())
+    assert meta["foreground_loss"] is True
+    line = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
+    assert line["foreground_mse"] == line["loss"] and line["masked_mse"] is None
+
+    wrong = [*TINY, "--limit", "6", "--segment-path", str(seg), "--output-path", str(tmp_path / "wrong")]
+    assert pretrain.main(wrong) == 2
+    assert "segmentation file has 8 masks but the dataset has 6 images" in capsys.readouterr().err

@@ -112,7 +112,7 @@ def load_training_data(settings: DataSettings, device: torch.device, rank: int =
             foreground = torch.cat([scene_fg, torch.full((crops.shape[0], 1, 96, 96), 255, dtype=torch.uint8)])
             description = "procedural scenes + photo crops"
     if settings.segment_path is not None:
-        from focusmim_core.segmentation import load_segmentation
+        from focusmim_core.segmentation_file import load_segmentation
 
         foreground, keep = load_segmentation(settings.segment_path, images.shape[0])
         if settings.remove_missing_segments:
