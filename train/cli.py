@@ -27,11 +27,16 @@ def add_config_arguments(
     positional: tuple[str, ...] = (),
     choices: dict[str, tuple[str, ...]] | None = None,
     helps: dict[str, str] | None = None,
+    aliases: dict[str, list[str]] | None = None,
+    bool_values: bool = False,
+    flags: tuple[str, ...] = (),
 ) -> None:
     """One ``--field-name`` option per dataclass field (``positional`` ones as positionals), same defaults.
 
-    Booleans become ``--flag/--no-flag``. Field types must be resolvable (``str``, ``int``, ``float``,
-    ``bool``, optionally ``| None``).
+    Booleans become ``--flag/--no-flag``, or, with ``bool_values``, options taking ``True``/``False``
+    (the reference code's style); fields in ``flags`` are plain switches. ``aliases`` adds other
+    spellings of an option. Field types must be resolvable (``str``, ``int``, ``float``, ``bool``,
+    a fixed-length ``tuple``, optionally ``| None``).
     """
     hints = typing.get_type_hints(config)
     for item in dataclasses.fields(config):
@@ -41,14 +46,30 @@ def add_config_arguments(
         kwargs: dict[str, Any] = {"help": f"{text} (default: {default})".strip()}
         if (choices or {}).get(item.name):
             kwargs["choices"] = choices[item.name]  # type: ignore[index]
+        names = [f"--{item.name.replace('_', '-')}", *(aliases or {}).get(item.name, [])]
         if item.name in positional:
             parser.add_argument(item.name, type=kind, **kwargs)
+        elif item.name in flags:
+            parser.add_argument(*names, action="store_true", **kwargs)
+        elif kind is bool and bool_values:
+            parser.add_argument(*names, type=parse_bool, default=default, metavar="True|False", **kwargs)
         elif kind is bool:
-            parser.add_argument(
-                f"--{item.name.replace('_', '-')}", action=argparse.BooleanOptionalAction, default=default, **kwargs
-            )
+            parser.add_argument(*names, action=argparse.BooleanOptionalAction, default=default, **kwargs)
+        elif typing.get_origin(kind) is tuple:
+            parts = typing.get_args(kind)
+            parser.add_argument(*names, type=parts[0], nargs=len(parts), default=default, **kwargs)
         else:
-            parser.add_argument(f"--{item.name.replace('_', '-')}", type=kind, default=default, **kwargs)
+            parser.add_argument(*names, type=kind, default=default, **kwargs)
+
+
+def parse_bool(text: str) -> bool:
+    """The reference's "True"/"False" option values (also true/false/1/0/yes/no)."""
+    value = text.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not a boolean: use True or False.")
 
 
 def config_from_args(config: type[Config], args: argparse.Namespace) -> Config:

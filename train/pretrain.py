@@ -24,7 +24,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from focusmim_core.masking import check_mode
 from focusmim_core.model import ConvBlock, UpConvBlock
 from focusmim_core.pretraining import BatchRecipe, autocast_dtype, prepare_batch, train_step
 from focusmim_core.runtime import configure_cpu_allocator
+from train.cli import add_config_arguments
 from train.training_data import DATASETS, TrainingData, load_training_data
 
 METRICS_FILE = "metrics.jsonl"
@@ -107,21 +108,26 @@ class PretrainConfig:
             raise InputError("--learning-rate must be positive.")
 
 
-def parse_bool(text: str) -> bool:
-    """The reference's "True"/"False" flags (also true/false/1/0/yes/no)."""
-    value = text.strip().lower()
-    if value in ("true", "1", "yes"):
-        return True
-    if value in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"{text!r} is not a boolean: use True or False.")
-
-
-def optional_float(text: str) -> float | None:
-    """A float, or None for "none"."""
-    return None if text.lower() == "none" else float(text)
-
-
+HELP = {
+    "input_path": "STL-10 folder (--dataset stl10) or image folder (--dataset folder)",
+    "dataset": "stl10, synthetic, photos, mixed or folder",
+    "masking_mode": "none (or None), random_patches, periphery, periphery_square or foveate",
+    "blur": "the reference's blurry fill flag (same as --fill blur)",
+    "fill": "mean or blur (default: from --blur)",
+    "learning_rate": "the reference README: 1e-3 for periphery, 5e-3 otherwise",
+    "batch_size": "global batch, split over processes",
+    "segment_path": "foreground file made by python -m train.segment",
+    "remove_missing_segments": "drop images the paper's keep heuristic rejects",
+    "fixation": "center, uniform or foreground: where the eye looks each time an image is shown",
+    "attention": "none, random or foreground: a second visible region (covert attention)",
+    "foreground_loss": "weight the loss by foreground confidence (default: with --segment-path)",
+    "precision": "auto (bf16 on CUDA), fp32 or bf16",
+    "limit": "use only the first N images",
+    "size": "images generated for synthetic, photos and mixed data",
+    "resume": "continue from last.safetensors in --output-path",
+    "max_minutes": "stop cleanly after the epoch that exceeds this budget",
+    "demo": "label the checkpoints as small demo checkpoints",
+}
 REFERENCE_ALIASES = {  # the reference's click short options and spellings
     "masking_mode": ["-mm"],
     "masking_ratio": ["-mr"],
@@ -136,33 +142,19 @@ REFERENCE_ALIASES = {  # the reference's click short options and spellings
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """An argument parser mirroring ``PretrainConfig`` field by field."""
+    """An argument parser mirroring ``PretrainConfig`` field by field, with the reference's spellings."""
     parser = argparse.ArgumentParser(
         prog="python -m train.pretrain",
         description="Pretrain the FocusMIM autoencoder (reference command lines are accepted as they are).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    defaults = PretrainConfig()
-    for spec in fields(PretrainConfig):
-        names = [f"--{spec.name.replace('_', '-')}", *REFERENCE_ALIASES.get(spec.name, [])]
-        default = getattr(defaults, spec.name)
-        kind = spec.type if isinstance(spec.type, str) else str(spec.type)
-        if spec.name == "resume":
-            parser.add_argument(*names, action="store_true", help="continue from last.safetensors in --output-path")
-        elif spec.name == "demo":
-            parser.add_argument(*names, action="store_true", help="label the checkpoints as small demo checkpoints")
-        elif spec.name == "crop_scale":
-            parser.add_argument(*names, type=float, nargs=2, default=default, metavar=("LOW", "HIGH"))
-        elif kind.startswith("bool"):
-            parser.add_argument(*names, type=parse_bool, default=default, metavar="True|False")
-        elif kind.startswith("int"):
-            parser.add_argument(*names, type=int, default=default)
-        elif kind.startswith("float | None"):
-            parser.add_argument(*names, type=optional_float, default=default)
-        elif kind.startswith("float"):
-            parser.add_argument(*names, type=float, default=default)
-        else:
-            parser.add_argument(*names, default=default)
+    add_config_arguments(
+        parser,
+        PretrainConfig,
+        helps=HELP,
+        aliases=REFERENCE_ALIASES,
+        bool_values=True,
+        flags=("resume", "demo"),
+    )
     return parser
 
 
