@@ -112,26 +112,19 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path
     args = ["--dataset", "synthetic", "--limit", "8", "--batch-size", "8", "--epochs", "2", "--random-crop", "False"]
     args += ["--masking-mode", "periphery", "--device", "cpu"]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    single = subprocess.run(
-        [sys.executable, "-m", "train.pretrain", *args, "--output-path", str(tmp_path / "one")],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=300,
-    )
-    assert single.returncode == 0, single.stderr[-2000:]
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
-    launcher += ["--master_port", str(free_port())]
-    ddp = subprocess.run(
-        [*launcher, "-m", "train.pretrain", *args, "--output-path", str(tmp_path / "two")],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=300,
-    )
-    assert ddp.returncode == 0, ddp.stderr[-2000:]
+    torchrun = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(free_port()),
+    ]
+    for launcher, name in (([sys.executable], "one"), (torchrun, "two")):
+        command = [*launcher, "-m", "train.pretrain", *args, "--output-path", str(tmp_path / name)]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=REPO, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
     one, two = weights(tmp_path / "one" / "last.safetensors"), weights(tmp_path / "two" / "last.safetensors")
     assert all(torch.allclose(one[k], two[k], atol=1e-6, rtol=1e-4) for k in one)
     start = weights(tmp_path / "one" / "epoch_0000.safetensors")

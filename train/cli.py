@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import os
 import sys
 import types
 import typing
+from collections.abc import Callable
 from typing import Any, TypeVar
 
+import torch
+
 from focusmim_core.errors import InputError
+from focusmim_core.runtime import configure_cpu_allocator
 
 Config = TypeVar("Config")
 
@@ -81,3 +87,36 @@ def fail(error: InputError) -> int:
     """Print a user error (no traceback) and return exit status 2."""
     print(f"error: {error}", file=sys.stderr)
     return 2
+
+
+def run_and_report(run: Callable[[Config], dict[str, Any]], config: Config) -> int:
+    """Run a script's ``run(config)``; print its summary as one JSON line (exit 0) or the user error (exit 2)."""
+    configure_cpu_allocator()
+    try:
+        summary = run(config)
+    except InputError as error:
+        return fail(error)
+    print(json.dumps(summary, sort_keys=True))
+    return 0
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto``: the local CUDA device when there is one, else the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise InputError(f"Unknown device {name!r}: use auto, cpu or cuda.") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda was asked for but no CUDA GPU is available: use --device cpu.")
+    return device
+
+
+def parse_config(config: type[Config], argv: list[str] | None, description: str | None, **options: Any) -> Config:
+    """Parse ``argv`` into the dataclass ``config`` (options as for ``add_config_arguments``)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_arguments(parser, config, **options)
+    return config_from_args(config, parser.parse_args(argv))

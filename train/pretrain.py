@@ -41,7 +41,7 @@ from focusmim_core.masking import check_mode
 from focusmim_core.model import ConvBlock, UpConvBlock
 from focusmim_core.pretraining import BatchRecipe, autocast_dtype, prepare_batch, train_step
 from focusmim_core.runtime import configure_cpu_allocator
-from train.cli import add_config_arguments
+from train.cli import add_config_arguments, pick_device
 from train.training_data import DATASETS, TrainingData, load_training_data
 
 METRICS_FILE = "metrics.jsonl"
@@ -197,21 +197,6 @@ def init_distributed(device: torch.device) -> Distributed:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return Distributed(dist.get_rank(), dist.get_world_size())
-
-
-def pick_device(name: str) -> torch.device:
-    """``auto``: the local CUDA device when there is one, else the CPU."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise InputError(f"Unknown device {name!r}: use auto, cpu or cuda.") from error
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda was asked for but no CUDA GPU is available: use --device cpu.")
-    return device
 
 
 class StopRequest:
@@ -431,7 +416,7 @@ def run(config: PretrainConfig) -> Path:
                         print(f"Saved {last_path}; continue with --resume.", flush=True)
                     bar.close()
                     return output
-            record = finish_epoch(config, data, model, optimizer, generators, progress, latent, ddp, device)
+            record = finish_epoch(config, optimizer, progress, latent, ddp, device)
             record["seconds"] = time.monotonic() - epoch_start
             record["images_per_second"] = count * ddp.world / max(record["seconds"], 1e-9)
             progress.seconds = time.monotonic() - started
@@ -454,10 +439,7 @@ def run(config: PretrainConfig) -> Path:
 
 def finish_epoch(
     config: PretrainConfig,
-    data: TrainingData,
-    model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    generators: dict[str, torch.Generator],
     progress: Progress,
     latent: torch.Tensor | None,
     ddp: Distributed,

@@ -15,12 +15,9 @@ Exit status 2 with a message for a bad checkpoint or dataset.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from dataclasses import asdict, dataclass
 
-import torch
 from tqdm import tqdm
 
 from focusmim_core.checkpoints import load_checkpoint
@@ -34,9 +31,8 @@ from focusmim_core.probe import (
     stl10_probe_data,
     synthetic_probe_data,
 )
-from focusmim_core.runtime import configure_cpu_allocator
 
-from .cli import add_config_arguments, config_from_args, fail
+from .cli import parse_config, pick_device, run_and_report
 
 
 @dataclass
@@ -94,24 +90,14 @@ HELP = {
 
 def parse_args(argv: list[str] | None = None) -> ProbeConfig:
     """A ``ProbeConfig`` from the command line."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_config_arguments(
-        parser,
+    return parse_config(
         ProbeConfig,
+        argv,
+        __doc__,
         positional=("checkpoint",),
         choices={"dataset": ("stl10", "synthetic"), "device": ("auto", "cpu", "cuda")},
         helps=HELP,
     )
-    return config_from_args(ProbeConfig, parser.parse_args(argv))
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an ``InputError``."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda was asked for but no CUDA GPU is available: use --device cpu.")
-    return torch.device(name)
 
 
 class Progress:
@@ -141,7 +127,7 @@ def run(config: ProbeConfig) -> dict:
         raise InputError(f"--seeds must be at least 1 (got {config.seeds}).")
     if config.limit is not None and config.limit < 10:
         raise InputError(f"--limit must be at least 10 images (got {config.limit}).")
-    device = resolve_device(config.device)
+    device = pick_device(config.device)
     model, _ = load_checkpoint(config.checkpoint, device)
     if config.dataset == "stl10":
         data = stl10_probe_data(config.data_root, config.limit, config.val_size)
@@ -177,14 +163,7 @@ def run(config: ProbeConfig) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: exit status 0, or 2 with a message for a bad checkpoint, dataset or option."""
-    configure_cpu_allocator()
-    config = parse_args(argv)
-    try:
-        summary = run(config)
-    except InputError as error:
-        return fail(error)
-    print(json.dumps(summary, sort_keys=True))
-    return 0
+    return run_and_report(run, parse_args(argv))
 
 
 if __name__ == "__main__":

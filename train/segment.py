@@ -13,9 +13,7 @@ the same command again and finished chunks are skipped. Pretraining reads the fi
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +25,10 @@ from tqdm import tqdm
 
 from focusmim_core.data import STL10, SyntheticScenes, load_image
 from focusmim_core.errors import InputError
-from focusmim_core.runtime import configure_cpu_allocator
 from focusmim_core.segmentation import U2NET_MODELS, ForegroundModel, images_to_uint8
 from focusmim_core.segmentation_file import CHUNK_SIZE, ImageChunkLoader, SegmentationPaths, segment_dataset
 
-from .cli import add_config_arguments, config_from_args, fail
+from .cli import parse_config, run_and_report
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 DEFAULT_SPLIT = {"stl10": "unlabeled", "synthetic": "pretrain", "folder": "all"}
@@ -72,10 +69,10 @@ HELP = {
 
 def parse_args(argv: list[str] | None = None) -> SegmentConfig:
     """A ``SegmentConfig`` from the command line."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_config_arguments(
-        parser,
+    return parse_config(
         SegmentConfig,
+        argv,
+        __doc__,
         choices={
             "dataset": ("stl10", "synthetic", "folder"),
             "split": ("unlabeled", "train", "test", "pretrain", "val"),
@@ -84,7 +81,6 @@ def parse_args(argv: list[str] | None = None) -> SegmentConfig:
         },
         helps=HELP,
     )
-    return config_from_args(SegmentConfig, parser.parse_args(argv))
 
 
 def image_files(folder: str | Path) -> list[Path]:
@@ -175,14 +171,7 @@ def run(config: SegmentConfig, model: Any = None, on_chunk=None) -> dict[str, An
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: exit status 0, or 2 with a message for a bad dataset, output or model."""
-    configure_cpu_allocator()
-    config = parse_args(argv)
-    try:
-        summary = run(config)
-    except InputError as error:
-        return fail(error)
-    print(json.dumps(summary, sort_keys=True))
-    return 0
+    return run_and_report(run, parse_args(argv))
 
 
 if __name__ == "__main__":
