@@ -70,7 +70,7 @@ def test_probe_fit_stops_on_validation_loss_and_returns_the_best_head():
     assert 0 < report.best_epoch < report.epochs - 1 < settings.max_epochs - 1
     assert report.epochs == report.best_epoch + 1 + settings.patience
     assert report.val_losses[-1] > report.best_val_loss  # it did get worse after the best epoch
-    restored = float(F.cross_entropy(head(val_x), val_y))
+    restored = float(F.cross_entropy(head(val_x), val_y).detach())
     assert restored == pytest.approx(min(report.val_losses), abs=1e-6)
 
 
