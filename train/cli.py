@@ -49,7 +49,8 @@ def add_config_arguments(
         kind = _base_type(hints[item.name])
         default = item.default if item.default is not dataclasses.MISSING else None
         text = (helps or {}).get(item.name, "")
-        kwargs: dict[str, Any] = {"help": f"{text} (default: {default})".strip()}
+        shown = "" if item.name in positional else f" (default: {default})"
+        kwargs: dict[str, Any] = {"help": f"{text}{shown}".strip()}
         if (choices or {}).get(item.name):
             kwargs["choices"] = choices[item.name]  # type: ignore[index]
         names = [f"--{item.name.replace('_', '-')}", *(aliases or {}).get(item.name, [])]
