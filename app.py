@@ -1,0 +1,24 @@
+"""FocusMIM Explorer: the Streamlit entry point (navigation and the shared sidebar; layout only)."""
+
+import streamlit as st
+
+from focusmim_core.runtime import configure_cpu_allocator
+from ui import state
+from ui.sidebar import sidebar
+
+configure_cpu_allocator()
+st.set_page_config(page_title="FocusMIM Explorer", page_icon="👁️", layout="wide")
+
+page = st.navigation(
+    [
+        st.Page("pages/explore.py", title="Explore", icon="🎯", default=True),
+        st.Page("pages/compare.py", title="Compare modes", icon="🧩", url_path="compare"),
+        st.Page("pages/scanpath.py", title="Scanpath", icon="👀", url_path="scanpath"),
+        st.Page("pages/checkpoints.py", title="Checkpoints and runs", icon="📈", url_path="checkpoints"),
+        st.Page("pages/latent.py", title="Latent space", icon="🧠", url_path="latent"),
+    ]
+)
+state.view()
+sidebar()
+page.run()
+state.publish_view()

@@ -1,0 +1,214 @@
+"""Figures for the explorer: pixelated images with markers (uint8 arrays) and Plotly charts.
+
+Images are drawn as uint8 ``(H * s, W * s, 3)`` arrays (nearest-neighbour upscaling, so
+the 96 x 96 pixels stay visible); maps and curves are Plotly figures with colour bars and
+hover values. Nothing here imports Streamlit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from .data import to_uint8_image
+
+MARKER_COLOURS = ((255, 40, 40), (40, 200, 255), (255, 210, 0))  # fixation, attention, others
+SUGGESTION_COLOUR = (60, 230, 90)
+CLUSTER_COLOURS = np.array(
+    [
+        (230, 25, 75),
+        (60, 180, 75),
+        (0, 130, 200),
+        (255, 225, 25),
+        (145, 30, 180),
+        (70, 240, 240),
+        (245, 130, 48),
+        (240, 50, 230),
+    ],
+    dtype=np.float32,
+)
+LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "template": "plotly_white"}
+
+
+def pixelated(image: torch.Tensor, scale: int = 4) -> np.ndarray:
+    """``(3, H, W)`` in [0, 1] or ``(H, W)`` -> uint8 ``(H * scale, W * scale, 3)``, nearest-neighbour."""
+    if image.ndim == 2:
+        image = image.unsqueeze(0).expand(3, -1, -1)
+    array = to_uint8_image(image)
+    return np.repeat(np.repeat(array, scale, axis=0), scale, axis=1)
+
+
+def draw_markers(
+    array: np.ndarray,
+    points: Sequence[tuple[int, int]],
+    scale: int,
+    colours: Sequence[tuple[int, int, int]] | None = None,
+) -> np.ndarray:
+    """Draw a ring with a centre dot at each pixel ``(x, y)`` of the original image (a copy is returned).
+
+    Default colours: red for the first point (the fixation), cyan for the second (covert
+    attention), yellow for any further point.
+    """
+    out = array.copy()
+    height, width = out.shape[:2]
+    rows, cols = np.mgrid[0:height, 0:width]
+    radius = max(3.0, 1.6 * scale)
+    width_px = max(1.0, scale * 0.35)
+    for i, (x, y) in enumerate(points):
+        colour = colours[i] if colours is not None else MARKER_COLOURS[min(i, 2)]
+        cx, cy = (x + 0.5) * scale, (y + 0.5) * scale
+        distance = np.sqrt((cols + 0.5 - cx) ** 2 + (rows + 0.5 - cy) ** 2)
+        out[np.abs(distance - radius - width_px - 0.7) <= 0.7] = (0, 0, 0)
+        out[(np.abs(distance - radius) <= width_px) | (distance <= max(1.0, scale * 0.4))] = colour
+    return out
+
+
+def marked_image(image: torch.Tensor, points: Sequence[tuple[int, int]], scale: int = 4) -> np.ndarray:
+    """The image upscaled with markers at ``points`` (fixation first): uint8 ``(H * s, W * s, 3)``."""
+    return draw_markers(pixelated(image, scale), points, scale)
+
+
+def heatmap(
+    values: torch.Tensor,
+    title: str,
+    colorscale: str = "Inferno",
+    zmax: float | None = None,
+    zmin: float = 0.0,
+    height: int = 300,
+    colorbar_title: str = "",
+) -> go.Figure:
+    """A square Plotly heatmap of an ``(H, W)`` map, row 0 at the top, with colour bar and hover values."""
+    z = values.detach().float().cpu().numpy()
+    finite = z[np.isfinite(z)]
+    top = float(zmax if zmax is not None else (finite.max() if finite.size else 1.0))
+    figure = go.Figure(
+        go.Heatmap(
+            z=np.round(z, 5),
+            colorscale=colorscale,
+            zmin=zmin,
+            zmax=max(top, zmin + 1e-9),
+            colorbar={"title": {"text": colorbar_title}, "thickness": 12, "len": 0.9},
+            hovertemplate="x=%{x}, y=%{y}<br>%{z:.4f}<extra></extra>",
+        )
+    )
+    figure.update_layout(title={"text": title, "font": {"size": 14}}, height=height, **LAYOUT)
+    figure.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", showticklabels=False)
+    figure.update_xaxes(constrain="domain", showticklabels=False)
+    return figure
+
+
+def line_chart(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float | None]]],
+    title: str,
+    x_title: str,
+    y_title: str,
+    log_y: bool = False,
+    height: int = 360,
+) -> go.Figure:
+    """One line with markers per named curve ``name -> (xs, ys)``; ``None`` values leave gaps."""
+    figure = go.Figure()
+    for name, (xs, ys) in curves.items():
+        figure.add_trace(go.Scatter(x=list(xs), y=list(ys), mode="lines+markers", name=name))
+    figure.update_layout(
+        title={"text": title, "font": {"size": 14}},
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        height=height,
+        legend={"orientation": "h", "y": -0.2},
+        **LAYOUT,
+    )
+    if log_y:
+        figure.update_yaxes(type="log")
+    return figure
+
+
+def ratio_sweep_chart(curves: Mapping[str, tuple[Sequence[float], Sequence[float | None]]], metric: str) -> go.Figure:
+    """Error vs masking ratio, one line per mode."""
+    return line_chart(curves, f"{metric} vs masking ratio", "masking ratio", metric)
+
+
+def scanpath_chart(curves: Mapping[str, Sequence[float | None]], metric: str) -> go.Figure:
+    """Error after each fixation, one line per scanpath (yours, suggested, random)."""
+    data = {name: (list(range(1, len(values) + 1)), values) for name, values in curves.items()}
+    figure = line_chart(data, f"{metric} after each fixation", "number of fixations", metric)
+    figure.update_xaxes(dtick=1)
+    return figure
+
+
+def probe_chart(rows: Sequence[Mapping[str, object]]) -> go.Figure:
+    """Grouped bars: our probe accuracy per checkpoint next to the paper's number for the same setup."""
+    names = [str(r["checkpoint"]) for r in rows]
+    ours = [r.get("ours: accuracy %") for r in rows]
+    paper = [r.get("paper: accuracy % (STL-10)") for r in rows]
+    figure = go.Figure(
+        [
+            go.Bar(name="ours (this checkpoint)", x=names, y=ours, marker_color="#1f77b4"),
+            go.Bar(name="paper (Fig. 4, STL-10)", x=names, y=paper, marker_color="#bbbbbb"),
+        ]
+    )
+    figure.update_layout(
+        barmode="group",
+        title={"text": "Linear-probe accuracy: ours vs the paper's", "font": {"size": 14}},
+        yaxis_title="accuracy %",
+        height=380,
+        legend={"orientation": "h", "y": -0.3},
+        **LAYOUT,
+    )
+    return figure
+
+
+def correlation_heatmap(matrix: torch.Tensor, units: Sequence[int]) -> go.Figure:
+    """Correlations of latent units ``(k, k)``, diverging colours in [-1, 1], unit ids on hover."""
+    labels = [str(int(u)) for u in units]
+    figure = go.Figure(
+        go.Heatmap(
+            z=np.round(matrix.detach().float().cpu().numpy(), 4),
+            x=labels,
+            y=labels,
+            colorscale="RdBu",
+            zmid=0,
+            zmin=-1,
+            zmax=1,
+            colorbar={"title": {"text": "r"}, "thickness": 12},
+            hovertemplate="unit %{x} vs %{y}<br>r = %{z:.3f}<extra></extra>",
+        )
+    )
+    figure.update_layout(title={"text": "Correlation of the most variable units", "font": {"size": 14}}, height=460)
+    figure.update_layout(**LAYOUT)
+    figure.update_xaxes(showticklabels=False, title="unit")
+    figure.update_yaxes(showticklabels=False, autorange="reversed", title="unit")
+    return figure
+
+
+def channel_grid_figure(grid: torch.Tensor, columns: int, size: int) -> go.Figure:
+    """The latent's channels tiled (``latent.channel_grid``), each scaled to [0, 1], channel index on hover."""
+    z = grid.detach().float().cpu().numpy()
+    rows_index, cols_index = np.mgrid[0 : z.shape[0], 0 : z.shape[1]]
+    channel = (rows_index // (size + 1)) * columns + cols_index // (size + 1)
+    figure = go.Figure(
+        go.Heatmap(
+            z=np.round(z, 3),
+            customdata=channel,
+            colorscale="Viridis",
+            zmin=0,
+            zmax=1,
+            colorbar={"title": {"text": "scaled"}, "thickness": 12},
+            hovertemplate="channel %{customdata}<br>%{z:.3f}<extra></extra>",
+        )
+    )
+    figure.update_layout(title={"text": "Latent channels (each scaled to its own range)", "font": {"size": 14}})
+    figure.update_layout(height=max(300, 40 * z.shape[0] // (size + 1) + 120), **LAYOUT)
+    figure.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
+    figure.update_xaxes(showticklabels=False)
+    return figure
+
+
+def segmentation_overlay(image: torch.Tensor, labels: torch.Tensor, alpha: float = 0.45, scale: int = 4) -> np.ndarray:
+    """Cluster labels ``(H, W)`` blended over the image in distinct colours: uint8 ``(H * s, W * s, 3)``."""
+    base = pixelated(image, scale).astype(np.float32)
+    colours = CLUSTER_COLOURS[labels.cpu().numpy() % len(CLUSTER_COLOURS)]
+    colours = np.repeat(np.repeat(colours, scale, axis=0), scale, axis=1)
+    return np.clip((1 - alpha) * base + alpha * colours, 0, 255).astype(np.uint8)
