@@ -7,15 +7,17 @@ from ui import state
 from ui.sidebar import sidebar
 
 configure_cpu_allocator()
-st.set_page_config(page_title="FocusMIM Explorer", page_icon="👁️", layout="wide")
+st.set_page_config(page_title="FocusMIM Explorer", page_icon=":material/visibility:", layout="wide")
 
 page = st.navigation(
     [
-        st.Page("pages/explore.py", title="Explore", icon="🎯", default=True),
-        st.Page("pages/compare.py", title="Compare modes", icon="🧩", url_path="compare"),
-        st.Page("pages/scanpath.py", title="Scanpath", icon="👀", url_path="scanpath"),
-        st.Page("pages/checkpoints.py", title="Checkpoints and runs", icon="📈", url_path="checkpoints"),
-        st.Page("pages/latent.py", title="Latent space", icon="🧠", url_path="latent"),
+        st.Page("pages/explore.py", title="Explore", icon=":material/center_focus_strong:", default=True),
+        st.Page("pages/compare.py", title="Compare modes", icon=":material/grid_view:", url_path="compare"),
+        st.Page("pages/scanpath.py", title="Scanpath", icon=":material/timeline:", url_path="scanpath"),
+        st.Page(
+            "pages/checkpoints.py", title="Checkpoints and runs", icon=":material/monitoring:", url_path="checkpoints"
+        ),
+        st.Page("pages/latent.py", title="Latent space", icon=":material/hub:", url_path="latent"),
     ]
 )
 state.view()

@@ -21,9 +21,8 @@ CHECKPOINTS_ENV = "FOCUSMIM_CHECKPOINTS"
 AUTO = "auto"
 UNTRAINED_LABEL = "untrained network (no checkpoint found): reconstructions are meaningless"
 TRAIN_HINT = (
-    "The shipped checkpoints are small CPU-trained demos. Train real ones on STL-10 with "
-    "`python -m train.pretrain --dataset stl10 ...` (see checkpoints/README.md) and put them in "
-    "checkpoints/ or a folder named by $FOCUSMIM_CHECKPOINTS."
+    "Train real ones on STL-10 with `python -m train.pretrain --dataset stl10 ...` (see checkpoints/README.md) "
+    "into checkpoints/ or a folder named by $FOCUSMIM_CHECKPOINTS."
 )
 
 

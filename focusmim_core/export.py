@@ -8,28 +8,14 @@ from dataclasses import asdict
 from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw, ImageFont
-from plotly.colors import sequential
 
-from .figures import marked_image, pixelated
+from .figures import colour_map, marked_image, pixelated
 from .render import Panels
 from .viewstate import ViewState, to_query
 
 TITLE_HEIGHT = 18
 GAP = 6
-
-
-def colour_map(values: torch.Tensor, vmax: float | None = None, colours: list[str] | None = None) -> torch.Tensor:
-    """``(H, W)`` values -> ``(3, H, W)`` in [0, 1] through a Plotly colour scale (default Inferno), 0..vmax."""
-    stops = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in (colours or sequential.Inferno)]) / 255.0
-    v = values.detach().float().cpu().numpy()
-    top = vmax if vmax is not None else float(np.nanmax(v)) if v.size else 1.0
-    t = np.clip(np.nan_to_num(v) / max(top, 1e-12), 0, 1) * (len(stops) - 1)
-    low = np.floor(t).astype(int).clip(0, len(stops) - 2)
-    frac = (t - low)[..., None]
-    rgb = stops[low] * (1 - frac) + stops[low + 1] * frac
-    return torch.from_numpy(rgb).permute(2, 0, 1).float()
 
 
 def panel_images(panels: Panels, scale: int = 3) -> list[tuple[str, np.ndarray]]:

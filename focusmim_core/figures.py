@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 import torch
+from plotly import colors
+from plotly.colors import sequential
 
 from .data import to_uint8_image
 
@@ -41,6 +43,13 @@ def pixelated(image: torch.Tensor, scale: int = 4) -> np.ndarray:
     return np.repeat(np.repeat(array, scale, axis=0), scale, axis=1)
 
 
+def framed(array: np.ndarray, width: int = 2, colour: tuple[int, int, int] = (160, 160, 160)) -> np.ndarray:
+    """A uint8 ``(H, W, 3)`` image with a thin frame drawn over its edge (a copy), e.g. for white masks."""
+    out = array.copy()
+    out[:width], out[-width:], out[:, :width], out[:, -width:] = colour, colour, colour, colour
+    return out
+
+
 def draw_markers(
     array: np.ndarray,
     points: Sequence[tuple[int, int]],
@@ -55,7 +64,7 @@ def draw_markers(
     out = array.copy()
     height, width = out.shape[:2]
     rows, cols = np.mgrid[0:height, 0:width]
-    radius = max(3.0, 1.6 * scale)
+    radius = max(4.0, 2.6 * scale)
     width_px = max(1.0, scale * 0.35)
     for i, (x, y) in enumerate(points):
         colour = colours[i] if colours is not None else MARKER_COLOURS[min(i, 2)]
@@ -69,6 +78,25 @@ def draw_markers(
 def marked_image(image: torch.Tensor, points: Sequence[tuple[int, int]], scale: int = 4) -> np.ndarray:
     """The image upscaled with markers at ``points`` (fixation first): uint8 ``(H * s, W * s, 3)``."""
     return draw_markers(pixelated(image, scale), points, scale)
+
+
+def colour_map(values: torch.Tensor, vmax: float | None = None, colours: list[str] | None = None) -> torch.Tensor:
+    """``(H, W)`` values -> ``(3, H, W)`` in [0, 1] through a Plotly colour scale (default Inferno), 0..vmax."""
+    stops = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in (colours or sequential.Inferno)]) / 255.0
+    v = values.detach().float().cpu().numpy()
+    top = vmax if vmax is not None else float(np.nanmax(v)) if v.size else 1.0
+    t = np.clip(np.nan_to_num(v) / max(top, 1e-12), 0, 1) * (len(stops) - 1)
+    low = np.floor(t).astype(int).clip(0, len(stops) - 2)
+    frac = (t - low)[..., None]
+    rgb = stops[low] * (1 - frac) + stops[low + 1] * frac
+    return torch.from_numpy(rgb).permute(2, 0, 1).float()
+
+
+def rgb_scale(name: str) -> list[list]:
+    """A named Plotly colour scale as ``[[position, "rgb(r, g, b)"], ...]`` (explicit colours render the same
+    everywhere; Streamlit's Plotly renders the hex form of some scales' darkest colour wrongly)."""
+    scale = colors.get_colorscale(name)
+    return [[position, f"rgb{colors.hex_to_rgb(c)}" if c.startswith("#") else c] for position, c in scale]
 
 
 def heatmap(
@@ -86,8 +114,8 @@ def heatmap(
     top = float(zmax if zmax is not None else (finite.max() if finite.size else 1.0))
     figure = go.Figure(
         go.Heatmap(
-            z=np.round(z, 5),
-            colorscale=colorscale,
+            z=np.round(z.astype(np.float64), 5).tolist(),
+            colorscale=rgb_scale(colorscale),
             zmin=zmin,
             zmax=max(top, zmin + 1e-9),
             colorbar={"title": {"text": colorbar_title}, "thickness": 12, "len": 0.9},

@@ -7,7 +7,7 @@ import streamlit as st
 from focusmim_core import MODES, InputError, render
 from focusmim_core.catalog import describe
 from focusmim_core.export import panel_row_png, settings_json
-from focusmim_core.figures import heatmap, pixelated
+from focusmim_core.figures import framed, heatmap, pixelated
 from focusmim_core.masking import FILLS
 from focusmim_core.viewstate import IMAGE_SIZE, to_query
 from ui import state
@@ -62,7 +62,7 @@ with right:
         ax = ax_col.number_input("Attention x", 0, IMAGE_SIZE - 1, key="w_ax", step=1)
         ay = ay_col.number_input("Attention y", 0, IMAGE_SIZE - 1, key="w_ay", step=1)
         attention = (int(ax), int(ay))
-        st.radio("A click on the image sets the", ["fixation", "attention point"], key="w_click_target", horizontal=True)
+        st.radio("A click sets the", ["fixation", "attention point"], key="w_click_target", horizontal=True)
     view = state.set_view(
         mode=mode, ratio=float(ratio), fill=fill, fixation=(int(fx), int(fy)), attention=attention
     )
@@ -72,7 +72,7 @@ with left:
     clickable_image(item.image, [p for p in (view.fixation, view.attention) if p], CLICK_KEY, _set_point)
     st.caption(f"{item.caption}. **Click to move the fixation** (red); cyan: covert-attention point.")
 
-checkpoint_notice(info, notes)
+checkpoint_notice([info], notes)
 foreground, foreground_note = state.foreground_of(item)
 if foreground_note:
     st.info(foreground_note)
@@ -94,35 +94,35 @@ with right:
     m3.metric("PSNR of hidden region", f"{peak:.1f} dB" if peak is not None else "n/a")
     st.caption(f"{metrics['hidden_fraction']:.0%} of the pixels are hidden or degraded (loss mask).")
 
-row = st.columns(4)
+row = st.columns(3)
 for column, (title, image) in zip(
     row,
     [
-        ("Masked input (what the network sees)", panels.masked_input),
-        ("Reconstruction", panels.reconstruction),
-        ("Loss mask (white: incomplete)", panels.loss_mask),
-        ("Foreground confidence", panels.foreground if panels.foreground is not None else None),
+        ("Masked input: what the network sees", pixelated(panels.masked_input, PANEL_SCALE)),
+        ("Reconstruction", pixelated(panels.reconstruction, PANEL_SCALE)),
+        ("Loss mask: white where the input is incomplete", framed(pixelated(panels.loss_mask, PANEL_SCALE))),
     ],
     strict=True,
 ):
     with column:
-        st.markdown(f"**{title}**")
-        if image is None:
-            st.caption("not available")
-        else:
-            st.image(pixelated(image, PANEL_SCALE), width="stretch")
+        st.image(image, caption=title, width="stretch")
 
-maps = st.columns(2)
+maps = st.columns(3)
 top = float(panels.error_map.max())
 with maps[0]:
-    st.plotly_chart(heatmap(panels.error_map, "Squared error (mean over RGB)", zmax=top), key="error_map")
+    st.plotly_chart(heatmap(panels.error_map, "Squared error (mean over RGB)", zmax=top), key="error_map", theme=None)
 with maps[1]:
     if panels.weighted_error_map is not None:
-        st.plotly_chart(
-            heatmap(panels.weighted_error_map, "Foreground-weighted error", zmax=top), key="weighted_error_map"
-        )
+        figure = heatmap(panels.weighted_error_map, "Foreground-weighted error", zmax=top)
+        st.plotly_chart(figure, key="weighted_error_map", theme=None)
     else:
         st.caption("Foreground-weighted error: no foreground map for this image.")
+with maps[2]:
+    if panels.foreground is not None:
+        figure = heatmap(panels.foreground, "Foreground confidence (rembg)", "Greys_r", zmax=1.0)
+        st.plotly_chart(figure, key="foreground_map", theme=None)
+    else:
+        st.caption("Foreground confidence: not available for this image.")
 
 checkpoint_info = describe(info)
 d1, d2, _ = st.columns([1, 1, 3])

@@ -18,6 +18,7 @@ from focusmim_core import CheckpointError, InputError, inference_model, load_che
 from focusmim_core.catalog import TRAIN_HINT, UNTRAINED_LABEL, available_checkpoints, choose, untrained_model
 from focusmim_core.checkpoints import CheckpointInfo
 from focusmim_core.data import to_uint8_image
+from focusmim_core.latent_batch import BATCH_SOURCES, batch_images, encode_batch
 from focusmim_core.segmentation import foreground_model
 from focusmim_core.sources import ImageItem, gallery_item, open_stl10, stl10_item, stl10_root, synthetic_item
 from focusmim_core.viewstate import ViewState, parse_query, to_query
@@ -54,7 +55,7 @@ def publish_view() -> None:
 def show_messages(messages: list[str]) -> None:
     """Show each problem message as a warning (never a traceback)."""
     for message in messages:
-        st.warning(message, icon="⚠️")
+        st.warning(message, icon=":material/warning:")
 
 
 @st.cache_data(ttl=10, show_spinner=False)
@@ -91,15 +92,25 @@ def network(mode: str, fill: str, selection: str | None = None) -> tuple[torch.n
         return _untrained(), None, [*notes, f"{message} Showing an {UNTRAINED_LABEL}."]
 
 
-def networks_by_mode(modes: list[str], fill: str) -> tuple[dict[str, torch.nn.Module], dict[str, str], list[str]]:
-    """One network per mode (auto: each mode its own default checkpoint), their labels and notes."""
-    models, labels, notes = {}, {}, []
+def networks_by_mode(
+    modes: list[str], fill: str
+) -> tuple[dict[str, torch.nn.Module], dict[str, CheckpointInfo | None], list[str]]:
+    """One network per mode (auto: each mode its own default checkpoint), the checkpoints used, and notes."""
+    models, infos, notes = {}, {}, []
     for mode in modes:
         model, info, mode_notes = network(mode, fill)
-        models[mode] = model
-        labels[mode] = info.name if info else "untrained"
+        models[mode], infos[mode] = model, info
         notes += [n for n in mode_notes if n not in notes]
-    return models, labels, notes
+    return models, infos, notes
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def batch_latents(source: str, split: str, stl10_dir: str | None, checkpoint: str, modified: float) -> torch.Tensor:
+    """Latents ``(N, 128, 12, 12)`` of a batch source under one checkpoint (cached per file version)."""
+    dataset = stl10_dataset(split) if source == BATCH_SOURCES[2] else None
+    info = next((i for i in checkpoints() if i.name == checkpoint), None)
+    model = _untrained() if info is None else _network(str(info.path), modified)
+    return encode_batch(model, batch_images(source, dataset))
 
 
 @st.cache_resource(show_spinner="Loading the foreground model (rembg u2netp)…")

@@ -48,13 +48,15 @@ def clickable_image(
     )
 
 
-def checkpoint_notice(info: CheckpointInfo | None, notes: Sequence[str] = ()) -> None:
-    """Say what the network is: a demo checkpoint, the untrained fallback, or a trained one."""
+def checkpoint_notice(infos: Sequence[CheckpointInfo | None], notes: Sequence[str] = ()) -> None:
+    """Say what the networks are: demo checkpoints, the untrained fallback (in ``notes``), or trained ones."""
     for note in notes:
-        st.warning(note, icon="⚠️")
-    if info is not None and info.metadata.demo:
+        st.warning(note, icon=":material/warning:")
+    demos = sorted({info.name for info in infos if info is not None and info.metadata.demo})
+    if demos:
+        titles = "; ".join(f"`{info.name}` ({info.metadata.title()})" for info in infos if info and info.name in demos)
         st.info(
-            f"**Demo checkpoint** `{info.name}` ({info.metadata.title()}): trained briefly on a CPU to show how "
+            f"**Demo checkpoint{'s' if len(demos) > 1 else ''}**: {titles}: trained briefly on a CPU to show how "
             f"the app works, not the paper's results. {TRAIN_HINT}",
-            icon="ℹ️",
+            icon=":material/info:",
         )
