@@ -43,6 +43,7 @@ for column, mode, view_panels in zip(columns, modes, panels, strict=True):
         st.plotly_chart(
             heatmap(view_panels.error_map, "error", height=220, zmax=float(panels[0].error_map.max())),
             key=f"compare_error_{mode}",
+            theme=None,
         )
         st.caption(f"checkpoint: {labels[mode]}")
 

@@ -31,7 +31,8 @@ st.caption(
 
 left, right = st.columns([3, 2], gap="large")
 with left:
-    st.plotly_chart(channel_grid_figure(channel_grid(latent, COLUMNS), COLUMNS, latent.shape[-1]), key="grid")
+    grid = channel_grid_figure(channel_grid(latent, COLUMNS), COLUMNS, latent.shape[-1])
+    st.plotly_chart(grid, key="grid", theme=None)
 with right:
     st.markdown("**Unsupervised segmentation**: the 12 x 12 latent vectors clustered (k-means)")
     clusters = st.slider("Clusters", 2, 8, 4, key="w_clusters")
@@ -63,4 +64,5 @@ st.caption(
 )
 if latents is not None and latents.shape[0] > 2:
     units = strongest_units(latents, 48)
-    st.plotly_chart(correlation_heatmap(unit_correlations(latents, units), units.tolist()), key="correlations")
+    figure = correlation_heatmap(unit_correlations(latents, units), units.tolist())
+    st.plotly_chart(figure, key="correlations", theme=None)

@@ -15,7 +15,14 @@ import streamlit as st
 import torch
 
 from focusmim_core import CheckpointError, InputError, inference_model, load_checkpoint
-from focusmim_core.catalog import TRAIN_HINT, UNTRAINED_LABEL, available_checkpoints, choose, untrained_model
+from focusmim_core.catalog import (
+    TRAIN_HINT,
+    UNTRAINED_LABEL,
+    available_checkpoints,
+    checkpoint_folders,
+    choose,
+    untrained_model,
+)
 from focusmim_core.checkpoints import CheckpointInfo
 from focusmim_core.data import to_uint8_image
 from focusmim_core.latent_batch import BATCH_SOURCES, batch_images, encode_batch
@@ -59,9 +66,13 @@ def show_messages(messages: list[str]) -> None:
 
 
 @st.cache_data(ttl=10, show_spinner=False)
+def _checkpoints(folders: tuple[str, ...]) -> list[CheckpointInfo]:
+    return available_checkpoints([Path(f) for f in folders])
+
+
 def checkpoints() -> list[CheckpointInfo]:
     """Every checkpoint of the shipped folder and ``$FOCUSMIM_CHECKPOINTS`` (re-scanned every 10 s)."""
-    return available_checkpoints()
+    return _checkpoints(tuple(str(f) for f in checkpoint_folders()))
 
 
 @st.cache_resource(show_spinner="Loading the checkpoint…", max_entries=16)

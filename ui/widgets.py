@@ -51,10 +51,14 @@ def clickable_image(
 def checkpoint_notice(infos: Sequence[CheckpointInfo | None], notes: Sequence[str] = ()) -> None:
     """Say what the networks are: demo checkpoints, the untrained fallback (in ``notes``), or trained ones."""
     for note in notes:
-        st.warning(note, icon=":material/warning:")
+        if note.startswith("No checkpoint was trained for"):
+            st.caption(note)  # a fallback, not a problem
+        else:
+            st.warning(note, icon=":material/warning:")
     demos = sorted({info.name for info in infos if info is not None and info.metadata.demo})
     if demos:
-        titles = "; ".join(f"`{info.name}` ({info.metadata.title()})" for info in infos if info and info.name in demos)
+        unique = {info.name: info for info in infos if info is not None and info.metadata.demo}
+        titles = "; ".join(f"`{name}` ({info.metadata.title()})" for name, info in sorted(unique.items()))
         st.info(
             f"**Demo checkpoint{'s' if len(demos) > 1 else ''}**: {titles}: trained briefly on a CPU to show how "
             f"the app works, not the paper's results. {TRAIN_HINT}",
