@@ -32,7 +32,15 @@ CLUSTER_COLOURS = np.array(
     ],
     dtype=np.float32,
 )
-LAYOUT = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "template": "plotly_white"}
+# template "none" plus explicit colours: applying a named template costs ~30 ms per figure
+LAYOUT = {
+    "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+    "template": "none",
+    "paper_bgcolor": "white",
+    "plot_bgcolor": "white",
+    "font": {"size": 12, "color": "#31333f"},
+}
+GRID = {"gridcolor": "#e6e6e6", "zerolinecolor": "#cccccc"}
 
 
 def pixelated(image: torch.Tensor, scale: int = 4) -> np.ndarray:
@@ -112,20 +120,22 @@ def heatmap(
     z = values.detach().float().cpu().numpy()
     finite = z[np.isfinite(z)]
     top = float(zmax if zmax is not None else (finite.max() if finite.size else 1.0))
-    figure = go.Figure(
-        go.Heatmap(
-            z=np.round(z.astype(np.float64), 5).tolist(),
-            colorscale=rgb_scale(colorscale),
-            zmin=zmin,
-            zmax=max(top, zmin + 1e-9),
-            colorbar={"title": {"text": colorbar_title}, "thickness": 12, "len": 0.9},
-            hovertemplate="x=%{x}, y=%{y}<br>%{z:.4f}<extra></extra>",
-        )
+    trace = go.Heatmap(
+        z=np.round(z, 5),
+        colorscale=rgb_scale(colorscale),
+        zmin=zmin,
+        zmax=max(top, zmin + 1e-9),
+        colorbar={"title": {"text": colorbar_title}, "thickness": 12, "len": 0.9},
+        hovertemplate="x=%{x}, y=%{y}<br>%{z:.4f}<extra></extra>",
     )
-    figure.update_layout(title={"text": title, "font": {"size": 14}}, height=height, **LAYOUT)
-    figure.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", showticklabels=False)
-    figure.update_xaxes(constrain="domain", showticklabels=False)
-    return figure
+    layout = {
+        **LAYOUT,
+        "title": {"text": title, "font": {"size": 14}},
+        "height": height,
+        "yaxis": {"autorange": "reversed", "scaleanchor": "x", "constrain": "domain", "showticklabels": False},
+        "xaxis": {"constrain": "domain", "showticklabels": False},
+    }
+    return go.Figure(trace, layout=layout)
 
 
 def line_chart(
@@ -146,6 +156,8 @@ def line_chart(
         yaxis_title=y_title,
         height=height,
         legend={"orientation": "h", "y": -0.2},
+        xaxis=GRID,
+        yaxis=GRID,
         **LAYOUT,
     )
     if log_y:
@@ -183,6 +195,7 @@ def probe_chart(rows: Sequence[Mapping[str, object]]) -> go.Figure:
         yaxis_title="accuracy %",
         height=380,
         legend={"orientation": "h", "y": -0.3},
+        yaxis=GRID,
         **LAYOUT,
     )
     return figure

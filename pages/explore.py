@@ -94,20 +94,18 @@ with right:
     m3.metric("PSNR of hidden region", f"{peak:.1f} dB" if peak is not None else "n/a")
     st.caption(f"{metrics['hidden_fraction']:.0%} of the pixels are hidden or degraded (loss mask).")
 
-row = st.columns(3)
-for column, (title, image) in zip(
-    row,
-    [
-        ("Masked input: what the network sees", pixelated(panels.masked_input, PANEL_SCALE)),
-        ("Reconstruction", pixelated(panels.reconstruction, PANEL_SCALE)),
-        ("Loss mask: white where the input is incomplete", framed(pixelated(panels.loss_mask, PANEL_SCALE))),
-    ],
-    strict=True,
-):
+images = [
+    ("Masked input: what the network sees", pixelated(panels.masked_input, PANEL_SCALE)),
+    ("Reconstruction", pixelated(panels.reconstruction, PANEL_SCALE)),
+    ("Loss mask: white where the input is incomplete", framed(pixelated(panels.loss_mask, PANEL_SCALE))),
+]
+if panels.foreground is not None:
+    images.append(("Foreground confidence (white: object)", framed(pixelated(panels.foreground, PANEL_SCALE))))
+for column, (title, image) in zip(st.columns(4), images, strict=False):
     with column:
         st.image(image, caption=title, width="stretch")
 
-maps = st.columns(3)
+maps = st.columns(2)
 top = float(panels.error_map.max())
 with maps[0]:
     st.plotly_chart(heatmap(panels.error_map, "Squared error (mean over RGB)", zmax=top), key="error_map", theme=None)
@@ -117,12 +115,6 @@ with maps[1]:
         st.plotly_chart(figure, key="weighted_error_map", theme=None)
     else:
         st.caption("Foreground-weighted error: no foreground map for this image.")
-with maps[2]:
-    if panels.foreground is not None:
-        figure = heatmap(panels.foreground, "Foreground confidence (rembg)", "Greys_r", zmax=1.0)
-        st.plotly_chart(figure, key="foreground_map", theme=None)
-    else:
-        st.caption("Foreground confidence: not available for this image.")
 
 checkpoint_info = describe(info)
 d1, d2, _ = st.columns([1, 1, 3])
