@@ -132,8 +132,9 @@ def heatmap(
         **LAYOUT,
         "title": {"text": title, "font": {"size": 14}},
         "height": height,
-        "yaxis": {"autorange": "reversed", "scaleanchor": "x", "constrain": "domain", "showticklabels": False},
-        "xaxis": {"constrain": "domain", "showticklabels": False},
+        "yaxis": {"autorange": "reversed", "scaleanchor": "x", "constrain": "domain", "showticklabels": False,
+                  "ticks": ""},
+        "xaxis": {"constrain": "domain", "showticklabels": False, "ticks": ""},
     }
     return go.Figure(trace, layout=layout)
 

@@ -4,10 +4,18 @@ import pandas as pd
 import streamlit as st
 
 from focusmim_core import MODES, InputError, ViewSettings, render_modes
-from focusmim_core.figures import heatmap, pixelated, ratio_sweep_chart
+from focusmim_core.figures import colour_map, pixelated, ratio_sweep_chart
 from focusmim_core.sweeps import SWEEP_RATIOS, mode_table, ratio_curves
 from ui import state
 from ui.widgets import checkpoint_notice
+
+SHORT_LABELS = {
+    "none": "Autoencoder",
+    "random_patches": "Random patches",
+    "periphery": "Periphery",
+    "periphery_square": "Square periphery",
+    "foveate": "Foveal filter",
+}
 
 st.title("Compare masking modes")
 item, problems = state.current_item()
@@ -34,18 +42,16 @@ except InputError as error:
     st.error(str(error))
     st.stop()
 
+top = max(float(p.error_map.max()) for p in panels)
 columns = st.columns(len(modes))
 for column, mode, view_panels in zip(columns, modes, panels, strict=True):
     with column:
-        st.markdown(f"**{MODES[mode].label}**")
+        st.markdown(f"**{SHORT_LABELS[mode]}**")
         st.image(pixelated(view_panels.masked_input, 2), caption="input", width="stretch")
         st.image(pixelated(view_panels.reconstruction, 2), caption="reconstruction", width="stretch")
-        st.plotly_chart(
-            heatmap(view_panels.error_map, "error", height=220, zmax=float(panels[0].error_map.max())),
-            key=f"compare_error_{mode}",
-            theme=None,
-        )
-        st.caption(f"checkpoint: {labels[mode]}")
+        st.image(pixelated(colour_map(view_panels.error_map, top), 2), caption="squared error", width="stretch")
+        st.caption(f"checkpoint: {labels[mode].split('/')[-1]}")
+st.caption(f"Error colours: Inferno from 0 (black) to {top:.3f} (yellow), the same scale for every mode.")
 
 st.subheader("Metrics")
 st.dataframe(pd.DataFrame(mode_table(panels, labels)), hide_index=True, width="stretch")

@@ -89,7 +89,11 @@ with right:
     m1, m2, m3 = st.columns(3)
     m1.metric("Masked MSE", f"{metrics['masked_mse']:.4f}" if metrics["masked_mse"] is not None else "n/a")
     fg = metrics["foreground_mse"]
-    m2.metric("Foreground-weighted MSE", f"{fg:.4f}" if fg is not None else "n/a", help="No foreground there: n/a")
+    m2.metric(
+        "FG-weighted MSE",
+        f"{fg:.4f}" if fg is not None else "n/a",
+        help="Squared error weighted by the foreground confidence, over the loss mask (n/a: no foreground there).",
+    )
     peak = metrics["psnr_hidden"]
     m3.metric("PSNR of hidden region", f"{peak:.1f} dB" if peak is not None else "n/a")
     st.caption(f"{metrics['hidden_fraction']:.0%} of the pixels are hidden or degraded (loss mask).")

@@ -37,13 +37,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(env: dict[str, str] | None = None, timeout: float = 60) -> Iterator[str]:
-    """``streamlit run app.py`` on a free port until the block ends; yields its base URL."""
+def running_app(
+    env: dict[str, str] | None = None, timeout: float = 60, script: Path | None = None
+) -> Iterator[str]:
+    """``streamlit run app.py`` (or ``script``) on a free port until the block ends; yields its base URL."""
     port = free_port()
     environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     environment.setdefault("U2NET_HOME", str(ROOT / ".u2net"))
     command = [
-        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+        sys.executable, "-m", "streamlit", "run", str(script or ROOT / "app.py"), "--server.port", str(port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.runOnSave", "false",
     ]
     process = subprocess.Popen(

@@ -50,11 +50,12 @@ def clickable_image(
 
 def checkpoint_notice(infos: Sequence[CheckpointInfo | None], notes: Sequence[str] = ()) -> None:
     """Say what the networks are: demo checkpoints, the untrained fallback (in ``notes``), or trained ones."""
+    fallbacks = [n for n in notes if n.startswith("No checkpoint was trained for")]
     for note in notes:
-        if note.startswith("No checkpoint was trained for"):
-            st.caption(note)  # a fallback, not a problem
-        else:
+        if note not in fallbacks:
             st.warning(note, icon=":material/warning:")
+    if fallbacks:  # a fallback, not a problem
+        st.caption(" ".join(fallbacks))
     demos = sorted({info.name for info in infos if info is not None and info.metadata.demo})
     if demos:
         unique = {info.name: info for info in infos if info is not None and info.metadata.demo}
