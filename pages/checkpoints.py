@@ -47,7 +47,7 @@ else:
 st.subheader("Linear-probe accuracy: ours vs the paper's")
 rows = probe_rows(infos)
 if rows:
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(rows).drop(columns="setup"), hide_index=True, width="stretch")
     if any(r["ours: accuracy %"] is not None for r in rows):
         st.plotly_chart(probe_chart(rows), key="probe_chart")
     else:

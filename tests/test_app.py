@@ -11,6 +11,7 @@ sidebar of ``app.py``), so sidebar choices are set through session state before 
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
@@ -155,29 +156,28 @@ def test_upload_without_a_file_falls_back_with_a_message(checkpoint_dir):
 
 
 def test_bad_upload_shows_the_loaders_message(checkpoint_dir):
-    from ui.sidebar import UPLOAD_ERROR, _read_upload  # the file uploader's callback
+    from ui.sidebar import UPLOAD_ERROR, upload_item  # what the file uploader's callback calls
 
-    class Upload:
+    class Upload(io.BytesIO):
         name = "notes.png"
 
-        def read(self, size=-1):
-            return b"this is not an image"
-
+    item, message = upload_item(Upload(b"this is not an image"))
+    assert item is None and "notes.png is not an image" in message
+    good, none = upload_item(Upload(png_bytes()))
+    assert none is None and good.caption == "upload: notes.png" and good.image.shape == (3, 96, 96)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.session_state["w_source"] = "upload"
-    state: dict = {"w_upload": Upload()}
-    import streamlit as st
-
-    original = st.session_state
-    try:
-        st.session_state = state  # the callback reads and writes session state only
-        _read_upload()
-    finally:
-        st.session_state = original
-    assert "notes.png is not an image" in state[UPLOAD_ERROR]
-    at.session_state[UPLOAD_ERROR] = state[UPLOAD_ERROR]
+    at.session_state[UPLOAD_ERROR] = message
     at.run()
     assert not at.exception and "notes.png is not an image" in texts(at.sidebar.error)
+
+
+def png_bytes() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 40), (10, 200, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def test_stl10_images_browse_by_class(checkpoint_dir, tmp_path, monkeypatch):

@@ -5,6 +5,7 @@ Screenshots of every page are written to docs/ (the README shows docs/explore.pn
 
 from __future__ import annotations
 
+import os
 import re
 from urllib.parse import parse_qs, urlparse
 
@@ -12,7 +13,7 @@ import pytest
 from browser_app import CLICK_FRAME, ROOT, launch_browser, running_app, status_text
 
 from focusmim_core import CheckpointMetadata, save_checkpoint
-from focusmim_core.catalog import untrained_model
+from focusmim_core.catalog import available_checkpoints, checkpoint_folders, untrained_model
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -24,11 +25,14 @@ SCALE = 4  # the clickable image shows 96 px at 384 px
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """The app with one demo checkpoint besides any shipped ones."""
-    folder = tmp_path_factory.mktemp("browser_checkpoints")
-    metadata = CheckpointMetadata(mode="periphery", ratio=0.8, data="synthetic", epochs=1, demo=True)
-    save_checkpoint(folder / "periphery_demo.safetensors", untrained_model(), metadata)
-    with running_app({"FOCUSMIM_CHECKPOINTS": str(folder)}) as url:
+    """The app with the shipped checkpoints (and ``$FOCUSMIM_CHECKPOINTS``), or one demo checkpoint if none exist."""
+    folders = [str(f) for f in checkpoint_folders()]
+    if not available_checkpoints():
+        folder = tmp_path_factory.mktemp("browser_checkpoints")
+        metadata = CheckpointMetadata(mode="periphery", ratio=0.8, data="synthetic", epochs=1, demo=True)
+        save_checkpoint(folder / "periphery_demo.safetensors", untrained_model(), metadata)
+        folders.append(str(folder))
+    with running_app({"FOCUSMIM_CHECKPOINTS": os.pathsep.join(folders[1:])}) as url:
         yield url
 
 

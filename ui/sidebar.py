@@ -17,18 +17,23 @@ UPLOAD_ERROR = "upload_error"
 ALL_CLASSES = "all classes"
 
 
+def upload_item(uploaded) -> tuple[ImageItem | None, str | None]:
+    """An uploaded file (with ``name`` and ``read``) as an image to explore, or the loader's message."""
+    try:
+        return ImageItem(load_image(uploaded), f"upload: {uploaded.name}"), None
+    except InputError as error:
+        return None, str(error)
+
+
 def _read_upload() -> None:
     uploaded = st.session_state.get("w_upload")
     st.session_state[UPLOAD_ERROR] = None
     if uploaded is None:
         return
-    try:
-        image = load_image(uploaded)
-    except InputError as error:
-        st.session_state[UPLOAD_ERROR] = str(error)
-        return
-    st.session_state[state.UPLOAD] = ImageItem(image, f"upload: {uploaded.name}")
-    state.set_view(source="upload", image="upload")
+    item, st.session_state[UPLOAD_ERROR] = upload_item(uploaded)
+    if item is not None:
+        st.session_state[state.UPLOAD] = item
+        state.set_view(source="upload", image="upload")
 
 
 def _download(root: str) -> None:
