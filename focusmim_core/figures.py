@@ -107,36 +107,54 @@ def rgb_scale(name: str) -> list[list]:
     return [[position, f"rgb{colors.hex_to_rgb(c)}" if c.startswith("#") else c] for position, c in scale]
 
 
-def heatmap(
-    values: torch.Tensor,
-    title: str,
+def heatmap_row(
+    maps: Sequence[tuple[str, torch.Tensor]],
     colorscale: str = "Inferno",
     zmax: float | None = None,
-    zmin: float = 0.0,
-    height: int = 300,
+    height: int = 340,
     colorbar_title: str = "",
 ) -> go.Figure:
-    """A square Plotly heatmap of an ``(H, W)`` map, row 0 at the top, with colour bar and hover values."""
-    z = values.detach().float().cpu().numpy()
-    finite = z[np.isfinite(z)]
+    """Several ``(H, W)`` maps side by side in one Plotly figure, sharing one colour scale and bar.
+
+    One figure draws faster than one per map; hovering shows x, y and the value of each map.
+    """
+    arrays = [values.detach().float().cpu().numpy() for _, values in maps]
+    finite = np.concatenate([a[np.isfinite(a)] for a in arrays]) if arrays else np.zeros(0)
     top = float(zmax if zmax is not None else (finite.max() if finite.size else 1.0))
-    trace = go.Heatmap(
-        z=np.round(z, 5),
-        colorscale=rgb_scale(colorscale),
-        zmin=zmin,
-        zmax=max(top, zmin + 1e-9),
-        colorbar={"title": {"text": colorbar_title}, "thickness": 12, "len": 0.9},
-        hovertemplate="x=%{x}, y=%{y}<br>%{z:.4f}<extra></extra>",
-    )
-    layout = {
+    count, gap = len(maps), 0.08
+    width = (0.92 - gap * (count - 1)) / count
+    traces, layout = [], {
         **LAYOUT,
-        "title": {"text": title, "font": {"size": 14}},
         "height": height,
-        "yaxis": {"autorange": "reversed", "scaleanchor": "x", "constrain": "domain", "showticklabels": False,
-                  "ticks": ""},
-        "xaxis": {"constrain": "domain", "showticklabels": False, "ticks": ""},
+        "coloraxis": {
+            "colorscale": rgb_scale(colorscale),
+            "cmin": 0.0,
+            "cmax": max(top, 1e-9),
+            "colorbar": {"title": {"text": colorbar_title}, "thickness": 12, "len": 0.9},
+        },
+        "annotations": [],
     }
-    return go.Figure(trace, layout=layout)
+    for i, ((title, _), z) in enumerate(zip(maps, arrays, strict=True)):
+        suffix = "" if i == 0 else str(i + 1)
+        left = i * (width + gap)
+        traces.append(
+            go.Heatmap(
+                z=np.round(z, 5),
+                coloraxis="coloraxis",
+                xaxis=f"x{suffix}",
+                yaxis=f"y{suffix}",
+                hovertemplate=f"{title}<br>x=%{{x}}, y=%{{y}}<br>%{{z:.4f}}<extra></extra>",
+            )
+        )
+        layout[f"xaxis{suffix}"] = {"domain": [left, left + width], "showticklabels": False, "ticks": "",
+                                    "constrain": "domain"}
+        layout[f"yaxis{suffix}"] = {"autorange": "reversed", "scaleanchor": f"x{suffix}", "showticklabels": False,
+                                    "ticks": "", "constrain": "domain"}
+        layout["annotations"].append(
+            {"text": f"<b>{title}</b>", "x": left + width / 2, "y": 1.0, "xref": "paper", "yref": "paper",
+             "xanchor": "center", "yanchor": "bottom", "showarrow": False, "font": {"size": 14}}
+        )
+    return go.Figure(traces, layout=layout)
 
 
 def line_chart(

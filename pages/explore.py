@@ -7,7 +7,7 @@ import streamlit as st
 from focusmim_core import MODES, InputError, render
 from focusmim_core.catalog import describe
 from focusmim_core.export import panel_row_png, settings_json
-from focusmim_core.figures import framed, heatmap, pixelated
+from focusmim_core.figures import framed, heatmap_row, pixelated
 from focusmim_core.masking import FILLS
 from focusmim_core.viewstate import IMAGE_SIZE, to_query
 from ui import state
@@ -109,16 +109,12 @@ for column, (title, image) in zip(st.columns(4), images, strict=False):
     with column:
         st.image(image, caption=title, width="stretch")
 
-maps = st.columns(2)
-top = float(panels.error_map.max())
-with maps[0]:
-    st.plotly_chart(heatmap(panels.error_map, "Squared error (mean over RGB)", zmax=top), key="error_map", theme=None)
-with maps[1]:
-    if panels.weighted_error_map is not None:
-        figure = heatmap(panels.weighted_error_map, "Foreground-weighted error", zmax=top)
-        st.plotly_chart(figure, key="weighted_error_map", theme=None)
-    else:
-        st.caption("Foreground-weighted error: no foreground map for this image.")
+maps = [("Squared error (mean over RGB)", panels.error_map)]
+if panels.weighted_error_map is not None:
+    maps.append(("Foreground-weighted error", panels.weighted_error_map))
+else:
+    st.caption("Foreground-weighted error: no foreground map for this image.")
+st.plotly_chart(heatmap_row(maps, colorbar_title="error"), key="error_maps", theme=None)
 
 checkpoint_info = describe(info)
 d1, d2, _ = st.columns([1, 1, 3])

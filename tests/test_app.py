@@ -75,7 +75,9 @@ def test_explore_shows_panels_metrics_and_the_demo_notice(checkpoint_dir):
     assert status(at) == "Showing periphery at fixation (48, 48)."
     assert set(metrics(at)) == {"Masked MSE", "FG-weighted MSE", "PSNR of hidden region"}
     assert "Demo checkpoint" in texts(at.info) and "train.pretrain --dataset stl10" in texts(at.info)
-    assert len(at.get("plotly_chart")) == 2 and len(at.image) >= 4
+    assert len(at.get("plotly_chart")) == 1 and len(at.image) >= 4  # both error maps in one figure
+    error_maps = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    assert len(error_maps) == 2 and all(t["z"]["shape"].replace(" ", "") == "96,96" for t in error_maps)
     assert len(at.get("download_button")) == 2
 
 

@@ -18,7 +18,7 @@ from focusmim_core.export import panel_images, panel_row_png, settings_json
 from focusmim_core.figures import (
     colour_map,
     draw_markers,
-    heatmap,
+    heatmap_row,
     marked_image,
     pixelated,
     ratio_sweep_chart,
@@ -227,14 +227,16 @@ def test_markers_sit_on_the_fixation_and_leave_the_rest_alone():
     assert marked_image(torch.zeros(3, 96, 96), [(10, 20)], 4)[82, 42].tolist() == [255, 40, 40]
 
 
-def test_heatmaps_show_rows_top_down_with_hover_values():
-    values = torch.zeros(96, 96)
-    values[5, 7] = 0.25
-    figure = heatmap(values, "error")
-    trace = figure.data[0]
-    assert trace.z[5][7] == 0.25 and trace.zmax == 0.25
-    assert figure.layout.yaxis.autorange == "reversed" and "%{z" in trace.hovertemplate
-    assert trace.colorscale[0][1] == "rgb(0, 0, 4)"  # explicit rgb, not hex
+def test_heatmaps_show_rows_top_down_with_hover_values_and_one_colour_scale():
+    error, weighted = torch.zeros(96, 96), torch.zeros(96, 96)
+    error[5, 7], weighted[90, 3] = 0.25, 0.5
+    figure = heatmap_row([("error", error), ("weighted", weighted)])
+    first, second = figure.data
+    assert first.z[5][7] == 0.25 and second.z[90][3] == 0.5
+    assert figure.layout.coloraxis.cmax == 0.5 and first.coloraxis == second.coloraxis == "coloraxis"
+    assert figure.layout.yaxis.autorange == "reversed" and figure.layout.yaxis2.autorange == "reversed"
+    assert second.xaxis == "x2" and "weighted" in second.hovertemplate and "%{z" in first.hovertemplate
+    assert figure.layout.coloraxis.colorscale[0][1] == "rgb(0, 0, 4)"  # explicit rgb, not hex
     assert rgb_scale("Greys")[0][1].startswith("rgb")
 
 
