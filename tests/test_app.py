@@ -212,6 +212,15 @@ def test_broken_checkpoint_gives_a_message_and_an_untrained_fallback(checkpoint_
     assert status(at).startswith("Showing periphery")
 
 
+def test_checkpoint_of_another_architecture_gives_a_message(checkpoint_dir):
+    from safetensors.torch import save_file
+
+    save_file({"encoder.0.conv1.weight": torch.zeros(8, 3, 3, 3)}, str(checkpoint_dir / "other_net.safetensors"))
+    at = app(ckpt="ckpts/other_net")
+    assert "not a checkpoint of the paper's CNN autoencoder" in texts(at.warning)
+    assert status(at).startswith("Showing periphery")
+
+
 def test_no_checkpoint_at_all_uses_a_labelled_untrained_network(checkpoint_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("FOCUSMIM_CHECKPOINTS", str(tmp_path / "empty"))
     at = app()
