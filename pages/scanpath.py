@@ -1,6 +1,5 @@
 """Scanpath: a sequence of fixations, what each glimpse reveals, and where to look next."""
 
-from dataclasses import replace
 
 import streamlit as st
 
@@ -44,7 +43,7 @@ with right:
     base = ViewSettings(mode=mode, ratio=float(ratio), fill=view.fill)
     model, info, notes = state.network(mode, view.fill)
     foreground, foreground_note = state.foreground_of(item)
-    b1, b2, b3 = st.columns(3)
+    b1, b2, b3 = st.columns([2, 1, 1])
     suggest_clicked = b1.button("Look where suggested", type="primary", disabled=not path)
     if b2.button("Undo last", disabled=not path):
         path.pop()
@@ -90,8 +89,19 @@ if not panels:
 metric = "foreground-weighted MSE" if foreground is not None else "masked MSE"
 with right:
     last = panels[-1].metrics
-    st.metric(f"{metric} after {len(path)} fixation{'s' * (len(path) > 1)}",
-              f"{(last['foreground_mse'] if foreground is not None else last['masked_mse']) or 0:.4f}")
+    value = last["foreground_mse"] if foreground is not None else last["masked_mse"]
+    st.metric(f"{metric} after {len(path)} fixation{'s' * (len(path) > 1)}", "n/a" if value is None else f"{value:.4f}")
+    try:
+        with st.spinner("Rendering the suggested and random scanpaths…"):
+            curves = scanpath_curves(item.image, path, base, model, foreground)
+    except InputError as error:
+        st.error(str(error))
+        st.stop()
+    st.plotly_chart(scanpath_chart(curves, metric), key="scanpath_chart")
+    st.caption(
+        "Your scanpath vs the suggested one (greedy, from the model's own error) vs a random one: all start at your "
+        "first fixation and have as many fixations as yours; random: seed 0."
+    )
 
 st.subheader("Glimpses")
 shown = list(enumerate(panels))[-SHOWN_GLIMPSES:]
@@ -104,12 +114,3 @@ for column, (k, glimpse) in zip(columns, shown, strict=False):
         st.image(pixelated(glimpse.reconstruction, 2), caption="reconstruction", width="stretch")
         st.image(pixelated(colour_map(glimpse.error_map, top), 2), caption="error", width="stretch")
 
-st.subheader("Your scanpath vs suggested vs random")
-try:
-    with st.spinner("Rendering the suggested and random scanpaths…"):
-        curves = scanpath_curves(item.image, path, replace(base), model, foreground)
-except InputError as error:
-    st.error(str(error))
-    st.stop()
-st.plotly_chart(scanpath_chart(curves, metric), key="scanpath_chart")
-st.caption("All three start at your first fixation and have as many fixations as yours; random: seed 0.")

@@ -146,7 +146,7 @@ def test_a_nonsense_link_gives_messages_not_a_traceback(page, server):
 PAGES = [
     ("Explore", "explore", "Showing periphery at fixation"),
     ("Compare modes", "compare", "Error vs masking ratio"),
-    ("Scanpath", "scanpath", "Your scanpath vs suggested vs random"),
+    ("Scanpath", "scanpath", "Glimpses"),
     ("Checkpoints and runs", "checkpoints", "The paper's numbers"),
     ("Latent space", "latent", "Decorrelation and sparsity over a batch"),
 ]
