@@ -222,25 +222,26 @@ def probe_chart(rows: Sequence[Mapping[str, object]]) -> go.Figure:
 
 def correlation_heatmap(matrix: torch.Tensor, units: Sequence[int]) -> go.Figure:
     """Correlations of latent units ``(k, k)``, diverging colours in [-1, 1], unit ids on hover."""
-    labels = [str(int(u)) for u in units]
-    figure = go.Figure(
-        go.Heatmap(
-            z=np.round(matrix.detach().float().cpu().numpy(), 4),
-            x=labels,
-            y=labels,
-            colorscale="RdBu",
-            zmid=0,
-            zmin=-1,
-            zmax=1,
-            colorbar={"title": {"text": "r"}, "thickness": 12},
-            hovertemplate="unit %{x} vs %{y}<br>r = %{z:.3f}<extra></extra>",
-        )
+    ids = np.array([int(u) for u in units])
+    trace = go.Heatmap(
+        z=np.round(matrix.detach().float().cpu().numpy(), 4),
+        customdata=np.stack(np.meshgrid(ids, ids), axis=-1),
+        colorscale=rgb_scale("RdBu"),
+        zmid=0,
+        zmin=-1,
+        zmax=1,
+        colorbar={"title": {"text": "r"}, "thickness": 12},
+        hovertemplate="unit %{customdata[0]} vs unit %{customdata[1]}<br>r = %{z:.3f}<extra></extra>",
     )
-    figure.update_layout(title={"text": "Correlation of the most variable units", "font": {"size": 14}}, height=460)
-    figure.update_layout(**LAYOUT)
-    figure.update_xaxes(showticklabels=False, title="unit")
-    figure.update_yaxes(showticklabels=False, autorange="reversed", title="unit")
-    return figure
+    axis = {"showticklabels": False, "ticks": "", "constrain": "domain"}
+    layout = {
+        **LAYOUT,
+        "title": {"text": f"Correlation of the {len(ids)} most variable units", "font": {"size": 14}},
+        "height": 480,
+        "xaxis": {**axis, "title": "unit"},
+        "yaxis": {**axis, "title": "unit", "autorange": "reversed", "scaleanchor": "x"},
+    }
+    return go.Figure(trace, layout=layout)
 
 
 def channel_grid_figure(grid: torch.Tensor, columns: int, size: int) -> go.Figure:
@@ -259,10 +260,13 @@ def channel_grid_figure(grid: torch.Tensor, columns: int, size: int) -> go.Figur
             hovertemplate="channel %{customdata}<br>%{z:.3f}<extra></extra>",
         )
     )
-    figure.update_layout(title={"text": "Latent channels (each scaled to its own range)", "font": {"size": 14}})
-    figure.update_layout(height=max(300, 40 * z.shape[0] // (size + 1) + 120), **LAYOUT)
-    figure.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
-    figure.update_xaxes(showticklabels=False)
+    figure.update_layout(
+        title={"text": "Latent channels (each scaled to its own range)", "font": {"size": 14}},
+        height=max(300, 40 * z.shape[0] // (size + 1) + 120),
+        yaxis={"autorange": "reversed", "scaleanchor": "x", "showticklabels": False, "ticks": "", "showgrid": False},
+        xaxis={"showticklabels": False, "ticks": "", "showgrid": False, "constrain": "domain"},
+        **LAYOUT,
+    )
     return figure
 
 

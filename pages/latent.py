@@ -41,7 +41,7 @@ with right:
 
 st.subheader("Decorrelation and sparsity over a batch")
 b1, b2 = st.columns(2)
-source = b1.selectbox("Images", BATCH_SOURCES, key="w_batch_source")
+source = b1.selectbox("Images", BATCH_SOURCES, index=1, key="w_batch_source")
 everyone = b2.toggle("Every checkpoint (slower)", key="w_all_checkpoints")
 targets = (state.checkpoints() or [info]) if everyone else [info]
 rows, latents = [], None

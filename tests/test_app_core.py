@@ -16,7 +16,9 @@ from focusmim_core.checkpoints import list_checkpoints
 from focusmim_core.data import write_stl10_split
 from focusmim_core.export import panel_images, panel_row_png, settings_json
 from focusmim_core.figures import (
+    channel_grid_figure,
     colour_map,
+    correlation_heatmap,
     draw_markers,
     heatmap_row,
     marked_image,
@@ -25,6 +27,7 @@ from focusmim_core.figures import (
     rgb_scale,
     segmentation_overlay,
 )
+from focusmim_core.latent import channel_grid
 from focusmim_core.latent_batch import BATCH_SOURCES, batch_images, encode_batch, statistics_row
 from focusmim_core.runs import PAPER_ACCURACY, find_runs, paper_entry, probe_rows, read_run
 from focusmim_core.sources import open_stl10, stl10_class_indices, stl10_item, stl10_root, synthetic_item
@@ -259,6 +262,15 @@ def test_settings_json_holds_view_link_checkpoint_and_metrics(panels):
     assert values["view"]["fixation"] == [30, 40] and values["query"]["ax"] == "70"
     assert values["metrics"]["masked_mse"] == pytest.approx(panels.metrics["masked_mse"])
     assert values["checkpoint"] == {"checkpoint": "x"}
+
+
+def test_correlation_heatmap_names_units_on_hover_and_channel_grid_names_channels():
+    matrix = torch.tensor([[1.0, -0.5], [-0.5, 1.0]])
+    trace = correlation_heatmap(matrix, [1200, 7]).data[0]
+    assert trace.customdata[0][1].tolist() == [7, 1200] and trace.zmin == -1 and trace.zmax == 1
+    latent = torch.rand(128, 12, 12)
+    grid = channel_grid_figure(channel_grid(latent, 16), 16, 12).data[0]
+    assert grid.customdata[0][0] == 0 and grid.customdata[13][13] == 17  # second row, second column
 
 
 def test_segmentation_overlay_colours_each_cluster():
