@@ -200,8 +200,32 @@ def test_missing_stl10_folder_offers_the_download_and_keeps_the_page(checkpoint_
     at.run()
     assert not at.exception
     assert "does not exist" in texts(at.sidebar.error)
-    assert any("Download STL-10" in b.label for b in at.sidebar.button)
+    download = next(b for b in at.sidebar.button if "Download STL-10" in b.label)
+    assert str(tmp_path / "no_stl") in download.label
     assert status(at).startswith("Showing periphery")  # the page still works, on the default photo
+
+
+def test_a_failed_stl10_download_shows_its_message(checkpoint_dir, tmp_path, monkeypatch):
+    import ui.sidebar
+    from focusmim_core import DatasetError
+
+    def offline(root):
+        raise DatasetError(f"Could not download STL-10 into {root}: this machine may be offline.")
+
+    monkeypatch.setattr(ui.sidebar, "download_stl10", offline)  # never start a real 2.6 GB download in tests
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["stl10_dir"] = str(tmp_path / "no_stl")
+    at.query_params.update({"src": "stl10", "img": "0"})
+    at.run()
+    next(b for b in at.sidebar.button if "Download STL-10" in b.label).click().run()
+    assert not at.exception
+    assert "this machine may be offline" in at.session_state["stl10_download_message"]
+    fresh = AppTest.from_file(APP, default_timeout=TIMEOUT)  # the sidebar shows it (AppTest drops the
+    fresh.session_state["stl10_dir"] = str(tmp_path / "no_stl")  # sidebar after an interaction)
+    fresh.session_state["stl10_download_message"] = at.session_state["stl10_download_message"]
+    fresh.query_params.update({"src": "stl10", "img": "0"})
+    fresh.run()
+    assert "this machine may be offline" in texts(fresh.sidebar.error)
 
 
 def test_broken_checkpoint_gives_a_message_and_an_untrained_fallback(checkpoint_dir):

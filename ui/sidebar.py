@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from focusmim_core import InputError, load_image
@@ -14,6 +16,7 @@ from . import state
 from .widgets import bound
 
 UPLOAD_ERROR = "upload_error"
+DEFAULT_STL10 = Path(__file__).resolve().parents[1] / "data" / "stl10"  # git-ignored
 ALL_CLASSES = "all classes"
 
 
@@ -57,9 +60,8 @@ def _stl10_controls() -> None:
         dataset = state.stl10_dataset(split)
     except InputError as error:
         st.error(str(error))
-        root = stl10_root(st.session_state.get(state.STL10_DIR))
-        if root and st.button("Download STL-10 here (2.6 GB, needs internet)"):
-            _download(root)
+        root = stl10_root(st.session_state.get(state.STL10_DIR)) or str(DEFAULT_STL10)
+        st.button(f"Download STL-10 into {root} (2.6 GB, needs internet)", on_click=_download, args=(root,))
         if st.session_state.get("stl10_download_message"):
             st.error(st.session_state["stl10_download_message"])
         return
