@@ -9,6 +9,7 @@ from focusmim_core.runs import CURVE_KEYS, PAPER_ACCURACY, find_runs, probe_rows
 from ui import state
 
 st.title("Checkpoints and training runs")
+state.show_messages(state.link_messages())
 infos = state.checkpoints()
 folders = ", ".join(f"`{f}`" for f in checkpoint_folders())
 if not infos:

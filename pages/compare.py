@@ -19,7 +19,7 @@ SHORT_LABELS = {
 
 st.title("Compare masking modes")
 item, problems = state.current_item()
-state.show_messages(problems)
+state.show_messages(state.link_messages() + problems)
 view = state.view()
 modes = list(MODES)
 models, infos, notes = state.networks_by_mode(modes, view.fill)

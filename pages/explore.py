@@ -18,7 +18,7 @@ CLICK_KEY = "explore_click"
 
 st.title("Where the eye looks, what the network sees")
 item, problems = state.current_item()
-state.show_messages(st.session_state.pop(state.MESSAGES, []) + problems)
+state.show_messages(state.link_messages() + problems)
 view = state.view()
 
 

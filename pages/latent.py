@@ -14,7 +14,7 @@ COLUMNS = 16
 
 st.title("Latent space")
 item, problems = state.current_item()
-state.show_messages(problems)
+state.show_messages(state.link_messages() + problems)
 view = state.view()
 model, info, notes = state.network(view.mode, view.fill)
 checkpoint_notice([info], notes)

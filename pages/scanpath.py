@@ -16,7 +16,7 @@ SHOWN_GLIMPSES = 6
 
 st.title("Scanpath: what a sequence of eye movements reveals")
 item, problems = state.current_item()
-state.show_messages(problems)
+state.show_messages(state.link_messages() + problems)
 view = state.view()
 path = st.session_state.setdefault(PATH_KEY, [])
 if st.session_state.get("scanpath_image") != view.image_key():  # a new image starts a new scanpath

@@ -140,6 +140,14 @@ def test_nonsense_links_give_messages_and_defaults(checkpoint_dir):
     assert status(at) == "Showing periphery at fixation (48, 48)."
 
 
+def test_link_messages_show_on_any_page(checkpoint_dir):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"src": "synthetic", "img": "3", "mode": "telepathy"})
+    at.switch_page("pages/compare.py").run()  # opened as /compare?...
+    assert not at.exception and "Unknown masking mode 'telepathy'" in texts(at.warning)
+    assert at.dataframe[0].value["masked MSE"].notna().all()
+
+
 def test_uploaded_image_is_shown(checkpoint_dir):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     item = synthetic_item(9)

@@ -59,6 +59,11 @@ def publish_view() -> None:
         st.query_params.from_dict(query)
 
 
+def link_messages() -> list[str]:
+    """What was wrong with the link this session was opened with (returned once, on the first page shown)."""
+    return st.session_state.pop(MESSAGES, [])
+
+
 def show_messages(messages: list[str]) -> None:
     """Show each problem message as a warning (never a traceback)."""
     for message in messages:
