@@ -7,6 +7,7 @@ hover values. Nothing here imports Streamlit.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -181,6 +182,9 @@ def line_chart(
     )
     if log_y:
         figure.update_yaxes(type="log")
+    xs = [x for xs, _ in curves.values() for x in xs]
+    if xs and all(float(x).is_integer() for x in xs):  # epochs, fixation counts: whole-number ticks only
+        figure.update_xaxes(dtick=max(1, math.ceil((max(xs) - min(xs)) / 10)))
     return figure
 
 
@@ -192,9 +196,7 @@ def ratio_sweep_chart(curves: Mapping[str, tuple[Sequence[float], Sequence[float
 def scanpath_chart(curves: Mapping[str, Sequence[float | None]], metric: str) -> go.Figure:
     """Error after each fixation, one line per scanpath (yours, suggested, random)."""
     data = {name: (list(range(1, len(values) + 1)), values) for name, values in curves.items()}
-    figure = line_chart(data, f"{metric} after each fixation", "number of fixations", metric)
-    figure.update_xaxes(dtick=1)
-    return figure
+    return line_chart(data, f"{metric} after each fixation", "number of fixations", metric)
 
 
 def probe_chart(rows: Sequence[Mapping[str, object]]) -> go.Figure:

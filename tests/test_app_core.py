@@ -21,6 +21,7 @@ from focusmim_core.figures import (
     correlation_heatmap,
     draw_markers,
     heatmap_row,
+    line_chart,
     marked_image,
     pixelated,
     ratio_sweep_chart,
@@ -295,6 +296,12 @@ def test_ratio_curves_match_single_renders(model):
     assert len(sweep_views(base, ["periphery", "foveate"], SWEEP_RATIOS)) == len(SWEEP_RATIOS) + 1
     figure = ratio_sweep_chart(curves, "masked MSE")
     assert {trace.name for trace in figure.data} == set(curves)
+
+
+def test_curves_over_whole_numbers_get_whole_number_ticks():
+    assert line_chart({"run": ([1, 2], [0.3, 0.2])}, "loss", "epoch", "loss").layout.xaxis.dtick == 1
+    assert line_chart({"run": (list(range(0, 500, 10)), [0.1] * 50)}, "l", "epoch", "l").layout.xaxis.dtick == 49
+    assert line_chart({"sweep": ([0.1, 0.5], [0.3, 0.2])}, "mse", "ratio", "mse").layout.xaxis.dtick is None
 
 
 def test_mode_table_has_a_row_per_mode(panels):
