@@ -1,0 +1,31 @@
+"""FocusMIM Explorer: the Streamlit entry point (navigation and the shared sidebar; layout only)."""
+
+import os
+
+import streamlit as st
+import torch
+
+from focusmim_core.runtime import configure_cpu_allocator
+from ui import state
+from ui.sidebar import sidebar
+
+configure_cpu_allocator()
+# one image per interaction: one thread is as fast on an idle machine and far faster on a busy one
+torch.set_num_threads(int(os.environ.get("FOCUSMIM_THREADS", "1")))
+st.set_page_config(page_title="FocusMIM Explorer", page_icon=":material/visibility:", layout="wide")
+
+page = st.navigation(
+    [
+        st.Page("pages/explore.py", title="Explore", icon=":material/center_focus_strong:", default=True),
+        st.Page("pages/compare.py", title="Compare modes", icon=":material/grid_view:", url_path="compare"),
+        st.Page("pages/scanpath.py", title="Scanpath", icon=":material/timeline:", url_path="scanpath"),
+        st.Page(
+            "pages/checkpoints.py", title="Checkpoints and runs", icon=":material/monitoring:", url_path="checkpoints"
+        ),
+        st.Page("pages/latent.py", title="Latent space", icon=":material/hub:", url_path="latent"),
+    ]
+)
+state.view()
+sidebar()
+page.run()
+state.publish_view()

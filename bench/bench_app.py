@@ -1,0 +1,164 @@
+"""Explorer latency: ``python -m bench.bench_app`` (part of ``make bench``).
+
+1. Server side: every masking mode of one image rendered at once (``render_modes``: one
+   batched forward pass) against the baseline of one ``render`` call per mode. Goal <= 100 ms.
+2. In the browser: a click on the image until the Explore page shows the updated panels
+   (median of 20 clicks in headless Chromium), against the baseline of the same click on a
+   page that only echoes the click (Streamlit's own round trip). Goal <= 500 ms.
+
+Prints what was measured, the baseline measured in the same run, and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "tests") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tests"))
+
+from browser_app import CLICK_FRAME, launch_browser, running_app, status_text  # noqa: E402
+
+from focusmim_core import MODES, ViewSettings, inference_model, render, render_modes  # noqa: E402
+from focusmim_core.catalog import untrained_model  # noqa: E402
+from focusmim_core.runtime import configure_cpu_allocator  # noqa: E402
+from focusmim_core.sources import synthetic_item  # noqa: E402
+
+SERVER_GOAL_MS = 100
+CLICK_GOAL_MS = 500
+SCALE = 4
+
+ECHO_PAGE = textwrap.dedent(
+    """
+    import streamlit as st
+    from streamlit_image_coordinates import streamlit_image_coordinates
+    import numpy as np
+
+    def clicked():
+        value = st.session_state["echo"]
+        st.session_state["point"] = (int(value["x"] * 96 / value["width"]), int(value["y"] * 96 / value["height"]))
+
+    streamlit_image_coordinates(np.full((384, 384, 3), 128, np.uint8), width=384, key="echo", on_click=clicked)
+    x, y = st.session_state.get("point", (48, 48))
+    st.caption(f"Showing periphery at fixation ({x}, {y}).")
+    """
+)
+
+
+def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
+    """Median wall time of ``fn()`` in milliseconds over ``repeats`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def report(what: str, measured: float, baseline_name: str, baseline: float, goal: float) -> None:
+    """Print one result line: measured, baseline, ratio and the goal."""
+    verdict = "meets" if measured <= goal else "MISSES"
+    print(f"{what}: {measured:.1f} ms (median) | baseline, {baseline_name}: {baseline:.1f} ms | "
+          f"baseline / measured = {baseline / measured:.2f}x | goal <= {goal} ms: {verdict}")
+
+
+def server_side(repeats: int) -> None:
+    """All modes of one image in one batched pass vs one render call per mode."""
+    item = synthetic_item(3)
+    model = inference_model(untrained_model())
+    base = ViewSettings(fixation=(40, 50))
+    modes = list(MODES)
+
+    def batched():
+        return render_modes(item.image, base, model, modes, item.foreground)
+
+    def per_mode():
+        return [
+            render(item.image, base.fixation, m, MODES[m].default_ratio, model, foreground=item.foreground)
+            for m in modes
+        ]
+
+    measured = median_ms(batched, repeats)
+    baseline = median_ms(per_mode, repeats)
+    report(f"render all {len(modes)} modes of one image (render_modes, one batch)", measured,
+           "one render() per mode", baseline, SERVER_GOAL_MS)
+
+
+def click_latency(url: str, clicks: int, playwright) -> float:
+    """Median ms from a click on the image to the status line of the new fixation."""
+    browser = launch_browser(playwright)
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1500})
+        page.set_default_timeout(60_000)
+        page.goto(f"{url}/?src=synthetic&img=3&x=48&y=48")
+        page.get_by_text(status_text(48, 48)).wait_for()
+        image = page.frame_locator(CLICK_FRAME).locator("img")
+        image.wait_for()
+        times = []
+        for i in range(clicks + 2):
+            x, y = 10 + (i * 7) % 76, 15 + (i * 11) % 70
+            start = time.perf_counter()
+            image.click(position={"x": x * SCALE + 2, "y": y * SCALE + 2})
+            page.get_by_text(status_text(x, y)).wait_for()
+            if i >= 2:  # two warm-up clicks
+                times.append(time.perf_counter() - start)
+        return 1000 * statistics.median(times)
+    finally:
+        browser.close()
+
+
+def browser_side(clicks: int) -> None:
+    """Click -> updated panels in Chromium, against the same click on an echo page."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("browser benchmark skipped: playwright is not installed")
+        return
+    if not Path(os.environ.get("FOCUSMIM_CHROMIUM", "/usr/bin/chromium")).exists():
+        print("browser benchmark skipped: no Chromium (run scripts/ensure_chromium.sh)")
+        return
+    with sync_playwright() as playwright:
+        with running_app() as url:
+            measured = click_latency(url, clicks, playwright)
+        with tempfile.TemporaryDirectory() as folder:
+            echo = Path(folder) / "echo.py"
+            echo.write_text(ECHO_PAGE)
+            with running_app(script=echo) as url:
+                baseline = click_latency(url, clicks, playwright)
+    report(f"click -> updated Explore panels in Chromium ({clicks} clicks)", measured,
+           "the same click on a page that only echoes it", baseline, CLICK_GOAL_MS)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run both measurements."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=20, help="server-side repetitions")
+    parser.add_argument("--clicks", type=int, default=20, help="browser clicks")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (the app uses 1)")
+    parser.add_argument("--skip-browser", action="store_true")
+    args = parser.parse_args(argv)
+    configure_cpu_allocator()
+    torch.set_num_threads(args.threads)
+    cpu = platform.processor() or platform.machine()
+    print(f"machine: {cpu}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, "
+          f"{torch.get_num_threads()} torch thread(s), torch {torch.__version__}")
+    server_side(args.repeats)
+    if not args.skip_browser:
+        browser_side(args.clicks)
+
+
+if __name__ == "__main__":
+    main()

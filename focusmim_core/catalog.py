@@ -1,0 +1,96 @@
+"""The checkpoints the explorer offers: shipped ones plus folders from ``$FOCUSMIM_CHECKPOINTS``.
+
+``choose`` turns the view's checkpoint choice (``auto`` or a name) into a checkpoint for a
+masking mode; with no checkpoint at all the app falls back to an untrained network that
+is labelled as such.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .checkpoints import SHIPPED_DIR, CheckpointInfo, default_checkpoint, list_checkpoints
+from .model import Autoencoder
+
+CHECKPOINTS_ENV = "FOCUSMIM_CHECKPOINTS"
+AUTO = "auto"
+UNTRAINED_LABEL = "untrained network (no checkpoint found): reconstructions are meaningless"
+TRAIN_HINT = (
+    "Train real ones on STL-10 with `python -m train.pretrain --dataset stl10 ...` (see checkpoints/README.md) "
+    "into checkpoints/ or a folder named by $FOCUSMIM_CHECKPOINTS."
+)
+
+
+def checkpoint_folders() -> list[Path]:
+    """The shipped ``checkpoints/`` folder, then every folder in ``$FOCUSMIM_CHECKPOINTS`` (os.pathsep-separated)."""
+    extra = [Path(p).expanduser() for p in os.environ.get(CHECKPOINTS_ENV, "").split(os.pathsep) if p.strip()]
+    return [SHIPPED_DIR, *extra]
+
+
+def available_checkpoints(folders: list[Path] | None = None) -> list[CheckpointInfo]:
+    """Every checkpoint in the folders (default ``checkpoint_folders()``), with metadata."""
+    return list_checkpoints(*(folders or checkpoint_folders()))
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The checkpoint picked for a mode (``None``: none exists) and a note for the user, if any."""
+
+    info: CheckpointInfo | None
+    note: str | None = None
+
+
+def choose(selection: str, mode: str, fill: str, checkpoints: list[CheckpointInfo]) -> Choice:
+    """``auto`` -> ``default_checkpoint(mode, fill)`` (else any checkpoint); a name -> that checkpoint."""
+    if selection != AUTO:
+        for info in checkpoints:
+            if info.name == selection:
+                return Choice(info)
+        note = f"Checkpoint {selection!r} was not found; using the default for {mode}."
+    else:
+        note = None
+    info = default_checkpoint(mode, fill, checkpoints)
+    if info is None and checkpoints:
+        info = default_checkpoint("none", fill, checkpoints) or checkpoints[0]
+        note = (note + " " if note else "") + (
+            f"No checkpoint was trained for {mode}; showing {info.name} ({info.metadata.title()})."
+        )
+    return Choice(info, note)
+
+
+def untrained_model(seed: int = 0) -> Autoencoder:
+    """A seeded, untrained autoencoder in eval mode (when no checkpoint exists)."""
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        return Autoencoder().eval()
+    finally:
+        torch.random.set_rng_state(generator_state)
+
+
+def describe(info: CheckpointInfo | None) -> dict[str, Any]:
+    """The metadata a user wants to see, as a flat dict (for a table)."""
+    if info is None:
+        return {"checkpoint": "none", "what": UNTRAINED_LABEL}
+    meta = info.metadata
+    probe = (meta.metrics or {}).get("probe") or {}
+    return {
+        "checkpoint": info.name,
+        "what": meta.title(),
+        "mode": meta.mode,
+        "ratio": meta.ratio,
+        "fill": meta.fill,
+        "data": meta.data,
+        "epochs": meta.epochs,
+        "learning rate": meta.learning_rate,
+        "demo": meta.demo,
+        "probe accuracy": probe.get("accuracy_mean"),
+        "date": meta.date,
+        "code version": meta.code_version,
+        "file": str(info.path),
+    }

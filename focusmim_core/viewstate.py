@@ -1,0 +1,168 @@
+"""The explorer's view as URL query parameters: parse with validation, write back, share as a link.
+
+A view is everything needed to reproduce what the explorer shows: the image (its source
+and id), the fixation, the covert-attention point, the masking mode, ratio, fill and the
+checkpoint. ``parse_query`` never raises: a nonsense value is replaced by its default
+and reported in a message the app shows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from .data import GALLERY, SPLITS
+from .masking import FILLS, MODES
+
+IMAGE_SIZE = 96
+SOURCES = ("gallery", "synthetic", "stl10", "upload")
+SOURCE_LABELS = {
+    "gallery": "Photo gallery",
+    "synthetic": "Procedural scenes",
+    "stl10": "STL-10 (data folder)",
+    "upload": "Upload",
+}
+SYNTHETIC_COUNT = 10_000  # procedural test scenes one can pick by index
+AUTO_CHECKPOINT = "auto"
+DEFAULT_GALLERY = next(iter(GALLERY))
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """One explorer view; ``image`` is a gallery name or an index (procedural scene, STL-10 image)."""
+
+    source: str = "gallery"
+    image: str = DEFAULT_GALLERY
+    split: str = "test"
+    fixation: tuple[int, int] = (IMAGE_SIZE // 2, IMAGE_SIZE // 2)
+    attention: tuple[int, int] | None = None
+    mode: str = "periphery"
+    ratio: float = 0.8
+    fill: str = "mean"
+    checkpoint: str = AUTO_CHECKPOINT
+
+    def image_key(self) -> str:
+        """A short id of the image, e.g. ``gallery:coffee`` or ``stl10:test:17``."""
+        if self.source == "stl10":
+            return f"stl10:{self.split}:{self.image}"
+        return f"{self.source}:{self.image}"
+
+
+def _first(value: str | Sequence[str] | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value[0] if len(value) else None
+
+
+def _pixel(text: str | None, name: str, messages: list[str]) -> int | None:
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        messages.append(f"Ignored {name}={text!r} in the link: it must be a whole pixel number 0..{IMAGE_SIZE - 1}.")
+        return None
+    if not 0 <= value < IMAGE_SIZE:
+        messages.append(f"Ignored {name}={value} in the link: it must lie in 0..{IMAGE_SIZE - 1} (inside the image).")
+        return None
+    return value
+
+
+def _point(
+    params: Mapping[str, str | Sequence[str]], keys: tuple[str, str], messages: list[str]
+) -> tuple[int, int] | None:
+    x = _pixel(_first(params.get(keys[0])), keys[0], messages)
+    y = _pixel(_first(params.get(keys[1])), keys[1], messages)
+    return (x, y) if x is not None and y is not None else None
+
+
+def parse_image(source: str, image: str | None, split: str | None, messages: list[str]) -> tuple[str, str, str]:
+    """Validate an image reference -> ``(source, image, split)``; bad parts fall back to defaults."""
+    defaults = ViewState()
+    if source not in SOURCES:
+        messages.append(f"Unknown image source {source!r} in the link: use one of {', '.join(SOURCES)}.")
+        return defaults.source, defaults.image, defaults.split
+    split = split or defaults.split
+    if source == "gallery":
+        if image not in GALLERY:
+            if image is not None:
+                messages.append(f"Unknown gallery image {image!r} in the link: showing {DEFAULT_GALLERY!r}.")
+            image = DEFAULT_GALLERY
+        return source, image, split
+    if source == "upload":
+        messages.append("Uploaded images are not part of a link: upload the file again to see it.")
+        return defaults.source, defaults.image, defaults.split
+    if source == "stl10" and split not in SPLITS:
+        messages.append(f"Unknown STL-10 split {split!r} in the link: use one of {', '.join(SPLITS)}.")
+        split = defaults.split
+    limit = SYNTHETIC_COUNT if source == "synthetic" else SPLITS[split]
+    try:
+        index = int(image) if image is not None else 0
+    except ValueError:
+        messages.append(f"Image index {image!r} in the link is not a whole number: showing image 0.")
+        index = 0
+    if not 0 <= index < limit:
+        messages.append(f"Image index {index} in the link is outside 0..{limit - 1}: showing image 0.")
+        index = 0
+    return source, str(index), split
+
+
+def parse_query(params: Mapping[str, str | Sequence[str]]) -> tuple[ViewState, list[str]]:
+    """A view from URL query parameters, and one message per value that was ignored.
+
+    Keys: ``src``, ``img``, ``split``, ``x``, ``y``, ``ax``, ``ay``, ``mode``, ``ratio``,
+    ``fill``, ``ckpt``. Missing keys take the defaults of ``ViewState`` silently.
+    """
+    messages: list[str] = []
+    defaults = ViewState()
+    source, image, split = parse_image(
+        _first(params.get("src")) or defaults.source,
+        _first(params.get("img")),
+        _first(params.get("split")),
+        messages,
+    )
+    fixation = _point(params, ("x", "y"), messages) or defaults.fixation
+    attention = _point(params, ("ax", "ay"), messages)
+    mode = _first(params.get("mode")) or defaults.mode
+    if mode not in MODES:
+        messages.append(f"Unknown masking mode {mode!r} in the link: use one of {', '.join(MODES)}.")
+        mode = defaults.mode
+    ratio = MODES[mode].default_ratio or defaults.ratio
+    ratio_text = _first(params.get("ratio"))
+    if ratio_text is not None:
+        try:
+            value = float(ratio_text)
+            if not (math.isfinite(value) and 0 <= value <= 1):
+                raise ValueError
+            ratio = round(value, 4)
+        except ValueError:
+            messages.append(f"Ignored ratio={ratio_text!r} in the link: the masking ratio is a number from 0 to 1.")
+    fill = _first(params.get("fill")) or defaults.fill
+    if fill not in FILLS:
+        messages.append(f"Unknown fill {fill!r} in the link: use one of {', '.join(FILLS)}.")
+        fill = defaults.fill
+    checkpoint = _first(params.get("ckpt")) or AUTO_CHECKPOINT
+    view = ViewState(source, image, split, fixation, attention, mode, ratio, fill, checkpoint)
+    return view, messages
+
+
+def to_query(view: ViewState) -> dict[str, str]:
+    """URL query parameters of a view (an upload is not linkable: it is written as the default image)."""
+    if view.source == "upload":
+        view = replace(view, source=ViewState.source, image=ViewState.image)
+    query = {"src": view.source, "img": view.image}
+    if view.source == "stl10":
+        query["split"] = view.split
+    query |= {"x": str(view.fixation[0]), "y": str(view.fixation[1])}
+    if view.attention is not None:
+        query |= {"ax": str(view.attention[0]), "ay": str(view.attention[1])}
+    query |= {"mode": view.mode, "ratio": f"{view.ratio:g}", "fill": view.fill, "ckpt": view.checkpoint}
+    return query
+
+
+def scale_click(x: float, y: float, width: float, height: float, size: int = IMAGE_SIZE) -> tuple[int, int]:
+    """A click at ``(x, y)`` on an image shown ``width x height`` px -> the pixel of a ``size``-px image."""
+    column = int(x * size / max(width, 1))
+    row = int(y * size / max(height, 1))
+    return min(max(column, 0), size - 1), min(max(row, 0), size - 1)

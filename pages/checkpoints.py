@@ -1,0 +1,60 @@
+"""Checkpoints and training runs: metadata, training curves, probe accuracies next to the paper's."""
+
+import pandas as pd
+import streamlit as st
+
+from focusmim_core.catalog import TRAIN_HINT, checkpoint_folders, describe
+from focusmim_core.figures import line_chart, probe_chart
+from focusmim_core.runs import CURVE_KEYS, PAPER_ACCURACY, find_runs, probe_rows, run_folders
+from ui import state
+
+st.title("Checkpoints and training runs")
+state.show_messages(state.link_messages())
+infos = state.checkpoints()
+folders = ", ".join(f"`{f}`" for f in checkpoint_folders())
+if not infos:
+    st.warning(f"No checkpoints in {folders}. The other pages use an untrained network. {TRAIN_HINT}")
+else:
+    if any(info.metadata.demo for info in infos):
+        st.info(f"Checkpoints marked **demo** are small CPU-trained demos. {TRAIN_HINT}", icon=":material/info:")
+    st.caption(f"Searched: {folders} (add folders with FOCUSMIM_CHECKPOINTS).")
+    st.dataframe(pd.DataFrame([describe(info) for info in infos]), hide_index=True, width="stretch")
+
+st.subheader("Training curves")
+runs = [run for run in find_runs() if run.records]
+if not runs:
+    st.info(
+        "No training runs found in "
+        + ", ".join(f"`{f}`" for f in run_folders())
+        + " (each run folder has a metrics.jsonl; add folders with FOCUSMIM_RUNS)."
+    )
+else:
+    names = [run.name for run in runs]
+    chosen = st.multiselect("Runs", names, default=names[:6], key="w_runs")
+    key = st.selectbox("Metric", CURVE_KEYS, key="w_run_metric")
+    selected = [run for run in runs if run.name in chosen]
+    curves = {run.name: run.series(key) for run in selected}
+    empty = [name for name, (epochs, _) in curves.items() if not epochs]
+    st.plotly_chart(
+        line_chart({n: c for n, c in curves.items() if c[0]}, f"{key} per epoch", "epoch", key, log_y=key == "loss"),
+        key="run_curves",
+    )
+    if empty:
+        st.caption(f"No {key} logged in: {', '.join(empty)}.")
+    skipped = {run.name: run.skipped for run in selected if run.skipped}
+    if skipped:
+        st.warning(f"Unreadable log lines were skipped: {skipped}.")
+
+st.subheader("Linear-probe accuracy: ours vs the paper's")
+rows = probe_rows(infos)
+if rows:
+    st.dataframe(pd.DataFrame(rows).drop(columns="setup"), hide_index=True, width="stretch")
+    if any(r["ours: accuracy %"] is not None for r in rows):
+        st.plotly_chart(probe_chart(rows), key="probe_chart")
+    else:
+        st.info("No checkpoint has a probe result yet: run `python -m train.probe` to measure one.")
+st.markdown("**The paper's numbers** (STL-10 linear probe, %, read off Fig. 4; not measured here):")
+st.dataframe(
+    pd.DataFrame({"paper's setup": list(PAPER_ACCURACY), "accuracy % (paper)": list(PAPER_ACCURACY.values())}),
+    hide_index=True,
+)

@@ -1,0 +1,132 @@
+"""Explore: click where the eye fixates; see what the network gets, what it makes of it, and its error."""
+
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from focusmim_core import MODES, InputError, render
+from focusmim_core.catalog import describe
+from focusmim_core.export import panel_row_png, settings_json
+from focusmim_core.figures import framed, heatmap_row, pixelated
+from focusmim_core.masking import FILLS
+from focusmim_core.viewstate import IMAGE_SIZE, to_query
+from ui import state
+from ui.widgets import bound, checkpoint_notice, clickable_image
+
+PANEL_SCALE = 3
+CLICK_KEY = "explore_click"
+
+st.title("Where the eye looks, what the network sees")
+item, problems = state.current_item()
+state.show_messages(state.link_messages() + problems)
+view = state.view()
+
+
+def _set_point(x: int, y: int) -> None:
+    if st.session_state.get("w_click_target") == "attention point" and st.session_state.get("w_attention"):
+        state.set_view(attention=(x, y))
+        st.session_state["w_ax"], st.session_state["w_ay"] = x, y
+    else:
+        state.set_view(fixation=(x, y))
+        st.session_state["w_fx"], st.session_state["w_fy"] = x, y
+
+
+left, right = st.columns([5, 6], gap="large")
+with right:
+    bound("w_mode", view.mode)
+    mode = st.selectbox("Masking mode", list(MODES), key="w_mode", format_func=lambda m: MODES[m].label)
+    spec = MODES[mode]
+    st.caption(spec.description)
+    bound("w_ratio", float(view.ratio))
+    ratio = st.slider("Masking ratio", 0.0, 1.0, key="w_ratio", step=0.05, disabled=not spec.uses_ratio)
+    bound("w_fill", view.fill)
+    fill = st.radio("Fill of hidden pixels", FILLS, key="w_fill", horizontal=True, disabled=not spec.uses_fill)
+    fx_col, fy_col = st.columns(2)
+    bound("w_fx", view.fixation[0])
+    bound("w_fy", view.fixation[1])
+    fx = fx_col.number_input("Fixation x (column)", 0, IMAGE_SIZE - 1, key="w_fx", step=1)
+    fy = fy_col.number_input("Fixation y (row)", 0, IMAGE_SIZE - 1, key="w_fy", step=1)
+    bound("w_attention", view.attention is not None)
+    attention_on = st.toggle(
+        "Covert attention: a second visible point",
+        key="w_attention",
+        disabled=not spec.supports_attention,
+        help="Paper 4.5: a second disc of the same radius (periphery modes) or a second fovea.",
+    )
+    attention = None
+    if attention_on and spec.supports_attention:
+        default_attention = view.attention or (min(view.fixation[0] + 24, IMAGE_SIZE - 1), view.fixation[1])
+        ax_col, ay_col = st.columns(2)
+        bound("w_ax", default_attention[0])
+        bound("w_ay", default_attention[1])
+        ax = ax_col.number_input("Attention x", 0, IMAGE_SIZE - 1, key="w_ax", step=1)
+        ay = ay_col.number_input("Attention y", 0, IMAGE_SIZE - 1, key="w_ay", step=1)
+        attention = (int(ax), int(ay))
+        st.radio("A click sets the", ["fixation", "attention point"], key="w_click_target", horizontal=True)
+    view = state.set_view(
+        mode=mode, ratio=float(ratio), fill=fill, fixation=(int(fx), int(fy)), attention=attention
+    )
+    model, info, notes = state.network(mode, fill)
+
+with left:
+    clickable_image(item.image, [p for p in (view.fixation, view.attention) if p], CLICK_KEY, _set_point)
+    st.caption(f"{item.caption}. **Click to move the fixation** (red); cyan: covert-attention point.")
+
+checkpoint_notice([info], notes)
+foreground, foreground_note = state.foreground_of(item)
+if foreground_note:
+    st.info(foreground_note)
+try:
+    panels = render(
+        item.image, view.fixation, mode, view.ratio, model, fill=fill, attention=view.attention, foreground=foreground
+    )
+except InputError as error:
+    st.error(str(error))
+    st.stop()
+
+with right:
+    metrics = panels.metrics
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Masked MSE", f"{metrics['masked_mse']:.4f}" if metrics["masked_mse"] is not None else "n/a")
+    fg = metrics["foreground_mse"]
+    m2.metric(
+        "FG-weighted MSE",
+        f"{fg:.4f}" if fg is not None else "n/a",
+        help="Squared error weighted by the foreground confidence, over the loss mask (n/a: no foreground there).",
+    )
+    peak = metrics["psnr_hidden"]
+    m3.metric("PSNR of hidden region", f"{peak:.1f} dB" if peak is not None else "n/a")
+    st.caption(f"{metrics['hidden_fraction']:.0%} of the pixels are hidden or degraded (loss mask).")
+
+images = [
+    ("Masked input: what the network sees", pixelated(panels.masked_input, PANEL_SCALE)),
+    ("Reconstruction", pixelated(panels.reconstruction, PANEL_SCALE)),
+    ("Loss mask: white where the input is incomplete", framed(pixelated(panels.loss_mask, PANEL_SCALE))),
+]
+if panels.foreground is not None:
+    images.append(("Foreground confidence (white: object)", framed(pixelated(panels.foreground, PANEL_SCALE))))
+for column, (title, image) in zip(st.columns(4), images, strict=False):
+    with column:
+        st.image(image, caption=title, width="stretch")
+
+maps = [("Squared error (mean over RGB)", panels.error_map)]
+if panels.weighted_error_map is not None:
+    maps.append(("Foreground-weighted error", panels.weighted_error_map))
+else:
+    st.caption("Foreground-weighted error: no foreground map for this image.")
+st.plotly_chart(heatmap_row(maps, colorbar_title="error"), key="error_maps", theme=None)
+
+checkpoint_info = describe(info)
+d1, d2, _ = st.columns([1, 1, 3])
+d1.download_button("Panels (PNG)", lambda: panel_row_png(panels), "focusmim_panels.png", "image/png", on_click="ignore")
+d2.download_button(
+    "Settings + metrics (JSON)",
+    lambda: settings_json(view, panels, checkpoint_info),
+    "focusmim_view.json",
+    "application/json",
+    on_click="ignore",
+)
+with st.expander("Checkpoint details"):
+    st.table({k: [str(v)] for k, v in checkpoint_info.items()})
+st.caption(f"The address bar links to this view: `?{urlencode(to_query(view))}`")
+st.caption(f"Showing {mode} at fixation ({view.fixation[0]}, {view.fixation[1]}).")

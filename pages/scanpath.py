@@ -1,0 +1,116 @@
+"""Scanpath: a sequence of fixations, what each glimpse reveals, and where to look next."""
+
+
+import streamlit as st
+
+from focusmim_core import MODES, InputError, ViewSettings
+from focusmim_core.figures import MARKER_COLOURS, SUGGESTION_COLOUR, colour_map, pixelated, scanpath_chart
+from focusmim_core.scanpath import SCANPATH_MODES, render_scanpath, reveal_radius, suggest_fixation
+from focusmim_core.sweeps import scanpath_curves
+from ui import state
+from ui.widgets import bound, checkpoint_notice, clickable_image
+
+PATH_KEY = "scanpath"
+MAX_FIXATIONS = 12
+SHOWN_GLIMPSES = 6
+
+st.title("Scanpath: what a sequence of eye movements reveals")
+item, problems = state.current_item()
+state.show_messages(state.link_messages() + problems)
+view = state.view()
+path = st.session_state.setdefault(PATH_KEY, [])
+if st.session_state.get("scanpath_image") != view.image_key():  # a new image starts a new scanpath
+    st.session_state["scanpath_image"] = view.image_key()
+    path.clear()
+
+
+def _add(x: int, y: int) -> None:
+    if len(path) >= MAX_FIXATIONS:
+        st.session_state["scanpath_full"] = True
+        return
+    path.append((x, y))
+
+
+left, right = st.columns([5, 6], gap="large")
+with right:
+    bound("w_scan_mode", view.mode if view.mode in SCANPATH_MODES else "periphery")
+    mode = st.selectbox("Masking mode", SCANPATH_MODES, key="w_scan_mode", format_func=lambda m: MODES[m].label)
+    bound("w_scan_ratio", float(view.ratio) if MODES[view.mode].uses_ratio else 0.9)
+    ratio = st.slider(
+        "Masking ratio (size of each revealed region)", 0.5, 0.99, key="w_scan_ratio", step=0.01,
+        disabled=not MODES[mode].uses_ratio,
+    )
+    base = ViewSettings(mode=mode, ratio=float(ratio), fill=view.fill)
+    model, info, notes = state.network(mode, view.fill)
+    foreground, foreground_note = state.foreground_of(item)
+    b1, b2, b3 = st.columns([2, 1, 1])
+    suggest_clicked = b1.button("Look where suggested", type="primary", disabled=not path)
+    if b2.button("Undo last", disabled=not path):
+        path.pop()
+    if b3.button("Clear"):
+        path.clear()
+    if st.session_state.pop("scanpath_full", False):
+        st.warning(f"A scanpath here holds at most {MAX_FIXATIONS} fixations: undo or clear to go on.")
+
+panels = []
+suggestion = None
+if path:
+    try:
+        with st.spinner("Rendering the glimpses…"):
+            panels = render_scanpath(item.image, path, base, model, foreground)
+            radius = reveal_radius(base, *item.image.shape[-2:])
+            suggestion = suggest_fixation(panels[-1], radius, mode == "periphery_square")
+            if suggest_clicked and len(path) < MAX_FIXATIONS:
+                path.append(suggestion)
+                panels = render_scanpath(item.image, path, base, model, foreground)
+                suggestion = suggest_fixation(panels[-1], radius, mode == "periphery_square")
+    except InputError as error:
+        st.error(str(error))
+        st.stop()
+
+with left:
+    points = [*path, suggestion] if suggestion else list(path)
+    colours = [MARKER_COLOURS[2]] * max(len(path) - 1, 0) + [MARKER_COLOURS[0]] * bool(path)
+    clickable_image(item.image, points, "scanpath_click", _add, colours=[*colours, SUGGESTION_COLOUR][: len(points)])
+    st.caption(
+        f"{item.caption}. **Click to add a fixation** (latest red, earlier yellow); green: where to look next "
+        "(the most foreground-weighted error the model still makes on the hidden area)."
+    )
+    if suggestion:
+        st.caption(f"Suggested next fixation: ({suggestion[0]}, {suggestion[1]}).")
+checkpoint_notice([info], notes)
+if foreground_note:
+    st.info(foreground_note)
+
+if not panels:
+    st.info("Click on the image to place the first fixation.")
+    st.stop()
+
+metric = "foreground-weighted MSE" if foreground is not None else "masked MSE"
+with right:
+    last = panels[-1].metrics
+    value = last["foreground_mse"] if foreground is not None else last["masked_mse"]
+    st.metric(f"{metric} after {len(path)} fixation{'s' * (len(path) > 1)}", "n/a" if value is None else f"{value:.4f}")
+    try:
+        with st.spinner("Rendering the suggested and random scanpaths…"):
+            curves = scanpath_curves(item.image, path, base, model, foreground)
+    except InputError as error:
+        st.error(str(error))
+        st.stop()
+    st.plotly_chart(scanpath_chart(curves, metric), key="scanpath_chart")
+    st.caption(
+        "Your scanpath vs the suggested one (greedy, from the model's own error) vs a random one: all start at your "
+        "first fixation and have as many fixations as yours; random: seed 0."
+    )
+
+st.subheader("Glimpses")
+shown = list(enumerate(panels))[-SHOWN_GLIMPSES:]
+top = max(float(p.error_map.max()) for p in panels)
+columns = st.columns(SHOWN_GLIMPSES)
+for column, (k, glimpse) in zip(columns, shown, strict=False):
+    with column:
+        st.markdown(f"**after {k + 1}** ({path[k][0]}, {path[k][1]})")
+        st.image(pixelated(glimpse.masked_input, 2), caption="input", width="stretch")
+        st.image(pixelated(glimpse.reconstruction, 2), caption="reconstruction", width="stretch")
+        st.image(pixelated(colour_map(glimpse.error_map, top), 2), caption="error", width="stretch")
+

@@ -1,0 +1,84 @@
+"""Start the explorer with ``streamlit run`` on a free port and drive it with headless Chromium.
+
+Shared by the browser tests and ``bench/bench_app.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("FOCUSMIM_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CLICK_FRAME = "iframe[title*='streamlit_image_coordinates']"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(
+    env: dict[str, str] | None = None, timeout: float = 60, script: Path | None = None
+) -> Iterator[str]:
+    """``streamlit run app.py`` (or ``script``) on a free port until the block ends; yields its base URL."""
+    port = free_port()
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    environment.setdefault("U2NET_HOME", str(ROOT / ".u2net"))
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(script or ROOT / "app.py"), "--server.port", str(port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.runOnSave", "false",
+    ]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.stdout.read() if process.poll() is not None else ""
+                raise RuntimeError(f"streamlit did not start on port {port}: {output[-2000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def launch_browser(playwright):
+    """Headless Chromium with the flags that work on these machines."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+def status_text(x: int, y: int, mode: str = "periphery") -> str:
+    """The Explore page's status line once the panels for a fixation are drawn."""
+    return f"Showing {mode} at fixation ({x}, {y})."

@@ -1,0 +1,350 @@
+"""The Streamlit app through ``streamlit.testing.v1.AppTest``: every page, widgets driving outputs, bad input.
+
+Checkpoints come from a temporary folder (``FOCUSMIM_CHECKPOINTS``) and the shipped folder is
+hidden, so these tests pass whether or not shipped checkpoints exist. The custom click
+component cannot be clicked here: the fixation is set through its number inputs and
+session state (the browser tests click it).
+
+AppTest note: after a widget changes, AppTest only shows the page's own elements (not the
+sidebar of ``app.py``), so sidebar choices are set through session state before a run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+import focusmim_core.catalog as catalog
+from focusmim_core import CheckpointMetadata, save_checkpoint
+from focusmim_core.catalog import untrained_model
+from focusmim_core.data import write_stl10_split
+from focusmim_core.sources import ImageItem, synthetic_item
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 120
+
+
+@pytest.fixture
+def checkpoint_dir(tmp_path, monkeypatch):
+    """Two demo checkpoints (periphery, random patches) in a temporary folder; the shipped folder hidden."""
+    folder = tmp_path / "ckpts"
+    for name, mode, ratio in [("periphery_0.8", "periphery", 0.8), ("random_patches_0.6", "random_patches", 0.6)]:
+        metadata = CheckpointMetadata(mode=mode, ratio=ratio, data="synthetic", epochs=2, demo=True)
+        save_checkpoint(folder / f"{name}.safetensors", untrained_model(seed=len(name)), metadata)
+    monkeypatch.setattr(catalog, "SHIPPED_DIR", tmp_path / "no_shipped")
+    monkeypatch.setenv("FOCUSMIM_CHECKPOINTS", str(folder))
+    monkeypatch.setenv("FOCUSMIM_RUNS", str(tmp_path / "runs"))
+    monkeypatch.delenv("FOCUSMIM_STL10", raising=False)
+    threads = torch.get_num_threads()
+    yield folder
+    torch.set_num_threads(threads)  # the app sets one thread for the process
+
+
+def app(page: str | None = None, **query: str) -> AppTest:
+    """A fresh session on a procedural scene (no rembg needed), with ``query`` as URL parameters."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"src": "synthetic", "img": "3", **query})
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def status(at: AppTest) -> str:
+    return next(c.value for c in at.caption if c.value.startswith("Showing "))
+
+
+def texts(elements) -> str:
+    return " ".join(e.value for e in elements)
+
+
+# --- Explore ---------------------------------------------------------------------------------------------------
+def test_explore_shows_panels_metrics_and_the_demo_notice(checkpoint_dir):
+    at = app()
+    assert status(at) == "Showing periphery at fixation (48, 48)."
+    assert set(metrics(at)) == {"Masked MSE", "FG-weighted MSE", "PSNR of hidden region"}
+    assert "Demo checkpoint" in texts(at.info) and "train.pretrain --dataset stl10" in texts(at.info)
+    assert len(at.get("plotly_chart")) == 1 and len(at.image) >= 4  # both error maps in one figure
+    error_maps = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    assert len(error_maps) == 2 and all(t["z"]["shape"].replace(" ", "") == "96,96" for t in error_maps)
+    assert len(at.get("download_button")) == 2
+
+
+def test_fixation_inputs_move_the_view_and_change_the_metrics(checkpoint_dir):
+    at = app()
+    before = metrics(at)
+    at.number_input(key="w_fx").set_value(15).run()
+    at.number_input(key="w_fy").set_value(70).run()
+    assert status(at) == "Showing periphery at fixation (15, 70)."
+    assert metrics(at) != before
+    assert "x=15&y=70" in texts(at.caption)
+
+
+def test_fixation_set_through_session_state(checkpoint_dir):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"src": "synthetic", "img": "3"})
+    at.session_state["w_fx"], at.session_state["w_fy"] = 80, 10
+    at.run()
+    assert status(at) == "Showing periphery at fixation (80, 10)."
+
+
+def test_mode_ratio_and_fill_change_the_outputs(checkpoint_dir):
+    at = app()
+    hidden = next(c.value for c in at.caption if "hidden or degraded" in c.value)
+    at.slider(key="w_ratio").set_value(0.5).run()
+    assert next(c.value for c in at.caption if "hidden or degraded" in c.value) != hidden
+    masked_input = at.image[0].proto.imgs[0].url
+    at.radio(key="w_fill").set_value("blur").run()
+    assert at.image[0].proto.imgs[0].url != masked_input  # the hidden pixels now show a blur
+    at.selectbox(key="w_mode").set_value("random_patches").run()
+    assert status(at).startswith("Showing random_patches")
+    assert "random_patches_0.6" in texts(at.info)  # auto: the checkpoint trained for the mode
+    at.selectbox(key="w_mode").set_value("foveate").run()
+    assert at.slider(key="w_ratio").disabled and at.radio(key="w_fill").disabled
+
+
+def test_covert_attention_reveals_a_second_region(checkpoint_dir):
+    at = app()
+    hidden = next(c.value for c in at.caption if "hidden or degraded" in c.value)
+    at.toggle(key="w_attention").set_value(True).run()
+    assert at.number_input(key="w_ax").value == 72
+    assert next(c.value for c in at.caption if "hidden or degraded" in c.value) != hidden
+    assert "ax=72" in texts(at.caption)
+
+
+def test_a_link_reproduces_the_view(checkpoint_dir):
+    at = app(x="12", y="34", mode="periphery_square", ratio="0.6", fill="blur")
+    assert status(at) == "Showing periphery_square at fixation (12, 34)."
+    assert at.slider(key="w_ratio").value == 0.6 and at.radio(key="w_fill").value == "blur"
+    assert at.query_params["x"] == "12" and at.query_params["mode"] == "periphery_square"
+    assert not at.warning
+
+
+def test_nonsense_links_give_messages_and_defaults(checkpoint_dir):
+    at = app(x="999", y="-1", mode="telepathy", ratio="lots", fill="glitter", img="banana", ckpt="nope")
+    warnings = texts(at.warning)
+    for fragment in ["Ignored x=999", "Unknown masking mode 'telepathy'", "Ignored ratio='lots'", "Unknown fill",
+                     "not a whole number", "'nope' was not found"]:
+        assert fragment in warnings, fragment
+    assert status(at) == "Showing periphery at fixation (48, 48)."
+
+
+def test_link_messages_show_on_any_page(checkpoint_dir):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"src": "synthetic", "img": "3", "mode": "telepathy"})
+    at.switch_page("pages/compare.py").run()  # opened as /compare?...
+    assert not at.exception and "Unknown masking mode 'telepathy'" in texts(at.warning)
+    assert at.dataframe[0].value["masked MSE"].notna().all()
+
+
+def test_uploaded_image_is_shown(checkpoint_dir):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    item = synthetic_item(9)
+    at.session_state["upload_item"] = ImageItem(item.image, "upload: scene.png")
+    at.session_state["w_source"] = "upload"
+    at.run()
+    assert not at.exception and "upload: scene.png" in texts(at.caption)
+
+
+def test_upload_without_a_file_falls_back_with_a_message(checkpoint_dir):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["w_source"] = "upload"
+    at.query_params.update({"src": "synthetic", "img": "3"})
+    at.run()
+    assert not at.exception and "No uploaded image" in texts(at.warning)
+
+
+def test_bad_upload_shows_the_loaders_message(checkpoint_dir):
+    from ui.sidebar import UPLOAD_ERROR, upload_item  # what the file uploader's callback calls
+
+    class Upload(io.BytesIO):
+        name = "notes.png"
+
+    item, message = upload_item(Upload(b"this is not an image"))
+    assert item is None and "notes.png is not an image" in message
+    good, none = upload_item(Upload(png_bytes()))
+    assert none is None and good.caption == "upload: notes.png" and good.image.shape == (3, 96, 96)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["w_source"] = "upload"
+    at.session_state[UPLOAD_ERROR] = message
+    at.run()
+    assert not at.exception and "notes.png is not an image" in texts(at.sidebar.error)
+
+
+def png_bytes() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 40), (10, 200, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_stl10_images_browse_by_class(checkpoint_dir, tmp_path, monkeypatch):
+    images = torch.randint(0, 256, (5, 3, 96, 96), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    write_stl10_split(tmp_path / "stl" / "stl10_binary", "test", images, torch.tensor([1, 3, 3, 0, 3]))
+    monkeypatch.setenv("FOCUSMIM_STL10", str(tmp_path / "stl"))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"src": "stl10", "split": "test", "img": "2"})
+    at.run()
+    assert not at.exception and "STL-10 test #2 (cat)" in texts(at.caption)
+    assert at.sidebar.selectbox(key="w_class").options[1] == "airplane"
+
+
+def test_missing_stl10_folder_offers_the_download_and_keeps_the_page(checkpoint_dir, tmp_path):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["stl10_dir"] = str(tmp_path / "no_stl")
+    at.query_params.update({"src": "stl10", "img": "0"})
+    at.run()
+    assert not at.exception
+    assert "does not exist" in texts(at.sidebar.error)
+    download = next(b for b in at.sidebar.button if "Download STL-10" in b.label)
+    assert str(tmp_path / "no_stl") in download.label
+    assert status(at).startswith("Showing periphery")  # the page still works, on the default photo
+
+
+def test_a_failed_stl10_download_shows_its_message(checkpoint_dir, tmp_path, monkeypatch):
+    import ui.sidebar
+    from focusmim_core import DatasetError
+
+    def offline(root):
+        raise DatasetError(f"Could not download STL-10 into {root}: this machine may be offline.")
+
+    monkeypatch.setattr(ui.sidebar, "download_stl10", offline)  # never start a real 2.6 GB download in tests
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["stl10_dir"] = str(tmp_path / "no_stl")
+    at.query_params.update({"src": "stl10", "img": "0"})
+    at.run()
+    next(b for b in at.sidebar.button if "Download STL-10" in b.label).click().run()
+    assert not at.exception
+    assert "this machine may be offline" in at.session_state["stl10_download_message"]
+    fresh = AppTest.from_file(APP, default_timeout=TIMEOUT)  # the sidebar shows it (AppTest drops the
+    fresh.session_state["stl10_dir"] = str(tmp_path / "no_stl")  # sidebar after an interaction)
+    fresh.session_state["stl10_download_message"] = at.session_state["stl10_download_message"]
+    fresh.query_params.update({"src": "stl10", "img": "0"})
+    fresh.run()
+    assert "this machine may be offline" in texts(fresh.sidebar.error)
+
+
+def test_broken_checkpoint_gives_a_message_and_an_untrained_fallback(checkpoint_dir):
+    (checkpoint_dir / "broken.safetensors").write_bytes(b"\x00" * 100)
+    at = app(ckpt="ckpts/broken")
+    assert "not a readable safetensors file" in texts(at.warning)
+    assert "untrained network" in texts(at.warning)
+    assert status(at).startswith("Showing periphery")
+
+
+def test_checkpoint_of_another_architecture_gives_a_message(checkpoint_dir):
+    from safetensors.torch import save_file
+
+    save_file({"encoder.0.conv1.weight": torch.zeros(8, 3, 3, 3)}, str(checkpoint_dir / "other_net.safetensors"))
+    at = app(ckpt="ckpts/other_net")
+    assert "not a checkpoint of the paper's CNN autoencoder" in texts(at.warning)
+    assert status(at).startswith("Showing periphery")
+
+
+def test_no_checkpoint_at_all_uses_a_labelled_untrained_network(checkpoint_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("FOCUSMIM_CHECKPOINTS", str(tmp_path / "empty"))
+    at = app()
+    assert "No checkpoint found" in texts(at.warning) and "untrained network" in texts(at.warning)
+    assert status(at).startswith("Showing periphery")
+
+
+def test_sessions_do_not_share_state(checkpoint_dir):
+    first, second = app(), app()
+    first.number_input(key="w_fx").set_value(5).run()
+    second.run()
+    assert status(first).endswith("(5, 48).") and status(second).endswith("(48, 48).")
+
+
+# --- Compare ---------------------------------------------------------------------------------------------------
+def test_compare_renders_every_mode_and_the_ratio_sweep(checkpoint_dir):
+    at = app("pages/compare.py", x="30", y="30")
+    table = at.dataframe[0].value
+    assert list(table["mode"]) == ["Autoencoder (no mask)", "Random patches", "Masked periphery",
+                                   "Masked periphery (square)", "Foveal filter"]
+    assert table["masked MSE"].notna().all()
+    assert len(at.image) >= 15  # input, reconstruction and error of five modes
+    sweep = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    assert len(sweep["data"]) == 5
+    at.radio(key="w_sweep_metric").set_value("foreground_mse").run()
+    assert not at.exception
+    assert "foreground" in json.loads(at.get("plotly_chart")[-1].proto.spec)["layout"]["title"]["text"]
+
+
+# --- Scanpath --------------------------------------------------------------------------------------------------
+def test_scanpath_glimpses_suggestion_undo_and_clear(checkpoint_dir):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"src": "synthetic", "img": "3"})
+    at.session_state["scanpath"] = [(20, 20), (60, 30)]  # two clicks on the image
+    at.session_state["scanpath_image"] = "synthetic:3"
+    at.run()
+    at.switch_page("pages/scanpath.py").run()
+    assert not at.exception
+    assert "after 2" in texts(at.markdown)
+    suggestion = next(c.value for c in at.caption if c.value.startswith("Suggested next fixation"))
+    at.button[0].click().run()  # look where suggested
+    assert len(at.session_state["scanpath"]) == 3
+    x, y = (int(v) for v in re.findall(r"\d+", suggestion)[:2])
+    assert at.session_state["scanpath"][-1] == (x, y)
+    chart = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    assert [t["name"] for t in chart["data"]] == ["your scanpath", "suggested (model's own error)", "random"]
+    assert all(len(t["y"]) == 3 for t in chart["data"])
+    at.button[1].click().run()  # undo
+    assert len(at.session_state["scanpath"]) == 2
+    at.button[2].click().run()  # clear
+    assert at.session_state["scanpath"] == [] and "Click on the image" in texts(at.info)
+
+
+# --- Checkpoints and runs --------------------------------------------------------------------------------------
+def test_checkpoints_page_lists_checkpoints_curves_and_probe_vs_paper(checkpoint_dir, tmp_path):
+    run = tmp_path / "runs" / "periphery_demo"
+    run.mkdir(parents=True)
+    records = [{"epoch": e, "loss": 0.1 / (e + 1), "masked_mse": 0.1, "foreground_mse": None} for e in range(3)]
+    (run / "metrics.jsonl").write_text("\n".join(map(json.dumps, records)) + "\n{broken")
+    sidecar = checkpoint_dir / "periphery_0.8.json"
+    values = json.loads(sidecar.read_text())
+    values["metrics"] = {"probe": {"accuracy_mean": 0.42, "accuracy_std": 0.01, "dataset": "synthetic"}}
+    sidecar.write_text(json.dumps(values))
+    at = app("pages/checkpoints.py")
+    listed = at.dataframe[0].value
+    assert set(listed["checkpoint"]) == {"ckpts/periphery_0.8", "ckpts/random_patches_0.6"}
+    assert "demo" in texts(at.info)
+    curves = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert curves["data"][0]["name"] == "periphery_demo" and len(curves["data"][0]["y"]) == 3
+    assert "skipped" in texts(at.warning)
+    probe = at.dataframe[1].value.set_index("checkpoint")
+    assert probe.loc["ckpts/periphery_0.8", "ours: accuracy %"] == pytest.approx(42.0)
+    assert probe.loc["ckpts/periphery_0.8", "paper: accuracy % (STL-10)"] == 68.0
+    at.selectbox(key="w_run_metric").set_value("foreground_mse").run()
+    assert "No foreground_mse logged" in texts(at.caption)
+
+
+def test_checkpoints_page_without_checkpoints_or_runs(checkpoint_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("FOCUSMIM_CHECKPOINTS", str(tmp_path / "empty"))
+    at = app("pages/checkpoints.py")
+    assert "No checkpoints in" in texts(at.warning) and "No training runs found" in texts(at.info)
+
+
+# --- Latent space ----------------------------------------------------------------------------------------------
+def test_latent_page_statistics_correlations_and_segmentation(checkpoint_dir):
+    at = app("pages/latent.py")
+    assert len(at.dataframe[0].value) == 1
+    assert len(at.get("plotly_chart")) == 2  # channel grid and correlations
+    segmentation = at.image[-1].proto.imgs[0].url
+    at.slider(key="w_clusters").set_value(6).run()
+    assert not at.exception and at.image[-1].proto.imgs[0].url != segmentation
+    at.toggle(key="w_all_checkpoints").set_value(True).run()
+    rows = at.dataframe[0].value
+    assert list(rows["checkpoint"]) == ["ckpts/periphery_0.8", "ckpts/random_patches_0.6"]
+    assert (rows["decorrelation"] >= 0).all()

@@ -1,0 +1,177 @@
+"""The explorer in headless Chromium: click the image, change mode and ratio, upload, share a link, every page.
+
+Screenshots of every page are written to docs/ (the README shows docs/explore.png).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from browser_app import CLICK_FRAME, ROOT, launch_browser, running_app, status_text
+
+from focusmim_core import CheckpointMetadata, save_checkpoint
+from focusmim_core.catalog import available_checkpoints, checkpoint_folders, untrained_model
+
+pytestmark = pytest.mark.browser
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+DOCS = ROOT / "docs"
+WAIT = 60_000  # ms; the machine is shared and slow
+SCALE = 4  # the clickable image shows 96 px at 384 px
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app with the shipped checkpoints (and ``$FOCUSMIM_CHECKPOINTS``), or one demo checkpoint if none exist."""
+    folders = [str(f) for f in checkpoint_folders()]
+    if not available_checkpoints():
+        folder = tmp_path_factory.mktemp("browser_checkpoints")
+        metadata = CheckpointMetadata(mode="periphery", ratio=0.8, data="synthetic", epochs=1, demo=True)
+        save_checkpoint(folder / "periphery_demo.safetensors", untrained_model(), metadata)
+        folders.append(str(folder))
+    with running_app({"FOCUSMIM_CHECKPOINTS": os.pathsep.join(folders[1:])}) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as playwright:
+        chromium = launch_browser(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1500})
+    tab = context.new_page()
+    tab.set_default_timeout(WAIT)
+    yield tab
+    context.close()
+
+
+def open_view(page, server: str, query: str, x: int = 48, y: int = 48, mode: str = "periphery"):
+    page.goto(f"{server}/?{query}")
+    page.get_by_text(status_text(x, y, mode)).wait_for(timeout=WAIT)
+
+
+def masked_input_src(page) -> str:
+    return page.locator("[data-testid='stImage'] img").first.get_attribute("src")
+
+
+def expect_value(page, label: str, value: str) -> None:
+    playwright_api.expect(page.get_by_label(label)).to_have_value(value, timeout=WAIT)
+
+
+def test_click_on_the_image_sets_the_fixation(page, server):
+    open_view(page, server, "src=synthetic&img=3")
+    before = masked_input_src(page)
+    image = page.frame_locator(CLICK_FRAME).locator("img")
+    image.click(position={"x": 20 * SCALE + 2, "y": 70 * SCALE + 2})
+    page.get_by_text(status_text(20, 70)).wait_for(timeout=WAIT)
+    expect_value(page, "Fixation x (column)", "20")
+    expect_value(page, "Fixation y (row)", "70")
+    page.wait_for_function(
+        "before => document.querySelector(\"[data-testid='stImage'] img\").src !== before", arg=before, timeout=WAIT
+    )
+    assert masked_input_src(page) != before
+    query = parse_qs(urlparse(page.url).query)
+    assert query["x"] == ["20"] and query["y"] == ["70"]
+
+
+def test_mode_and_ratio_change_the_view(page, server):
+    open_view(page, server, "src=synthetic&img=5")
+    hidden = page.get_by_text(re.compile("of the pixels are hidden")).inner_text()
+    slider = page.get_by_role("slider", name="Masking ratio")
+    slider.focus()
+    slider.press("ArrowLeft")
+    page.wait_for_function(
+        "() => new URLSearchParams(location.search).get('ratio') === '0.75'", timeout=WAIT
+    )
+    page.wait_for_function(
+        "h => !document.body.innerText.includes(h)", arg=hidden, timeout=WAIT
+    )
+    page.get_by_role("combobox", name="Masking mode").click()
+    page.get_by_role("option", name="Random patches").click()
+    page.get_by_text(status_text(48, 48, "random_patches")).wait_for(timeout=WAIT)
+    assert parse_qs(urlparse(page.url).query)["mode"] == ["random_patches"]
+
+
+def choose_upload(page, server):
+    open_view(page, server, "src=synthetic&img=1")
+    page.get_by_text("Upload", exact=True).click()
+    page.locator("[data-testid='stFileUploader'] input[type=file]").wait_for(state="attached", timeout=WAIT)
+
+
+def test_upload_an_image(page, server, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "red_square.png"
+    Image.new("RGB", (200, 120), (220, 30, 30)).save(path)
+    choose_upload(page, server)
+    page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(str(path))
+    page.get_by_text("upload: red_square.png").wait_for(timeout=WAIT)
+    page.get_by_text(status_text(48, 48)).wait_for(timeout=WAIT)
+
+
+def test_upload_a_bad_file_shows_a_message(page, server, tmp_path):
+    path = tmp_path / "broken.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
+    choose_upload(page, server)
+    page.locator("[data-testid='stFileUploader'] input[type=file]").set_input_files(str(path))
+    page.get_by_text(re.compile("broken.png (is not an image|could not be decoded)")).wait_for(timeout=WAIT)
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_a_shared_link_shows_the_same_view(page, server):
+    link = "src=synthetic&img=8&x=10&y=60&mode=periphery_square&ratio=0.7&fill=blur&ckpt=auto"
+    open_view(page, server, link, 10, 60, "periphery_square")
+    expect_value(page, "Fixation x (column)", "10")
+    expect_value(page, "Masking mode", "Masked periphery (square)")
+    slider = page.get_by_role("slider", name="Masking ratio")
+    playwright_api.expect(slider).to_have_value("0.7", timeout=WAIT)
+    query = parse_qs(urlparse(page.url).query)
+    assert query["fill"] == ["blur"] and query["img"] == ["8"]
+
+
+def test_a_nonsense_link_gives_messages_not_a_traceback(page, server):
+    open_view(page, server, "src=synthetic&img=2&x=400&mode=zoom&ratio=x")
+    assert page.get_by_text("Unknown masking mode 'zoom'").count() == 1
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+PAGES = [
+    ("Explore", "explore", "Showing periphery at fixation"),
+    ("Compare modes", "compare", "Error vs masking ratio"),
+    ("Scanpath", "scanpath", "Glimpses"),
+    ("Checkpoints and runs", "checkpoints", "The paper's numbers"),
+    ("Latent space", "latent", "Decorrelation and sparsity over a batch"),
+]
+
+
+def test_every_page_renders_and_is_screenshotted(page, server):
+    """Visit every page from the navigation and save docs/<page>.png."""
+    DOCS.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": 1400, "height": 1700})
+    open_view(page, server, "src=gallery&img=cat+%28chelsea%29&x=44&y=40", 44, 40)
+    for title, name, marker in PAGES:
+        page.get_by_role("link", name=title).click()
+        if name == "scanpath":
+            page.get_by_text("Click on the image to place the first fixation").wait_for(timeout=WAIT)
+            image = page.frame_locator(CLICK_FRAME).locator("img")
+            for x, y in [(44, 40), (70, 70)]:
+                image.click(position={"x": x * SCALE + 2, "y": y * SCALE + 2})
+                page.get_by_text(f"({x}, {y})", exact=False).first.wait_for(timeout=WAIT)
+        page.get_by_text(marker).first.wait_for(timeout=WAIT)
+        page.wait_for_load_state("networkidle")
+        page.wait_for_function(
+            "() => !document.querySelector('[data-testid=\"stSpinner\"]')", timeout=WAIT
+        )
+        page.wait_for_timeout(1500)  # let Plotly finish drawing
+        assert page.locator("[data-testid='stException']").count() == 0, name
+        page.screenshot(path=str(DOCS / f"{name}.png"))
+    assert all((DOCS / f"{name}.png").stat().st_size > 10_000 for _, name, _ in PAGES)
+

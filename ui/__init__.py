@@ -1,0 +1,1 @@
+"""Streamlit glue shared by the app's pages: per-session view state, cached resources, the sidebar."""

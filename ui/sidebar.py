@@ -1,0 +1,135 @@
+"""The sidebar every page shares: where the image comes from, and which checkpoint runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from focusmim_core import InputError, load_image
+from focusmim_core.catalog import AUTO
+from focusmim_core.data import CLASS_NAMES, GALLERY, SPLITS, download_stl10
+from focusmim_core.sources import ImageItem, stl10_class_indices, stl10_root
+from focusmim_core.viewstate import SOURCE_LABELS, SOURCES, SYNTHETIC_COUNT
+
+from . import state
+from .widgets import bound
+
+UPLOAD_ERROR = "upload_error"
+DEFAULT_STL10 = Path(__file__).resolve().parents[1] / "data" / "stl10"  # git-ignored
+ALL_CLASSES = "all classes"
+
+
+def upload_item(uploaded) -> tuple[ImageItem | None, str | None]:
+    """An uploaded file (with ``name`` and ``read``) as an image to explore, or the loader's message."""
+    try:
+        return ImageItem(load_image(uploaded), f"upload: {uploaded.name}"), None
+    except InputError as error:
+        return None, str(error)
+
+
+def _read_upload() -> None:
+    uploaded = st.session_state.get("w_upload")
+    st.session_state[UPLOAD_ERROR] = None
+    if uploaded is None:
+        return
+    item, st.session_state[UPLOAD_ERROR] = upload_item(uploaded)
+    if item is not None:
+        st.session_state[state.UPLOAD] = item
+        state.set_view(source="upload", image="upload")
+
+
+def _download(root: str) -> None:
+    try:
+        with st.spinner("Downloading STL-10 (2.6 GB)…"):
+            download_stl10(root)
+        st.session_state["stl10_download_message"] = None
+    except InputError as error:
+        st.session_state["stl10_download_message"] = str(error)
+
+
+def _stl10_controls() -> None:
+    current = state.view()
+    bound(state.STL10_DIR, stl10_root() or "")
+    st.text_input(
+        "STL-10 folder", key=state.STL10_DIR, help="Folder with stl10_binary/ (or its *_X.bin files)."
+    )
+    bound("w_split", current.split)
+    split = st.selectbox("Split", list(SPLITS), key="w_split")
+    try:
+        dataset = state.stl10_dataset(split)
+    except InputError as error:
+        st.error(str(error))
+        root = stl10_root(st.session_state.get(state.STL10_DIR)) or str(DEFAULT_STL10)
+        st.button(f"Download STL-10 into {root} (2.6 GB, needs internet)", on_click=_download, args=(root,))
+        if st.session_state.get("stl10_download_message"):
+            st.error(st.session_state["stl10_download_message"])
+        return
+    classes = [ALL_CLASSES] if dataset.labels is None else [ALL_CLASSES, *CLASS_NAMES]
+    label = st.selectbox("Class", classes, key="w_class")
+    indices = list(range(len(dataset))) if label == ALL_CLASSES else stl10_class_indices(dataset, label)
+    if not indices:
+        st.warning(f"No {label} images in this split.")
+        return
+    index = int(current.image) if current.source == "stl10" and current.image.isdigit() else indices[0]
+    position = indices.index(index) if index in indices else 0
+    bound("w_stl10_pos", position)
+    st.session_state["w_stl10_pos"] = min(st.session_state["w_stl10_pos"], len(indices) - 1)
+    position = st.number_input(
+        f"Image ({len(indices):,} in this selection)", 0, len(indices) - 1, key="w_stl10_pos", step=1
+    )
+    state.set_view(source="stl10", split=split, image=str(indices[int(position)]))
+
+
+def image_source() -> None:
+    """Widgets choosing the image: gallery photo, procedural scene, STL-10 image, or an upload."""
+    current = state.view()
+    st.header("Image")
+    bound("w_source", current.source)
+    source = st.radio("Source", SOURCES, format_func=SOURCE_LABELS.get, key="w_source", horizontal=True)
+    if source == "gallery":
+        names = list(GALLERY)
+        bound("w_gallery", current.image if current.image in GALLERY else names[0])
+        state.set_view(source=source, image=st.selectbox("Photo", names, key="w_gallery"))
+    elif source == "synthetic":
+        bound("w_synthetic", int(current.image) if current.image.isdigit() else 0)
+        index = st.number_input("Scene number", 0, SYNTHETIC_COUNT - 1, key="w_synthetic", step=1)
+        state.set_view(source=source, image=str(int(index)))
+    elif source == "stl10":
+        _stl10_controls()
+    else:
+        st.file_uploader(
+            "Image file (PNG, JPEG, WebP, TIFF, BMP, GIF; up to 25 MB)",
+            type=None,
+            key="w_upload",
+            on_change=_read_upload,
+        )
+        if st.session_state.get(UPLOAD_ERROR):
+            st.error(st.session_state[UPLOAD_ERROR])
+        state.set_view(source="upload", image="upload")
+
+
+def checkpoint_choice() -> None:
+    """The checkpoint selector: ``auto`` (the one trained for each mode) or a specific file."""
+    st.header("Checkpoint")
+    names = [AUTO] + [info.name for info in state.checkpoints()]
+    current = state.view().checkpoint
+    if current not in names:
+        names.append(current)  # from a link: reported as not found where it is used
+    bound("w_checkpoint", current)
+    choice = st.selectbox(
+        "Network",
+        names,
+        key="w_checkpoint",
+        format_func=lambda n: "auto: trained for the masking mode" if n == AUTO else n,
+    )
+    state.set_view(checkpoint=choice)
+    if not state.checkpoints():
+        st.caption("No checkpoints found: the pages use an untrained network.")
+
+
+def sidebar() -> None:
+    """The shared sidebar."""
+    with st.sidebar:
+        image_source()
+        checkpoint_choice()

@@ -1,0 +1,204 @@
+"""Per-session state (``st.session_state`` only) and process-wide caches (models, foreground maps).
+
+User state never lives in module globals: every user has their own ``st.session_state``.
+Models and the rembg session are loaded once per process (``st.cache_resource``);
+foreground maps are computed once per image (``st.cache_data``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+from focusmim_core import CheckpointError, InputError, inference_model, load_checkpoint
+from focusmim_core.catalog import (
+    TRAIN_HINT,
+    UNTRAINED_LABEL,
+    available_checkpoints,
+    checkpoint_folders,
+    choose,
+    untrained_model,
+)
+from focusmim_core.checkpoints import CheckpointInfo
+from focusmim_core.data import to_uint8_image
+from focusmim_core.latent_batch import BATCH_SOURCES, batch_images, encode_batch
+from focusmim_core.segmentation import foreground_model
+from focusmim_core.sources import ImageItem, gallery_item, open_stl10, stl10_item, stl10_root, synthetic_item
+from focusmim_core.viewstate import ViewState, parse_query, to_query
+
+VIEW = "view"
+MESSAGES = "view_messages"
+UPLOAD = "upload_item"
+STL10_DIR = "stl10_dir"
+
+
+def view() -> ViewState:
+    """This session's view; the first call of a session reads it from the URL's query parameters."""
+    if VIEW not in st.session_state:
+        parsed, messages = parse_query({k: st.query_params.get_all(k) for k in st.query_params})
+        st.session_state[VIEW] = parsed
+        st.session_state[MESSAGES] = messages
+    return st.session_state[VIEW]
+
+
+def set_view(**changes) -> ViewState:
+    """Change fields of this session's view (e.g. ``set_view(fixation=(10, 20))``)."""
+    st.session_state[VIEW] = replace(view(), **changes)
+    return st.session_state[VIEW]
+
+
+def publish_view() -> None:
+    """Write the view into the URL's query parameters, so that the address bar is a link to it."""
+    query = to_query(view())
+    current = {k: st.query_params.get(k) for k in st.query_params}
+    if current != query:
+        st.query_params.from_dict(query)
+
+
+def link_messages() -> list[str]:
+    """What was wrong with the link this session was opened with (returned once, on the first page shown)."""
+    return st.session_state.pop(MESSAGES, [])
+
+
+def show_messages(messages: list[str]) -> None:
+    """Show each problem message as a warning (never a traceback)."""
+    for message in messages:
+        st.warning(message, icon=":material/warning:")
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _checkpoints(folders: tuple[str, ...]) -> list[CheckpointInfo]:
+    return available_checkpoints([Path(f) for f in folders])
+
+
+def checkpoints() -> list[CheckpointInfo]:
+    """Every checkpoint of the shipped folder and ``$FOCUSMIM_CHECKPOINTS`` (re-scanned every 10 s)."""
+    return _checkpoints(tuple(str(f) for f in checkpoint_folders()))
+
+
+@st.cache_resource(show_spinner="Loading the checkpoint…", max_entries=16)
+def _network(path: str, modified: float) -> torch.nn.Module:
+    model, _ = load_checkpoint(path)
+    return inference_model(model)
+
+
+@st.cache_resource(show_spinner=False)
+def _untrained() -> torch.nn.Module:
+    return inference_model(untrained_model())
+
+
+def network(mode: str, fill: str, selection: str | None = None) -> tuple[torch.nn.Module, CheckpointInfo | None, list]:
+    """The network for a mode (the view's checkpoint choice), the checkpoint used, and notes for the user.
+
+    A checkpoint that does not load gives a message and the untrained fallback.
+    """
+    choice = choose(selection or view().checkpoint, mode, fill, checkpoints())
+    notes = [choice.note] if choice.note else []
+    if choice.info is None:
+        return _untrained(), None, [*notes, f"No checkpoint found: showing an {UNTRAINED_LABEL}. {TRAIN_HINT}"]
+    try:
+        path = choice.info.path
+        return _network(str(path), path.stat().st_mtime), choice.info, notes
+    except (CheckpointError, OSError) as error:
+        message = error if isinstance(error, CheckpointError) else f"{path.name} cannot be read ({error})."
+        return _untrained(), None, [*notes, f"{message} Showing an {UNTRAINED_LABEL}."]
+
+
+def networks_by_mode(
+    modes: list[str], fill: str
+) -> tuple[dict[str, torch.nn.Module], dict[str, CheckpointInfo | None], list[str]]:
+    """One network per mode (auto: each mode its own default checkpoint), the checkpoints used, and notes."""
+    models, infos, notes = {}, {}, []
+    for mode in modes:
+        model, info, mode_notes = network(mode, fill)
+        models[mode], infos[mode] = model, info
+        notes += [n for n in mode_notes if n not in notes]
+    return models, infos, notes
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def batch_latents(source: str, split: str, stl10_dir: str | None, checkpoint: str, modified: float) -> torch.Tensor:
+    """Latents ``(N, 128, 12, 12)`` of a batch source under one checkpoint (cached per file version)."""
+    dataset = stl10_dataset(split) if source == BATCH_SOURCES[2] else None
+    info = next((i for i in checkpoints() if i.name == checkpoint), None)
+    model = _untrained() if info is None else _network(str(info.path), modified)
+    return encode_batch(model, batch_images(source, dataset))
+
+
+@st.cache_resource(show_spinner="Loading the foreground model (rembg u2netp)…")
+def _segmenter():
+    return foreground_model("u2netp")
+
+
+@st.cache_data(max_entries=256, show_spinner="Finding the foreground (rembg)…")
+def _foreground_map(pixels: np.ndarray) -> np.ndarray | str:
+    try:
+        masks = _segmenter().predict(pixels[None])
+    except InputError as error:
+        return str(error)
+    except Exception as error:  # onnxruntime errors have no common base class
+        return f"The foreground model failed ({type(error).__name__}: {str(error)[:160]})."
+    return masks[0].astype(np.float32) / 255.0
+
+
+def foreground_of(item: ImageItem) -> tuple[torch.Tensor | None, str | None]:
+    """Foreground confidence ``(H, W)`` of an image (known, or rembg's, cached per image) or a message."""
+    if item.foreground is not None:
+        return item.foreground, None
+    result = _foreground_map(to_uint8_image(item.image))
+    if isinstance(result, str):
+        return None, f"No foreground map: {result} Foreground-weighted errors are not shown."
+    return torch.from_numpy(result), None
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _stl10(root: str, split: str):
+    return open_stl10(root, split)
+
+
+def stl10_dataset(split: str):
+    """The STL-10 split of the folder set in the sidebar or ``$FOCUSMIM_STL10``; raises ``DatasetError``."""
+    root = stl10_root(st.session_state.get(STL10_DIR))
+    if root is None:
+        from focusmim_core import DatasetError
+
+        raise DatasetError(
+            "No STL-10 folder set: type it in the sidebar or set FOCUSMIM_STL10 before starting the app."
+        )
+    return _stl10(str(Path(root).expanduser()), split)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _synthetic(index: int) -> ImageItem:
+    return synthetic_item(index)
+
+
+def current_item() -> tuple[ImageItem, list[str]]:
+    """The view's image and problem messages; a missing image falls back to the default photo."""
+    current = view()
+    try:
+        if current.source == "gallery":
+            return gallery_item(current.image), []
+        if current.source == "synthetic":
+            return _synthetic(int(current.image)), []
+        if current.source == "stl10":
+            return stl10_item(stl10_dataset(current.split), int(current.image)), []
+        if current.source == "upload":
+            item = st.session_state.get(UPLOAD)
+            if item is not None:
+                return item, []
+            message = "No uploaded image in this session: upload one in the sidebar."
+    except (InputError, ValueError) as error:
+        message = str(error)
+    default = ViewState()
+    return gallery_item(default.image), [f"{message} Showing the photo {default.image!r} instead."]
+
+
+def is_demo(info: CheckpointInfo | None) -> bool:
+    """Whether a checkpoint is a demo (or missing: the untrained fallback)."""
+    return info is None or bool(info.metadata.demo)
+

@@ -1,0 +1,67 @@
+"""Widgets bound to the session's view: clickable image, checkpoint notice, number inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import streamlit as st
+import torch
+from streamlit_image_coordinates import streamlit_image_coordinates
+
+from focusmim_core.catalog import TRAIN_HINT
+from focusmim_core.checkpoints import CheckpointInfo
+from focusmim_core.figures import draw_markers, pixelated
+from focusmim_core.viewstate import scale_click
+
+DISPLAY_SCALE = 4  # 96 px -> 384 px on screen, pixelated
+
+
+def bound(key: str, value: Any) -> None:
+    """Give a widget its value from the view the first time it is drawn (or after a page switch)."""
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
+def clickable_image(
+    image: torch.Tensor,
+    points: Sequence[tuple[int, int]],
+    key: str,
+    on_pixel: Callable[[int, int], None],
+    colours: Sequence[tuple[int, int, int]] | None = None,
+) -> None:
+    """The image, large and pixelated, with markers; a click calls ``on_pixel(x, y)`` in 96-px coordinates."""
+
+    def clicked() -> None:
+        value = st.session_state.get(key)
+        if value and {"x", "y", "width", "height"} <= set(value):
+            on_pixel(*scale_click(value["x"], value["y"], value["width"], value["height"], image.shape[-1]))
+
+    array = draw_markers(pixelated(image, DISPLAY_SCALE), list(points), DISPLAY_SCALE, colours)
+    streamlit_image_coordinates(
+        array,
+        width=image.shape[-1] * DISPLAY_SCALE,
+        key=key,
+        on_click=clicked,
+        cursor="crosshair",
+        png_compression_level=1,
+    )
+
+
+def checkpoint_notice(infos: Sequence[CheckpointInfo | None], notes: Sequence[str] = ()) -> None:
+    """Say what the networks are: demo checkpoints, the untrained fallback (in ``notes``), or trained ones."""
+    fallbacks = [n for n in notes if n.startswith("No checkpoint was trained for")]
+    for note in notes:
+        if note not in fallbacks:
+            st.warning(note, icon=":material/warning:")
+    if fallbacks:  # a fallback, not a problem
+        st.caption(" ".join(fallbacks))
+    demos = sorted({info.name for info in infos if info is not None and info.metadata.demo})
+    if demos:
+        unique = {info.name: info for info in infos if info is not None and info.metadata.demo}
+        titles = "; ".join(f"`{name}` ({info.metadata.title()})" for name, info in sorted(unique.items()))
+        st.info(
+            f"**Demo checkpoint{'s' if len(demos) > 1 else ''}**: {titles}: trained briefly on a CPU to show how "
+            f"the app works, not the paper's results. {TRAIN_HINT}",
+            icon=":material/info:",
+        )
