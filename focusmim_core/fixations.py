@@ -83,23 +83,6 @@ def squared_distance(points: torch.Tensor, height: int, width: int) -> torch.Ten
     return dist if points.shape[1] == 1 else dist.amin(dim=1, keepdim=True)
 
 
-def in_square(points: torch.Tensor, height: int, width: int, side: torch.Tensor) -> torch.Tensor:
-    """Whether each pixel lies in an axis-aligned square of ``side`` px around any point.
-
-    ``points`` ``(N, K, 2)``, ``side`` ``(N,)`` integer-valued -> bool ``(N, 1, H, W)``.
-    The square spans columns ``x - side // 2`` to ``x - side // 2 + side - 1`` (same for rows).
-    """
-    n = points.shape[0]
-    start = points - torch.div(side, 2, rounding_mode="floor").view(n, 1, 1).to(points.dtype)
-    size = side.view(n, 1, 1).to(points.dtype)
-    cols = torch.arange(width, dtype=points.dtype, device=points.device).view(1, 1, width)
-    rows = torch.arange(height, dtype=points.dtype, device=points.device).view(1, 1, height)
-    col_in = (cols >= start[..., 0:1]) & (cols < start[..., 0:1] + size)  # (N, K, W)
-    row_in = (rows >= start[..., 1:2]) & (rows < start[..., 1:2] + size)  # (N, K, H)
-    inside = row_in.unsqueeze(-1) & col_in.unsqueeze(-2)
-    return inside.any(dim=1, keepdim=True) if points.shape[1] > 1 else inside
-
-
 def sample_fixations(
     policy: str,
     batch: int,

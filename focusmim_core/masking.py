@@ -17,7 +17,7 @@ import torch
 
 from .errors import InputError
 from .filters import gaussian_blur
-from .fixations import PointsLike, as_points, in_square, join_points, squared_distance
+from .fixations import PointsLike, as_points, join_points
 from .foveation import foveate
 
 PATCH_SIZE = 8  # pixels; 96 x 96 images give the paper's 12 x 12 grid of 144 patches
@@ -65,36 +65,74 @@ def random_patch_mask(
     generator: torch.Generator | None = None,
     patch_size: int = PATCH_SIZE,
     device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """Loss mask of ``floor(P * ratio)`` patches per image drawn uniformly without replacement.
 
-    ``P = (H // patch_size) * (W // patch_size)`` (144 for 96 x 96). -> bool ``(N, 1, H, W)``.
+    ``P = (H // patch_size) * (W // patch_size)`` (144 for 96 x 96). -> ``dtype`` ``(N, 1, H, W)``
+    in {0, 1}, 1 on hidden patches.
     """
     rows, cols = height // patch_size, width // patch_size
     if rows * patch_size != height or cols * patch_size != width:
         raise InputError(f"Random patches need image sides divisible by {patch_size}; got {width} x {height}.")
     counts = patch_count(ratios, rows * cols).to(device)
     order = torch.rand(batch, rows * cols, generator=generator, device=device).argsort(dim=1)
-    first = (torch.arange(rows * cols, device=device).view(1, -1) < counts.view(-1, 1)).to(torch.uint8)
+    first = (torch.arange(rows * cols, device=device).view(1, -1) < counts.view(-1, 1)).to(dtype)
     chosen = torch.zeros_like(first).scatter_(1, order, first).view(batch, 1, rows, 1, cols, 1)
-    pixels = chosen.expand(batch, 1, rows, patch_size, cols, patch_size).reshape(batch, 1, height, width)
-    return pixels.view(torch.bool)  # expanding bytes is faster than expanding bools
+    return chosen.expand(batch, 1, rows, patch_size, cols, patch_size).reshape(batch, 1, height, width)
 
 
-def periphery_mask(points: torch.Tensor, ratios: torch.Tensor, height: int, width: int) -> torch.Tensor:
+def _outside_all(outside: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``(N, K, H, W)`` per-point "outside" -> ``dtype`` ``(N, 1, H, W)``, 1 outside every region."""
+    if outside.dtype == dtype:  # one point: already the mask
+        return outside
+    return outside.all(dim=1, keepdim=True).to(dtype)
+
+
+def _compare(greater: torch.Tensor, smaller: torch.Tensor, points: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``greater > smaller`` broadcast to ``(N, K, H, W)``; written straight into ``dtype`` for one point.
+
+    Comparing into a float tensor is one pass; a bool result and a cast would be two.
+    """
+    if points.shape[1] != 1:
+        return greater > smaller
+    n, _, height, _ = smaller.shape
+    out = torch.empty((n, 1, height, greater.shape[-1]), dtype=dtype, device=points.device)
+    return torch.gt(greater, smaller, out=out)
+
+
+def periphery_mask(
+    points: torch.Tensor, ratios: torch.Tensor, height: int, width: int, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """Loss mask outside discs of radius ``periphery_radius(ratio)`` around every point.
 
     ``points`` ``(N, K, 2)``; pixel (row, col) is visible iff ``(col-x)^2 + (row-y)^2 <= r^2``
-    for some point. -> bool ``(N, 1, H, W)``.
+    for some point. -> ``dtype`` ``(N, 1, H, W)`` in {0, 1}. Exact: every term is a whole number.
     """
-    radius = periphery_radius(ratios, height, width).to(points.device).view(-1, 1, 1, 1)
-    return squared_distance(points, height, width) > radius.to(points.dtype) ** 2
+    radius = periphery_radius(ratios, height, width).to(points.device).to(points.dtype).view(-1, 1, 1, 1)
+    cols = torch.arange(width, dtype=points.dtype, device=points.device)
+    rows = torch.arange(height, dtype=points.dtype, device=points.device)
+    dx2 = (cols.view(1, 1, 1, width) - points[..., 0, None, None]) ** 2  # (N, K, 1, W)
+    room = radius**2 - (rows.view(1, 1, height, 1) - points[..., 1, None, None]) ** 2  # (N, K, H, 1)
+    return _outside_all(_compare(dx2, room, points, dtype), dtype)
 
 
-def periphery_square_mask(points: torch.Tensor, ratios: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Loss mask outside squares of side ``square_side(ratio)`` around every point: bool ``(N, 1, H, W)``."""
-    side = square_side(ratios, height, width).to(points.device)
-    return ~in_square(points, height, width, side)
+def periphery_square_mask(
+    points: torch.Tensor, ratios: torch.Tensor, height: int, width: int, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """Loss mask outside squares of side ``s = square_side(ratio)`` around every point.
+
+    The square spans columns ``x - s // 2`` to ``x - s // 2 + s - 1`` (rows likewise).
+    ``points`` ``(N, K, 2)`` -> ``dtype`` ``(N, 1, H, W)`` in {0, 1}.
+    """
+    side = square_side(ratios, height, width).to(points.device).to(points.dtype).view(-1, 1, 1, 1)
+    start = points[..., None, None] - torch.div(side, 2, rounding_mode="floor").unsqueeze(-1)  # (N, K, 2, 1, 1)
+    cols = torch.arange(width, dtype=points.dtype, device=points.device).view(1, 1, 1, width)
+    rows = torch.arange(height, dtype=points.dtype, device=points.device).view(1, 1, height, 1)
+    col_out = ((cols < start[:, :, 0]) | (cols >= start[:, :, 0] + side)).to(points.dtype)  # (N, K, 1, W)
+    row_out = ((rows < start[:, :, 1]) | (rows >= start[:, :, 1] + side)).to(points.dtype)  # (N, K, H, 1)
+    # outside iff col_out or row_out, i.e. col_out > 0.5 - row_out (one broadcast comparison)
+    return _outside_all(_compare(col_out, 0.5 - row_out, points, dtype), dtype)
 
 
 def fill_values(images: torch.Tensor, fill: str) -> torch.Tensor:
@@ -170,7 +208,7 @@ MODES: dict[str, MaskingMode] = {
     )
 }
 
-REGION_MASKS: dict[str, Callable[[torch.Tensor, torch.Tensor, int, int], torch.Tensor]] = {
+REGION_MASKS: dict[str, Callable[..., torch.Tensor]] = {
     "periphery": periphery_mask,
     "periphery_square": periphery_square_mask,
 }
@@ -236,8 +274,8 @@ def mask_images(
         return foveate(images, points, antialias=antialias)
     ratios = as_ratios(ratio, n, device)
     if spec.name == "random_patches":
-        hidden = random_patch_mask(n, height, width, ratios, generator, device=device)
+        hidden = random_patch_mask(n, height, width, ratios, generator, device=device, dtype=images.dtype)
     else:
-        hidden = REGION_MASKS[spec.name](points, ratios, height, width)
-    inputs = torch.where(hidden, fill_values(images, fill), images)
-    return inputs, hidden.to(images.dtype)
+        hidden = REGION_MASKS[spec.name](points, ratios, height, width, dtype=images.dtype)
+    # lerp with a 0/1 weight returns exactly the image or exactly the fill, in one pass
+    return torch.lerp(images, fill_values(images, fill).to(images.dtype), hidden), hidden

@@ -159,6 +159,36 @@ def test_covert_attention_reveals_a_second_disc_of_the_same_radius(images):
     assert double[0, 0, 72, 70] == 0 and single[0, 0, 72, 70] == 1
 
 
+def region_by_definition(mode: str, ratio: float, points: list[tuple[int, int]]) -> torch.Tensor:
+    """The visible region written pixel by pixel from the definitions: bool (96, 96)."""
+    radius, side = int(periphery_radius(ratio)), int(square_side(ratio))
+    visible = torch.zeros(96, 96, dtype=torch.bool)
+    for row in range(96):
+        for col in range(96):
+            for x, y in points:
+                if mode == "periphery":
+                    inside = (col - x) ** 2 + (row - y) ** 2 <= radius**2
+                else:
+                    inside = x - side // 2 <= col < x - side // 2 + side and y - side // 2 <= row < y - side // 2 + side
+                visible[row, col] |= inside
+    return visible
+
+
+@pytest.mark.parametrize("mode", ["periphery", "periphery_square"])
+def test_region_masks_equal_the_pixel_by_pixel_definition(images, mode):
+    generator = torch.Generator().manual_seed(3)
+    fixations = torch.randint(0, 96, (4, 2), generator=generator)
+    attention = torch.randint(0, 96, (4, 2), generator=generator)
+    ratios = torch.tensor([0.3, 0.6, 0.8, 0.95])
+    _, single = mask_images(images, mode, ratios, fixations=fixations)
+    _, double = mask_images(images, mode, ratios, fixations=fixations, attention=attention)
+    for i in range(4):
+        point, second = tuple(fixations[i].tolist()), tuple(attention[i].tolist())
+        ratio = float(ratios[i])
+        assert torch.equal(single[i, 0] == 0, region_by_definition(mode, ratio, [point]))
+        assert torch.equal(double[i, 0] == 0, region_by_definition(mode, ratio, [point, second]))
+
+
 def test_per_sample_ratios(images):
     _, loss_mask = mask_images(images, "periphery", torch.tensor([0.2, 0.5, 0.8, 0.95]))
     visible = (loss_mask == 0).sum(dim=(1, 2, 3)).tolist()

@@ -38,7 +38,8 @@ def test_a_reference_state_dict_loads_strictly():
 
 
 def test_forward_shapes_and_range(model):
-    reconstruction, latent = model(torch.rand(2, 3, 96, 96))
+    with torch.no_grad():
+        reconstruction, latent = model(torch.rand(2, 3, 96, 96))
     assert reconstruction.shape == (2, 3, 96, 96) and latent.shape == (2, 128, 12, 12)
     assert float(reconstruction.min()) > 0 and float(reconstruction.max()) < 1
     assert float(latent.min()) >= 0  # a ReLU ends the encoder
