@@ -430,14 +430,24 @@ def stl10_probe_data(root: str, limit: int | None = None, val_count: int = 1000)
 
 
 def synthetic_probe_data(
-    train: int = 4000, val: int = 1000, test: int = 8000, seed: int = 0, limit: int | None = None
+    train: int = 4000,
+    val: int = 1000,
+    test: int = 8000,
+    seed: int = 0,
+    limit: int | None = None,
+    layout: str = "centred",
 ) -> ProbeData:
-    """Procedural scenes: the ``train``, ``val`` and ``test`` splits (sizes capped at ``limit``)."""
+    """Procedural scenes: the ``train``, ``val`` and ``test`` splits (sizes capped at ``limit``).
+
+    ``layout`` ``centred`` (default) puts each object near the middle, as STL-10 does: a
+    linear layer on the flattened 12 x 12 latent cannot follow an object around the image,
+    and on ``scattered`` scenes even the true silhouettes give a linear probe ~17 %.
+    """
     sizes = {"train": train, "val": val, "test": test}
     splits = {}
     for name, size in sizes.items():
         size = min(size, limit) if limit else size
-        scenes = SyntheticScenes(name, seed=seed, length=size)
+        scenes = SyntheticScenes(name, seed=seed, length=size, layout=layout)
         splits[name] = LabelledImages(
             lambda indices, scenes=scenes: scenes.batch(indices)[0], scenes.labels(torch.arange(size))
         )

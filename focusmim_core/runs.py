@@ -128,6 +128,18 @@ def as_percent(value: Any, scale: float) -> float | None:
     return float(value) * scale
 
 
+RANDOM_INIT_PROBE = "random_init_probe.json"  # beside the shipped checkpoints (train.ship_demo --probe)
+
+
+def random_init_probe(folder: Path = SHIPPED_DIR) -> dict[str, Any] | None:
+    """The probe result of a random-init encoder on the shipped checkpoints' probe set, if recorded."""
+    try:
+        values = json.loads((Path(folder) / RANDOM_INIT_PROBE).read_text())
+    except (OSError, ValueError):
+        return None
+    return values if isinstance(values, dict) and isinstance(values.get("accuracy_mean"), float) else None
+
+
 def probe_rows(checkpoints: list[CheckpointInfo]) -> list[dict[str, Any]]:
     """One row per checkpoint: our probe accuracy (``None`` if not measured) and the paper's, clearly apart."""
     rows = []

@@ -5,7 +5,7 @@ import streamlit as st
 
 from focusmim_core.catalog import TRAIN_HINT, checkpoint_folders, describe
 from focusmim_core.figures import line_chart, probe_chart
-from focusmim_core.runs import CURVE_KEYS, PAPER_ACCURACY, find_runs, probe_rows, run_folders
+from focusmim_core.runs import CURVE_KEYS, PAPER_ACCURACY, find_runs, probe_rows, random_init_probe, run_folders
 from ui import state
 
 st.title("Checkpoints and training runs")
@@ -53,6 +53,13 @@ if rows:
         st.plotly_chart(probe_chart(rows), key="probe_chart")
     else:
         st.info("No checkpoint has a probe result yet: run `python -m train.probe` to measure one.")
+baseline = random_init_probe(checkpoint_folders()[0])  # the shipped folder comes first
+if baseline is not None:
+    st.caption(
+        f"Baseline for the shipped demo checkpoints: a random-init encoder reaches "
+        f"{100 * baseline['accuracy_mean']:.1f} % (k-NN {100 * (baseline.get('knn_accuracy') or 0):.1f} %) on the "
+        "same procedural probe set. Random features are a strong baseline; a checkpoint helps only above it."
+    )
 st.markdown("**The paper's numbers** (STL-10 linear probe, %, read off Fig. 4; not measured here):")
 st.dataframe(
     pd.DataFrame({"paper's setup": list(PAPER_ACCURACY), "accuracy % (paper)": list(PAPER_ACCURACY.values())}),

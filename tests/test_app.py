@@ -24,6 +24,7 @@ import focusmim_core.catalog as catalog
 from focusmim_core import CheckpointMetadata, save_checkpoint
 from focusmim_core.catalog import untrained_model
 from focusmim_core.data import write_stl10_split
+from focusmim_core.runs import RANDOM_INIT_PROBE
 from focusmim_core.sources import ImageItem, synthetic_item
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -317,6 +318,12 @@ def test_checkpoints_page_lists_checkpoints_curves_and_probe_vs_paper(checkpoint
     values["metrics"] = {"probe": {"accuracy_mean": 0.42, "accuracy_std": 0.01, "dataset": "synthetic"}}
     sidecar.write_text(json.dumps(values))
     at = app("pages/checkpoints.py")
+    assert "random-init encoder" not in texts(at.caption)  # no baseline recorded
+    shipped = tmp_path / "no_shipped"
+    shipped.mkdir()
+    (shipped / RANDOM_INIT_PROBE).write_text(json.dumps({"accuracy_mean": 0.213, "knn_accuracy": 0.2}))
+    at = app("pages/checkpoints.py")
+    assert "a random-init encoder reaches 21.3 % (k-NN 20.0 %)" in texts(at.caption)
     listed = at.dataframe[0].value
     assert set(listed["checkpoint"]) == {"ckpts/periphery_0.8", "ckpts/random_patches_0.6"}
     assert "demo" in texts(at.info)

@@ -30,7 +30,15 @@ from focusmim_core.figures import (
 )
 from focusmim_core.latent import channel_grid
 from focusmim_core.latent_batch import BATCH_SOURCES, batch_images, encode_batch, statistics_row
-from focusmim_core.runs import PAPER_ACCURACY, find_runs, paper_entry, probe_rows, read_run
+from focusmim_core.runs import (
+    PAPER_ACCURACY,
+    RANDOM_INIT_PROBE,
+    find_runs,
+    paper_entry,
+    probe_rows,
+    random_init_probe,
+    read_run,
+)
 from focusmim_core.sources import open_stl10, stl10_class_indices, stl10_item, stl10_root, synthetic_item
 from focusmim_core.sweeps import SWEEP_RATIOS, mode_table, ratio_curves, scanpath_curves, sweep_views
 from focusmim_core.viewstate import ViewState, parse_query, scale_click, to_query
@@ -196,6 +204,16 @@ def test_probe_rows_put_ours_next_to_the_papers(checkpoint_folder):
     assert first["ours: accuracy %"] == pytest.approx(41.2) and first["ours: ± std"] == pytest.approx(1.0)
     assert rows[infos[1].name]["ours: accuracy %"] is None
     assert first["paper: accuracy % (STL-10)"] == PAPER_ACCURACY[paper_entry("none", "mean")] == 47.0
+
+
+def test_random_init_baseline_is_read_when_recorded_and_ignored_when_broken(tmp_path):
+    assert random_init_probe(tmp_path) is None
+    (tmp_path / RANDOM_INIT_PROBE).write_text('{"accuracy_mean": 0.21, "knn_accuracy": 0.23}')
+    assert random_init_probe(tmp_path)["accuracy_mean"] == 0.21
+    (tmp_path / RANDOM_INIT_PROBE).write_text("{broken")
+    assert random_init_probe(tmp_path) is None
+    (tmp_path / RANDOM_INIT_PROBE).write_text('{"accuracy_mean": "high"}')
+    assert random_init_probe(tmp_path) is None
 
 
 @pytest.mark.parametrize(

@@ -105,6 +105,28 @@ def test_synthetic_splits_and_seeds_differ():
     assert not torch.equal(first, SyntheticScenes("train", seed=1).batch(range(4))[0])
 
 
+def foreground_centres(foreground: torch.Tensor) -> torch.Tensor:
+    """Centre of mass (x, y) in pixels of each foreground map ``(N, 1, H, W)``: ``(N, 2)``."""
+    grid = torch.arange(96, dtype=torch.float32) + 0.5
+    mass = foreground[:, 0].sum(dim=(1, 2))
+    x = (foreground[:, 0].sum(dim=1) * grid).sum(dim=1) / mass
+    y = (foreground[:, 0].sum(dim=2) * grid).sum(dim=1) / mass
+    return torch.stack([x, y], dim=1)
+
+
+def test_centred_layout_keeps_objects_near_the_middle_and_scattered_spreads_them():
+    centred = SyntheticScenes("train", layout="centred").batch(range(200))[1]
+    scattered = SyntheticScenes("train", layout="scattered").batch(range(200))[1]
+    offset_centred = (foreground_centres(centred) - 48).abs()
+    offset_scattered = (foreground_centres(scattered) - 48).abs()
+    # centres within 0.05 of the image side (4.8 px) plus the asymmetry of the shapes themselves
+    assert float(offset_centred.max()) < 16
+    assert float(offset_scattered.max()) > 16
+    assert float(centred.mean()) > float(scattered.mean())  # larger objects
+    with pytest.raises(ValueError, match="unknown layout 'middle'"):
+        SyntheticScenes("train", layout="middle")
+
+
 def test_every_synthetic_scene_has_object_and_background_pixels():
     _, foreground, _ = SyntheticScenes("val").batch(range(8))
     inside = foreground[:, 0] > 0.99

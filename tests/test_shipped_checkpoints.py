@@ -10,7 +10,7 @@ from focusmim_core.checkpoints import SHIPPED_DIR
 from focusmim_core.losses import per_sample_masked_mse
 from focusmim_core.model import Autoencoder
 from focusmim_core.render import reconstruct
-from train.ship_demo import DEMOS, write_table
+from train.ship_demo import DEMOS, RANDOM_INIT_PROBE, write_table
 
 
 @pytest.mark.parametrize("spec", DEMOS, ids=[spec.name for spec in DEMOS])
@@ -41,6 +41,7 @@ def test_the_checkpoint_table_lists_every_shipped_checkpoint(tmp_path):
         target = tmp_path / f"{spec.name}.safetensors"
         target.write_bytes((SHIPPED_DIR / f"{spec.name}.safetensors").read_bytes())
         target.with_suffix(".json").write_text((SHIPPED_DIR / f"{spec.name}.json").read_text())
+    (tmp_path / RANDOM_INIT_PROBE).write_text((SHIPPED_DIR / RANDOM_INIT_PROBE).read_text())
     text = write_table(tmp_path).read_text()
     assert text == (SHIPPED_DIR / "README.md").read_text()  # the committed table is up to date
     for spec in DEMOS:

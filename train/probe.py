@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from tqdm import tqdm
 
 from focusmim_core.checkpoints import load_checkpoint
+from focusmim_core.data.synthetic import LAYOUTS
 from focusmim_core.errors import InputError
 from focusmim_core.model import inference_model
 from focusmim_core.probe import (
@@ -48,6 +49,7 @@ class ProbeConfig:
     val_size: int = 1000
     test_size: int = 8000
     synthetic_seed: int = 0
+    synthetic_layout: str = "centred"
     finetune: bool = False
     learning_rate: float | None = None
     weight_decay: float = 1e-8
@@ -76,6 +78,7 @@ HELP = {
     "val_size": "synthetic: validation images; STL-10: held out of train per seed",
     "test_size": "synthetic: test images",
     "synthetic_seed": "synthetic: dataset seed",
+    "synthetic_layout": "synthetic: objects near the centre (like STL-10) or scattered",
     "finetune": "train the whole encoder with the head (paper's fine-tuning variant)",
     "learning_rate": "Adam learning rate (1e-4 probe, 1e-5 fine-tuning)",
     "patience": "early stopping: epochs without improvement",
@@ -95,7 +98,11 @@ def parse_args(argv: list[str] | None = None) -> ProbeConfig:
         argv,
         __doc__,
         positional=("checkpoint",),
-        choices={"dataset": ("stl10", "synthetic"), "device": ("auto", "cpu", "cuda")},
+        choices={
+            "dataset": ("stl10", "synthetic"),
+            "device": ("auto", "cpu", "cuda"),
+            "synthetic_layout": tuple(LAYOUTS),
+        },
         helps=HELP,
     )
 
@@ -133,7 +140,12 @@ def run(config: ProbeConfig) -> dict:
         data = stl10_probe_data(config.data_root, config.limit, config.val_size)
     else:
         data = synthetic_probe_data(
-            config.train_size, config.val_size, config.test_size, config.synthetic_seed, config.limit
+            config.train_size,
+            config.val_size,
+            config.test_size,
+            config.synthetic_seed,
+            config.limit,
+            config.synthetic_layout,
         )
     seeds = list(range(config.seeds))
     progress = Progress()

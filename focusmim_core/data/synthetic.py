@@ -6,18 +6,44 @@ any device without disk, batched, and the same image always comes out again. Spl
 use disjoint streams. The foreground map is the object's exact coverage in [0, 1].
 
 Classes differ by shape only (colour, texture, size, position and rotation are random),
-so a linear probe has to find shape in the representation.
+so a linear probe has to find shape in the representation. Two layouts (``LAYOUTS``):
+``scattered`` objects for pretraining, and ``centred`` ones (like STL-10's photos) for the
+labelled probe splits, since a linear layer on a flattened spatial latent cannot follow an
+object that moves around the image.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
 SYNTHETIC_CLASSES = ("disc", "square", "triangle", "star", "ring", "cross", "bar", "crescent", "hexagon", "ell")
 SPLIT_SALTS = {"train": 0x1F2E3D4C, "val": 0x5B6A7988, "test": 0x13572468, "pretrain": 0x2468ACE0}
 LEAVES = 36  # dead-leaves discs per background
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where objects sit and how big they are, as fractions of the image side.
+
+    The centre is uniform in ``[0.5 - centre_spread / 2, 0.5 + centre_spread / 2]`` on each
+    axis; the object radius is uniform in ``[radius_min, radius_max]``.
+    """
+
+    centre_spread: float
+    radius_min: float
+    radius_max: float
+
+
+LAYOUTS = {
+    # anywhere in the middle 40 % at radius 16-30 %: varied scenes for pretraining
+    "scattered": Layout(centre_spread=0.4, radius_min=0.16, radius_max=0.30),
+    # near the centre at radius 26-34 %, like STL-10's photos: what a linear probe of a
+    # spatial latent can read (the flattened 12 x 12 grid is not translation invariant)
+    "centred": Layout(centre_spread=0.1, radius_min=0.26, radius_max=0.34),
+}
 _MASK32 = 0xFFFFFFFF
 
 
@@ -89,14 +115,20 @@ class SyntheticScenes:
         seed: changes every image of every split.
         length: nominal size of the split (indices beyond it are valid too).
         size: image side in pixels (96 for the paper's model).
+        layout: a name in ``LAYOUTS``: ``scattered`` objects (pretraining) or ``centred``
+            ones (the labelled probe splits).
     """
 
     classes = SYNTHETIC_CLASSES
 
-    def __init__(self, split: str = "train", seed: int = 0, length: int = 5000, size: int = 96):
+    def __init__(
+        self, split: str = "train", seed: int = 0, length: int = 5000, size: int = 96, layout: str = "scattered"
+    ):
         if split not in SPLIT_SALTS:
             raise ValueError(f"unknown split {split!r}: use one of {', '.join(SPLIT_SALTS)}")
-        self.split, self.seed, self.length, self.size = split, seed, length, size
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {layout!r}: use one of {', '.join(LAYOUTS)}")
+        self.split, self.seed, self.length, self.size, self.layout = split, seed, length, size, layout
 
     def __len__(self) -> int:
         return self.length
@@ -151,9 +183,10 @@ class SyntheticScenes:
         n, device = keys.shape[0], keys.device
         u = uniform(keys, 2, 12)
         x, y = self._grid(device)
-        scale = 0.16 + 0.14 * u[:, 0]  # object radius as a fraction of the image
-        cx = 0.3 + 0.4 * u[:, 1]
-        cy = 0.3 + 0.4 * u[:, 2]
+        layout = LAYOUTS[self.layout]
+        scale = layout.radius_min + (layout.radius_max - layout.radius_min) * u[:, 0]  # radius / image side
+        cx = 0.5 - layout.centre_spread / 2 + layout.centre_spread * u[:, 1]
+        cy = 0.5 - layout.centre_spread / 2 + layout.centre_spread * u[:, 2]
         angle = 2 * math.pi * u[:, 3]
         ox = (x - cx.view(n, 1, 1)) / scale.view(n, 1, 1)
         oy = (y - cy.view(n, 1, 1)) / scale.view(n, 1, 1)
