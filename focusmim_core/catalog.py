@@ -94,3 +94,12 @@ def describe(info: CheckpointInfo | None) -> dict[str, Any]:
         "code version": meta.code_version,
         "file": str(info.path),
     }
+
+
+def details_markdown(details: dict[str, Any]) -> str:
+    """A flat dict (e.g. from ``describe``) as a two-column Markdown table; cheap to draw on every rerun."""
+    def cell(value: Any) -> str:
+        return "–" if value is None else str(value).replace("|", "\\|")
+
+    rows = [f"| {key} | {cell(value)} |" for key, value in details.items()]
+    return "\n".join(["| field | value |", "|---|---|", *rows])

@@ -72,15 +72,18 @@ def draw_markers(
     """
     out = array.copy()
     height, width = out.shape[:2]
-    rows, cols = np.mgrid[0:height, 0:width]
     radius = max(4.0, 2.6 * scale)
     width_px = max(1.0, scale * 0.35)
+    reach = int(np.ceil(radius + 2 * width_px + 2))  # nothing is drawn farther than this from a centre
     for i, (x, y) in enumerate(points):
         colour = colours[i] if colours is not None else MARKER_COLOURS[min(i, 2)]
         cx, cy = (x + 0.5) * scale, (y + 0.5) * scale
+        top, left = max(0, int(cy) - reach), max(0, int(cx) - reach)
+        rows, cols = np.mgrid[top : min(height, int(cy) + reach + 1), left : min(width, int(cx) + reach + 1)]
+        window = out[top : top + rows.shape[0], left : left + rows.shape[1]]  # a view: drawing writes to out
         distance = np.sqrt((cols + 0.5 - cx) ** 2 + (rows + 0.5 - cy) ** 2)
-        out[np.abs(distance - radius - width_px - 0.7) <= 0.7] = (0, 0, 0)
-        out[(np.abs(distance - radius) <= width_px) | (distance <= max(1.0, scale * 0.4))] = colour
+        window[np.abs(distance - radius - width_px - 0.7) <= 0.7] = (0, 0, 0)
+        window[(np.abs(distance - radius) <= width_px) | (distance <= max(1.0, scale * 0.4))] = colour
     return out
 
 

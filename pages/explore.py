@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from focusmim_core import MODES, InputError, render
-from focusmim_core.catalog import describe
+from focusmim_core.catalog import describe, details_markdown
 from focusmim_core.export import panel_row_png, settings_json
 from focusmim_core.figures import framed, heatmap_row, pixelated
 from focusmim_core.masking import FILLS
@@ -127,6 +127,6 @@ d2.download_button(
     on_click="ignore",
 )
 with st.expander("Checkpoint details"):
-    st.table({k: [str(v)] for k, v in checkpoint_info.items()})
+    st.markdown(details_markdown(checkpoint_info))
 st.caption(f"The address bar links to this view: `?{urlencode(to_query(view))}`")
 st.caption(f"Showing {mode} at fixation ({view.fixation[0]}, {view.fixation[1]}).")

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from focusmim_core import MODES, Autoencoder, CheckpointMetadata, DatasetError, ViewSettings, render, save_checkpoint
-from focusmim_core.catalog import AUTO, choose, describe, untrained_model
+from focusmim_core.catalog import AUTO, choose, describe, details_markdown, untrained_model
 from focusmim_core.checkpoints import list_checkpoints
 from focusmim_core.data import write_stl10_split
 from focusmim_core.export import panel_images, panel_row_png, settings_json
@@ -249,6 +249,19 @@ def test_markers_sit_on_the_fixation_and_leave_the_rest_alone():
     assert marked_image(torch.zeros(3, 96, 96), [(10, 20)], 4)[82, 42].tolist() == [255, 40, 40]
 
 
+def test_markers_are_whole_rings_anywhere_even_at_the_edges():
+    # the ring, its dark outline and the dot, from their definitions over the whole image
+    scale, radius, width = 4, 10.4, 1.4
+    rows, cols = np.mgrid[0:384, 0:384]
+    for x, y in [(48, 48), (0, 0), (95, 95), (0, 95)]:
+        distance = np.sqrt((cols + 0.5 - (x + 0.5) * scale) ** 2 + (rows + 0.5 - (y + 0.5) * scale) ** 2)
+        ring = (np.abs(distance - radius) <= width) | (distance <= 1.6)
+        outline = (np.abs(distance - radius - width - 0.7) <= 0.7) & ~ring
+        marked = draw_markers(np.full((384, 384, 3), 128, np.uint8), [(x, y)], scale)
+        assert (marked[ring] == (255, 40, 40)).all() and (marked[outline] == 0).all()
+        assert (marked[~ring & ~outline] == 128).all()
+
+
 def test_heatmaps_show_rows_top_down_with_hover_values_and_one_colour_scale():
     error, weighted = torch.zeros(96, 96), torch.zeros(96, 96)
     error[5, 7], weighted[90, 3] = 0.25, 0.5
@@ -347,3 +360,14 @@ def test_batch_latents_and_statistics(model):
 def test_saved_untrained_model_round_trips(tmp_path):
     path = save_checkpoint(tmp_path / "m.safetensors", Autoencoder(), CheckpointMetadata(demo=True))
     assert list_checkpoints(tmp_path)[0].path == path
+
+
+def test_checkpoint_details_render_as_a_markdown_table():
+    text = details_markdown({"checkpoint": "demo|v2", "probe accuracy": None, "epochs": 2})
+    assert text.splitlines() == [
+        "| field | value |",
+        "|---|---|",
+        "| checkpoint | demo\\|v2 |",
+        "| probe accuracy | – |",
+        "| epochs | 2 |",
+    ]
