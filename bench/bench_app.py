@@ -20,7 +20,6 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -31,6 +30,7 @@ if str(ROOT / "tests") not in sys.path:
 
 from browser_app import CLICK_FRAME, launch_browser, running_app, status_text  # noqa: E402
 
+from bench.timing import median_seconds  # noqa: E402
 from focusmim_core import MODES, ViewSettings, inference_model, render, render_modes  # noqa: E402
 from focusmim_core.catalog import untrained_model  # noqa: E402
 from focusmim_core.runtime import configure_cpu_allocator  # noqa: E402
@@ -57,18 +57,6 @@ ECHO_PAGE = textwrap.dedent(
 )
 
 
-def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
-    """Median wall time of ``fn()`` in milliseconds over ``repeats`` runs after ``warmup`` runs."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
-
-
 def report(what: str, measured: float, baseline_name: str, baseline: float, goal: float) -> None:
     """Print one result line: measured, baseline, ratio and the goal."""
     verdict = "meets" if measured <= goal else "MISSES"
@@ -92,8 +80,8 @@ def server_side(repeats: int) -> None:
             for m in modes
         ]
 
-    measured = median_ms(batched, repeats)
-    baseline = median_ms(per_mode, repeats)
+    measured = 1000 * median_seconds(batched, repeats)
+    baseline = 1000 * median_seconds(per_mode, repeats)
     report(f"render all {len(modes)} modes of one image (render_modes, one batch)", measured,
            "one render() per mode", baseline, SERVER_GOAL_MS)
 

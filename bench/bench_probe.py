@@ -23,6 +23,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from bench.timing import sync
 from focusmim_core import Autoencoder, inference_model
 from focusmim_core.probe import (
     NUM_CLASSES,
@@ -38,12 +39,6 @@ from focusmim_core.probe import (
 from focusmim_core.runtime import configure_cpu_allocator
 
 GOAL = 50.0
-
-
-def sync(device: str) -> None:
-    """Wait for queued GPU work so timings cover it."""
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
 
 
 def reference_epoch_seconds(model, fit_images, fit_y, val_images, val_y, epochs: int, device: str) -> float:

@@ -82,23 +82,18 @@ def random_patch_mask(
     return chosen.expand(batch, 1, rows, patch_size, cols, patch_size).reshape(batch, 1, height, width)
 
 
-def _outside_all(outside: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """``(N, K, H, W)`` per-point "outside" -> ``dtype`` ``(N, 1, H, W)``, 1 outside every region."""
-    if outside.dtype == dtype:  # one point: already the mask
-        return outside
-    return outside.all(dim=1, keepdim=True).to(dtype)
+def _outside_every_region(greater: torch.Tensor, smaller: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``greater > smaller`` per point ``(N, K, ., .)``, broadcast to ``(N, K, H, W)`` -> ``dtype``
+    ``(N, 1, H, W)``: 1 where the pixel is outside every point's region.
 
-
-def _compare(greater: torch.Tensor, smaller: torch.Tensor, points: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """``greater > smaller`` broadcast to ``(N, K, H, W)``; written straight into ``dtype`` for one point.
-
-    Comparing into a float tensor is one pass; a bool result and a cast would be two.
+    With one point the comparison is written straight into ``dtype`` (one pass; a bool
+    result and a cast would be two).
     """
-    if points.shape[1] != 1:
-        return greater > smaller
-    n, _, height, _ = smaller.shape
-    out = torch.empty((n, 1, height, greater.shape[-1]), dtype=dtype, device=points.device)
-    return torch.gt(greater, smaller, out=out)
+    n, regions, height, width = greater.shape[0], greater.shape[1], smaller.shape[-2], greater.shape[-1]
+    if regions == 1:
+        out = torch.empty((n, 1, height, width), dtype=dtype, device=greater.device)
+        return torch.gt(greater, smaller, out=out)
+    return (greater > smaller).all(dim=1, keepdim=True).to(dtype)
 
 
 def periphery_mask(
@@ -109,12 +104,12 @@ def periphery_mask(
     ``points`` ``(N, K, 2)``; pixel (row, col) is visible iff ``(col-x)^2 + (row-y)^2 <= r^2``
     for some point. -> ``dtype`` ``(N, 1, H, W)`` in {0, 1}. Exact: every term is a whole number.
     """
-    radius = periphery_radius(ratios, height, width).to(points.device).to(points.dtype).view(-1, 1, 1, 1)
+    radius = periphery_radius(ratios, height, width).to(points.device, points.dtype).view(-1, 1, 1, 1)
     cols = torch.arange(width, dtype=points.dtype, device=points.device)
     rows = torch.arange(height, dtype=points.dtype, device=points.device)
     dx2 = (cols.view(1, 1, 1, width) - points[..., 0, None, None]) ** 2  # (N, K, 1, W)
     room = radius**2 - (rows.view(1, 1, height, 1) - points[..., 1, None, None]) ** 2  # (N, K, H, 1)
-    return _outside_all(_compare(dx2, room, points, dtype), dtype)
+    return _outside_every_region(dx2, room, dtype)
 
 
 def periphery_square_mask(
@@ -125,14 +120,14 @@ def periphery_square_mask(
     The square spans columns ``x - s // 2`` to ``x - s // 2 + s - 1`` (rows likewise).
     ``points`` ``(N, K, 2)`` -> ``dtype`` ``(N, 1, H, W)`` in {0, 1}.
     """
-    side = square_side(ratios, height, width).to(points.device).to(points.dtype).view(-1, 1, 1, 1)
+    side = square_side(ratios, height, width).to(points.device, points.dtype).view(-1, 1, 1, 1)
     start = points[..., None, None] - torch.div(side, 2, rounding_mode="floor").unsqueeze(-1)  # (N, K, 2, 1, 1)
     cols = torch.arange(width, dtype=points.dtype, device=points.device).view(1, 1, 1, width)
     rows = torch.arange(height, dtype=points.dtype, device=points.device).view(1, 1, height, 1)
     col_out = ((cols < start[:, :, 0]) | (cols >= start[:, :, 0] + side)).to(points.dtype)  # (N, K, 1, W)
     row_out = ((rows < start[:, :, 1]) | (rows >= start[:, :, 1] + side)).to(points.dtype)  # (N, K, H, 1)
     # outside iff col_out or row_out, i.e. col_out > 0.5 - row_out (one broadcast comparison)
-    return _outside_all(_compare(col_out, 0.5 - row_out, points, dtype), dtype)
+    return _outside_every_region(col_out, 0.5 - row_out, dtype)
 
 
 def fill_values(images: torch.Tensor, fill: str) -> torch.Tensor:

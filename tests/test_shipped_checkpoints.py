@@ -10,7 +10,8 @@ from focusmim_core.checkpoints import SHIPPED_DIR
 from focusmim_core.losses import per_sample_masked_mse
 from focusmim_core.model import Autoencoder
 from focusmim_core.render import reconstruct
-from train.ship_demo import DEMOS, RANDOM_INIT_PROBE, write_table
+from focusmim_core.runs import RANDOM_INIT_PROBE
+from train.ship_demo import DEMOS, write_table
 
 
 @pytest.mark.parametrize("spec", DEMOS, ids=[spec.name for spec in DEMOS])

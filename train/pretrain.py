@@ -34,9 +34,10 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from focusmim_core import Autoencoder, CheckpointMetadata, decorrelation, save_checkpoint, sparsity
+from focusmim_core import Autoencoder, CheckpointMetadata, save_checkpoint
 from focusmim_core.checkpoints import TRAINER_PREFIX, atomic_write, sidecar_path, write_json
 from focusmim_core.errors import CheckpointError, DatasetError, InputError
+from focusmim_core.latent import latent_statistics
 from focusmim_core.masking import check_mode
 from focusmim_core.model import ConvBlock, UpConvBlock
 from focusmim_core.pretraining import BatchRecipe, autocast_dtype, prepare_batch, train_step
@@ -323,14 +324,6 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
         os.fsync(handle.fileno())
 
 
-def latent_statistics(latent: torch.Tensor) -> dict[str, float]:
-    """Decorrelation and unit/population sparsity of one batch of latents."""
-    if latent.shape[0] < 2:
-        return {}
-    unit, population = sparsity(latent)
-    return {"decorrelation": decorrelation(latent), "unit_sparsity": unit, "population_sparsity": population}
-
-
 def run(config: PretrainConfig) -> Path:
     """Train as ``config`` says; returns the output folder. Raises ``InputError``/``DatasetError`` for bad input."""
     config.check()
@@ -461,7 +454,8 @@ def finish_epoch(
         "learning_rate": optimizer.param_groups[0]["lr"],
         "images": progress.images_seen,
     }
-    record.update(latent_statistics(latent) if latent is not None and ddp.main else {})
+    if latent is not None and latent.shape[0] >= 2 and ddp.main:  # statistics need a batch of two or more
+        record.update(latent_statistics(latent))
     progress.epoch += 1
     progress.step = 0
     progress.loss_sum = 0.0

@@ -176,7 +176,10 @@ def write_table(folder: Path = SHIPPED_DIR) -> Path:
         if (folder / f"{spec.name}.safetensors").exists()
     )
     baseline = random_init_probe(folder) or {}
-    text = TEMPLATE.format(rows="\n".join(rows), commands=commands, random_init=probe_cell(baseline))
+    sizes = " / ".join(f"{count:,}" for count in PROBE_SIZES.values())
+    text = TEMPLATE.format(
+        rows="\n".join(rows), commands=commands, random_init=probe_cell(baseline), probe_sizes=sizes
+    )
     (folder / "README.md").write_text(text)
     return folder / "README.md"
 
@@ -211,7 +214,7 @@ fixation, each checkpoint's own masking.
 "Time" is wall time on the shared development machine while other work ran beside it.
 
 Probe: the paper's protocol (frozen encoder, flattened latent, one linear layer, Adam 1e-4,
-early stopping on the validation split) on 2,000 / 500 / 1,000 procedural scenes with the
+early stopping on the validation split) on {probe_sizes} procedural scenes with the
 objects near the centre (`--synthetic-layout centred`, like STL-10), one seed; chance is
 10 % and one standard error is about 1.3 points. Written by
 `python -m train.ship_demo --table-only --probe`.
