@@ -128,6 +128,11 @@ def as_percent(value: Any, scale: float) -> float | None:
     return float(value) * scale
 
 
+def probe_spread(probe: dict[str, Any]) -> float | None:
+    """The spread over seeds of a probe result, or None when it came from a single seed (nothing to spread)."""
+    return None if len(probe.get("seeds") or ()) == 1 else probe.get("accuracy_std")
+
+
 RANDOM_INIT_PROBE = "random_init_probe.json"  # beside the shipped checkpoints (train.ship_demo --probe)
 
 
@@ -155,7 +160,7 @@ def probe_rows(checkpoints: list[CheckpointInfo]) -> list[dict[str, Any]]:
                 "checkpoint": info.name,
                 "setup": meta.title(),
                 "ours: accuracy %": as_percent(mean, scale),
-                "ours: ± std": as_percent(probe.get("accuracy_std"), scale),
+                "ours: ± std": as_percent(probe_spread(probe), scale),
                 "ours: kNN %": as_percent(knn, 100.0 if knn is not None and knn <= 1 else 1.0),
                 "ours: probe data": probe.get("dataset"),
                 "paper: setup": entry,

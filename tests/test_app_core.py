@@ -203,6 +203,8 @@ def test_probe_rows_put_ours_next_to_the_papers(checkpoint_folder):
     first = rows[infos[0].name]
     assert first["ours: accuracy %"] == pytest.approx(41.2) and first["ours: ± std"] == pytest.approx(1.0)
     assert rows[infos[1].name]["ours: accuracy %"] is None
+    infos[1].metadata.metrics["probe"] = {"accuracy_mean": 0.3, "accuracy_std": 0.0, "seeds": [0]}
+    assert probe_rows(infos)[1]["ours: ± std"] is None  # one seed: no spread to show, not "0"
     assert first["paper: accuracy % (STL-10)"] == PAPER_ACCURACY[paper_entry("none", "mean")] == 47.0
 
 

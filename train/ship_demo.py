@@ -27,7 +27,7 @@ from focusmim_core.losses import per_sample_masked_mse
 from focusmim_core.model import inference_model
 from focusmim_core.probe import probe_encoder, record_probe_result, synthetic_probe_data
 from focusmim_core.render import reconstruct
-from focusmim_core.runs import PAPER_ACCURACY, RANDOM_INIT_PROBE, random_init_probe
+from focusmim_core.runs import PAPER_ACCURACY, RANDOM_INIT_PROBE, probe_spread, random_init_probe
 from train.pretrain import PretrainConfig, run
 
 
@@ -146,8 +146,8 @@ def probe_cell(probe: dict) -> str:
     """Probe accuracy in percent, with the spread over seeds when there were several."""
     if probe.get("accuracy_mean") is None:
         return "–"
-    text = f"{100 * probe['accuracy_mean']:.1f}"
-    return text + (f" ± {100 * probe['accuracy_std']:.1f}" if len(probe.get("seeds", [])) > 1 else "")
+    spread = probe_spread(probe)
+    return f"{100 * probe['accuracy_mean']:.1f}" + ("" if spread is None else f" ± {100 * spread:.1f}")
 
 
 def cell(value: float | None, fmt: str) -> str:
