@@ -11,15 +11,12 @@ from focusmim_core.figures import framed, heatmap_row, pixelated
 from focusmim_core.masking import FILLS
 from focusmim_core.viewstate import IMAGE_SIZE, to_query
 from ui import state
-from ui.widgets import bound, checkpoint_notice, clickable_image
+from ui.widgets import checkpoint_notice, clickable_image, explore_controls
 
 PANEL_SCALE = 3
 CLICK_KEY = "explore_click"
 
-st.title("Where the eye looks, what the network sees")
 item, problems = state.current_item()
-state.show_messages(state.link_messages() + problems)
-view = state.view()
 
 
 def _set_point(x: int, y: int) -> None:
@@ -31,57 +28,53 @@ def _set_point(x: int, y: int) -> None:
         st.session_state["w_fx"], st.session_state["w_fy"] = x, y
 
 
+# Compute first, draw after: the forward pass then runs before the browser has deltas to render
+# (on two cores the two would otherwise compete). The widgets below take these values from their keys.
+mode, ratio, fill, fixation, attention = explore_controls()
+spec = MODES[mode]
+view = state.set_view(mode=mode, ratio=ratio, fill=fill, fixation=fixation, attention=attention)
+model, info, notes = state.network(mode, fill)
+foreground, foreground_note = state.foreground_of(item)
+try:
+    panels = render(
+        item.image, view.fixation, mode, view.ratio, model, fill=fill, attention=view.attention, foreground=foreground
+    )
+except InputError as error:
+    panels = None
+    render_error = str(error)
+
+st.title("Where the eye looks, what the network sees")
+state.show_messages(state.link_messages() + problems)
 left, right = st.columns([5, 6], gap="large")
 with right:
-    bound("w_mode", view.mode)
-    mode = st.selectbox("Masking mode", list(MODES), key="w_mode", format_func=lambda m: MODES[m].label)
-    spec = MODES[mode]
+    st.selectbox("Masking mode", list(MODES), key="w_mode", format_func=lambda m: MODES[m].label)
     st.caption(spec.description)
-    bound("w_ratio", float(view.ratio))
-    ratio = st.slider("Masking ratio", 0.0, 1.0, key="w_ratio", step=0.05, disabled=not spec.uses_ratio)
-    bound("w_fill", view.fill)
-    fill = st.radio("Fill of hidden pixels", FILLS, key="w_fill", horizontal=True, disabled=not spec.uses_fill)
+    st.slider("Masking ratio", 0.0, 1.0, key="w_ratio", step=0.05, disabled=not spec.uses_ratio)
+    st.radio("Fill of hidden pixels", FILLS, key="w_fill", horizontal=True, disabled=not spec.uses_fill)
     fx_col, fy_col = st.columns(2)
-    bound("w_fx", view.fixation[0])
-    bound("w_fy", view.fixation[1])
-    fx = fx_col.number_input("Fixation x (column)", 0, IMAGE_SIZE - 1, key="w_fx", step=1)
-    fy = fy_col.number_input("Fixation y (row)", 0, IMAGE_SIZE - 1, key="w_fy", step=1)
-    bound("w_attention", view.attention is not None)
-    attention_on = st.toggle(
+    fx_col.number_input("Fixation x (column)", 0, IMAGE_SIZE - 1, key="w_fx", step=1)
+    fy_col.number_input("Fixation y (row)", 0, IMAGE_SIZE - 1, key="w_fy", step=1)
+    st.toggle(
         "Covert attention: a second visible point",
         key="w_attention",
         disabled=not spec.supports_attention,
         help="Paper 4.5: a second disc of the same radius (periphery modes) or a second fovea.",
     )
-    attention = None
-    if attention_on and spec.supports_attention:
-        default_attention = view.attention or (min(view.fixation[0] + 24, IMAGE_SIZE - 1), view.fixation[1])
+    if attention is not None:
         ax_col, ay_col = st.columns(2)
-        bound("w_ax", default_attention[0])
-        bound("w_ay", default_attention[1])
-        ax = ax_col.number_input("Attention x", 0, IMAGE_SIZE - 1, key="w_ax", step=1)
-        ay = ay_col.number_input("Attention y", 0, IMAGE_SIZE - 1, key="w_ay", step=1)
-        attention = (int(ax), int(ay))
+        ax_col.number_input("Attention x", 0, IMAGE_SIZE - 1, key="w_ax", step=1)
+        ay_col.number_input("Attention y", 0, IMAGE_SIZE - 1, key="w_ay", step=1)
         st.radio("A click sets the", ["fixation", "attention point"], key="w_click_target", horizontal=True)
-    view = state.set_view(
-        mode=mode, ratio=float(ratio), fill=fill, fixation=(int(fx), int(fy)), attention=attention
-    )
-    model, info, notes = state.network(mode, fill)
 
 with left:
     clickable_image(item.image, [p for p in (view.fixation, view.attention) if p], CLICK_KEY, _set_point)
     st.caption(f"{item.caption}. **Click to move the fixation** (red); cyan: covert-attention point.")
 
 checkpoint_notice([info], notes)
-foreground, foreground_note = state.foreground_of(item)
 if foreground_note:
     st.info(foreground_note)
-try:
-    panels = render(
-        item.image, view.fixation, mode, view.ratio, model, fill=fill, attention=view.attention, foreground=foreground
-    )
-except InputError as error:
-    st.error(str(error))
+if panels is None:
+    st.error(render_error)
     st.stop()
 
 with right:

@@ -9,10 +9,13 @@ import streamlit as st
 import torch
 from streamlit_image_coordinates import streamlit_image_coordinates
 
+from focusmim_core import MODES
 from focusmim_core.catalog import TRAIN_HINT
 from focusmim_core.checkpoints import CheckpointInfo
 from focusmim_core.figures import draw_markers, pixelated
-from focusmim_core.viewstate import scale_click
+from focusmim_core.viewstate import IMAGE_SIZE, scale_click
+
+from . import state
 
 DISPLAY_SCALE = 4  # 96 px -> 384 px on screen, pixelated
 
@@ -21,6 +24,34 @@ def bound(key: str, value: Any) -> None:
     """Give a widget its value from the view the first time it is drawn (or after a page switch)."""
     if key not in st.session_state:
         st.session_state[key] = value
+
+
+def explore_controls() -> tuple[str, float, str, tuple[int, int], tuple[int, int] | None]:
+    """The Explore controls' values (mode, ratio, fill, fixation, attention point) before they are drawn.
+
+    Read from the widgets' keys (given their values from the view the first time), so that a page
+    can compute its panels first and draw the widgets, with the same keys, afterwards.
+    """
+    current = state.view()
+    for key, value in (
+        ("w_mode", current.mode),
+        ("w_ratio", float(current.ratio)),
+        ("w_fill", current.fill),
+        ("w_fx", current.fixation[0]),
+        ("w_fy", current.fixation[1]),
+        ("w_attention", current.attention is not None),
+    ):
+        bound(key, value)
+    values = st.session_state
+    mode = values["w_mode"]
+    attention = None
+    if values["w_attention"] and MODES[mode].supports_attention:
+        default = current.attention or (min(current.fixation[0] + 24, IMAGE_SIZE - 1), current.fixation[1])
+        bound("w_ax", default[0])
+        bound("w_ay", default[1])
+        attention = (int(values["w_ax"]), int(values["w_ay"]))
+    fixation = (int(values["w_fx"]), int(values["w_fy"]))
+    return mode, float(values["w_ratio"]), values["w_fill"], fixation, attention
 
 
 def clickable_image(
