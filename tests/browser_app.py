@@ -41,6 +41,21 @@ def running_app(
     env: dict[str, str] | None = None, timeout: float = 60, script: Path | None = None
 ) -> Iterator[str]:
     """``streamlit run app.py`` (or ``script``) on a free port until the block ends; yields its base URL."""
+    with running_server(env, timeout, script) as (url, _):
+        yield url
+
+
+def cpu_seconds(process: subprocess.Popen) -> float:
+    """CPU time (user + system, seconds) a running process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def running_server(
+    env: dict[str, str] | None = None, timeout: float = 60, script: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Like ``running_app``, yielding the base URL and the server process."""
     port = free_port()
     environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     environment.setdefault("U2NET_HOME", str(ROOT / ".u2net"))
@@ -65,7 +80,7 @@ def running_app(
                 output = process.stdout.read() if process.poll() is not None else ""
                 raise RuntimeError(f"streamlit did not start on port {port}: {output[-2000:]}")
             time.sleep(0.2)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         try:

@@ -10,7 +10,7 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser_app import CLICK_FRAME, ROOT, launch_browser, running_app, status_text
+from browser_app import CLICK_FRAME, ROOT, cpu_seconds, launch_browser, running_server, status_text
 
 from focusmim_core import CheckpointMetadata, save_checkpoint
 from focusmim_core.catalog import available_checkpoints, checkpoint_folders, untrained_model
@@ -24,16 +24,25 @@ SCALE = 4  # the clickable image shows 96 px at 384 px
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The app with the shipped checkpoints (and ``$FOCUSMIM_CHECKPOINTS``), or one demo checkpoint if none exist."""
+def app_server(tmp_path_factory):
+    """The app with the shipped checkpoints (and ``$FOCUSMIM_CHECKPOINTS``), or one demo checkpoint if none exist.
+
+    Yields the base URL and the server process.
+    """
     folders = [str(f) for f in checkpoint_folders()]
     if not available_checkpoints():
         folder = tmp_path_factory.mktemp("browser_checkpoints")
         metadata = CheckpointMetadata(mode="periphery", ratio=0.8, data="synthetic", epochs=1, demo=True)
         save_checkpoint(folder / "periphery_demo.safetensors", untrained_model(), metadata)
         folders.append(str(folder))
-    with running_app({"FOCUSMIM_CHECKPOINTS": os.pathsep.join(folders[1:])}) as url:
-        yield url
+    with running_server({"FOCUSMIM_CHECKPOINTS": os.pathsep.join(folders[1:])}) as (url, process):
+        yield url, process
+
+
+@pytest.fixture(scope="module")
+def server(app_server):
+    """The base URL of the app."""
+    return app_server[0]
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +89,23 @@ def test_click_on_the_image_sets_the_fixation(page, server):
     assert masked_input_src(page) != before
     query = parse_qs(urlparse(page.url).query)
     assert query["x"] == ["20"] and query["y"] == ["70"]
+
+
+def test_an_open_session_leaves_the_server_idle(page, app_server):
+    """A page left open costs the server (almost) no CPU: nothing polls or re-walks the project.
+
+    With Streamlit's default file watcher, watchdog's inotify watcher overflowed on the
+    project's ``.venv`` and re-walked it without end: one core busy for as long as a session
+    was open, slowing every click on a two-core machine.
+    """
+    url, process = app_server
+    open_view(page, url, "src=synthetic&img=3")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(1500)
+    before = cpu_seconds(process)
+    page.wait_for_timeout(3000)
+    used = cpu_seconds(process) - before
+    assert used < 0.6, f"the server used {used:.2f} s of CPU in 3 s while the page sat idle"
 
 
 def test_mode_and_ratio_change_the_view(page, server):
