@@ -123,6 +123,29 @@ def test_a_folder_of_images_is_segmented_in_name_order(tmp_path):
     assert torch.equal(masks[0, 0], torch.from_numpy(images_to_uint8(photos[1:2])[0].max(-1)))
 
 
+def test_a_nested_folder_lines_up_with_pretraining_on_the_same_folder(tmp_path):
+    """Segmentation and ``pretrain --dataset folder`` list a folder alike (subfolders included, by path)."""
+    from types import SimpleNamespace
+
+    from train.training_data import load_training_data
+
+    _, photos = gallery_images()
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    for name, photo in zip(["b.png", "sub/a.png", "a.png"], photos[:3], strict=True):
+        Image.fromarray(images_to_uint8(photo[None])[0]).save(folder / name)
+    config = segment_cli.SegmentConfig(dataset="folder", data_root=str(folder), out=str(tmp_path / "p.npy"))
+    assert segment_cli.run(config, model=BrightnessModel())["count"] == 3
+    assert (tmp_path / "p.files.txt").read_text() == "a.png\nb.png\nsub/a.png\n"
+    settings = SimpleNamespace(
+        dataset="folder", input_path=str(folder), limit=None, size=0, seed=0,
+        segment_path=str(tmp_path / "p.npy"), remove_missing_segments=False,
+    )
+    data = load_training_data(settings, torch.device("cpu"))
+    assert data.foreground is not None
+    assert torch.equal(data.foreground[:, 0], data.images.max(dim=1).values)  # each mask is its own image's
+
+
 def test_load_segmentation_explains_missing_and_mismatched_files(tmp_path):
     with pytest.raises(DatasetError, match="No segmentation file"):
         load_segmentation(tmp_path / "none.npy", 10)

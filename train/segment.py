@@ -23,14 +23,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from focusmim_core.data import STL10, SyntheticScenes, load_image
+from focusmim_core.data import STL10, SyntheticScenes, image_files, load_image
 from focusmim_core.errors import InputError
 from focusmim_core.segmentation import U2NET_MODELS, ForegroundModel, images_to_uint8
 from focusmim_core.segmentation_file import CHUNK_SIZE, ImageChunkLoader, SegmentationPaths, segment_dataset
 
 from .cli import parse_config, run_and_report
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 DEFAULT_SPLIT = {"stl10": "unlabeled", "synthetic": "pretrain", "folder": "all"}
 SYNTHETIC_DEFAULT_COUNT = 5000
 
@@ -53,7 +52,7 @@ class SegmentConfig:
 
 
 HELP = {
-    "dataset": "stl10, synthetic (procedural scenes) or folder (every image file in --data-root)",
+    "dataset": "stl10, synthetic (procedural scenes) or folder (every image file in --data-root and its subfolders)",
     "data_root": "STL-10 folder, or the image folder for --dataset folder",
     "split": "stl10: unlabeled, train or test; synthetic: pretrain, train, val or test",
     "out": "masks file (.npy); default segmentations/<dataset>_<split>.npy",
@@ -83,19 +82,12 @@ def parse_args(argv: list[str] | None = None) -> SegmentConfig:
     )
 
 
-def image_files(folder: str | Path) -> list[Path]:
-    """Image files directly in ``folder``, sorted by name; ``InputError`` when there are none."""
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise InputError(f"The image folder {folder} does not exist.")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise InputError(f"No image files ({', '.join(IMAGE_SUFFIXES)}) in {folder}.")
-    return files
+def image_source(config: SegmentConfig) -> tuple[ImageChunkLoader, int, dict[str, Any], list[str]]:
+    """(loader of uint8 ``(n, 96, 96, 3)`` chunks, image count, source description, a folder's file names).
 
-
-def image_source(config: SegmentConfig) -> tuple[ImageChunkLoader, int, dict[str, Any], list[Path]]:
-    """(loader of uint8 ``(n, 96, 96, 3)`` chunks, image count, source description, files for a folder)."""
+    A folder's images are ``image_files`` (subfolders included, sorted by path), as pretraining
+    reads them; their names are paths relative to the folder.
+    """
     split = config.split or DEFAULT_SPLIT[config.dataset]
     if config.dataset == "stl10":
         if split not in ("unlabeled", "train", "test"):
@@ -117,14 +109,16 @@ def image_source(config: SegmentConfig) -> tuple[ImageChunkLoader, int, dict[str
             return images_to_uint8(scenes.batch(range(start, stop))[0])
 
         return load_synthetic, count, {"dataset": "synthetic", "split": split, "seed": config.synthetic_seed}, []
-    files = image_files(config.data_root)[: config.limit]
-    digest = hashlib.sha1("\n".join(f.name for f in files).encode()).hexdigest()
+    root = Path(config.data_root).expanduser()
+    files = image_files(root)[: config.limit]
+    names = [f.relative_to(root).as_posix() for f in files]
+    digest = hashlib.sha1("\n".join(names).encode()).hexdigest()
 
     def load_folder(start: int, stop: int) -> np.ndarray:
         return images_to_uint8(torch.stack([load_image(f) for f in files[start:stop]]))
 
-    source = {"dataset": "folder", "path": str(Path(config.data_root).resolve()), "files_sha1": digest}
-    return load_folder, len(files), source, files
+    source = {"dataset": "folder", "path": str(root.resolve()), "files_sha1": digest}
+    return load_folder, len(files), source, names
 
 
 def foreground_model(config: SegmentConfig) -> ForegroundModel:
@@ -150,14 +144,14 @@ def run(config: SegmentConfig, model: Any = None, on_chunk=None) -> dict[str, An
         raise InputError(f"--chunk-size must be at least 1 (got {config.chunk_size}).")
     if config.limit is not None and config.limit < 1:
         raise InputError(f"--limit must be at least 1 (got {config.limit}).")
-    load, count, source, files = image_source(config)
+    load, count, source, names = image_source(config)
     split = config.split or DEFAULT_SPLIT[config.dataset]
     out = config.out or f"segmentations/{config.dataset}_{split}.npy"
     model = model or foreground_model(config)
     paths = SegmentationPaths.of(out)
-    if files:
+    if names:
         paths.masks.parent.mkdir(parents=True, exist_ok=True)
-        paths.masks.with_suffix(".files.txt").write_text("".join(f"{f.name}\n" for f in files))
+        paths.masks.with_suffix(".files.txt").write_text("".join(f"{name}\n" for name in names))
     with tqdm(total=count, desc=f"segmenting {source['dataset']} {split}", unit="img") as bar:
 
         def progress(done: int, total: int) -> None:

@@ -9,12 +9,11 @@ from typing import Protocol
 import torch
 from tqdm import tqdm
 
-from focusmim_core.data import STL10, SyntheticScenes, load_image
+from focusmim_core.data import STL10, SyntheticScenes, image_files, load_image
 from focusmim_core.data.photos import photo_crops
 from focusmim_core.errors import DatasetError, InputError
 
 DATASETS = ("stl10", "synthetic", "photos", "mixed", "folder")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 CHUNK = 4096  # images converted per step while loading
 
 
@@ -53,12 +52,8 @@ def synthetic_uint8(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _folder(path: Path, limit: int | None) -> torch.Tensor:
-    """Every image file in a folder (recursively), as uint8 ``(N, 3, 96, 96)``; unreadable files are reported."""
-    if not path.is_dir():
-        raise DatasetError(f"Image folder {path} does not exist: give --input-path a folder of images.")
-    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
-    if not files:
-        raise DatasetError(f"No images ({', '.join(IMAGE_SUFFIXES)}) in {path}.")
+    """Every image file in a folder (``image_files``), as uint8 ``(N, 3, 96, 96)``; unreadable files are reported."""
+    files = image_files(path)[:limit]
     images, skipped = [], []
     for file in tqdm(files, desc="reading images", leave=False):
         try:

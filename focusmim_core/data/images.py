@@ -12,11 +12,28 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..errors import InputError
+from ..errors import DatasetError, InputError
 
 IMAGE_SIZE = 96
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # 25 MB
 MAX_PIXELS = 40_000_000  # refuse larger images (decompression bombs) before decoding
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def image_files(folder: str | os.PathLike) -> list[Path]:
+    """Every image file in ``folder`` and its subfolders, sorted by path; ``DatasetError`` when there are none.
+
+    The one listing rule of a folder dataset: segmenting a folder (``train.segment``) and
+    pretraining on it (``train.pretrain --dataset folder``) see the same images in the same
+    order, so a segmentation file lines up with the images it was made from.
+    """
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise DatasetError(f"The image folder {folder} does not exist: give a folder of image files.")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise DatasetError(f"No image files ({', '.join(IMAGE_SUFFIXES)}) in {folder} or its subfolders.")
+    return files
 
 
 def _read_bytes(file: str | os.PathLike | bytes | BinaryIO) -> tuple[bytes, str]:
