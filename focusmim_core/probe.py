@@ -21,6 +21,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -174,14 +175,70 @@ def encode_features(
 
 
 @torch.no_grad()
-def batched_logits(module: nn.Module, inputs: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """``module(inputs)`` in batches: ``(N, ...)`` -> ``(N, classes)``."""
-    return torch.cat([module(inputs[i : i + batch_size]) for i in range(0, len(inputs), batch_size)])
+def batched_logits(
+    module: nn.Module,
+    inputs: torch.Tensor,
+    batch_size: int = 1024,
+    prepare: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """``module(prepare(inputs))`` in batches: ``(N, ...)`` -> ``(N, classes)`` (``prepare`` defaults to none)."""
+    prepare = prepare or (lambda batch: batch)
+    return torch.cat([module(prepare(inputs[i : i + batch_size])) for i in range(0, len(inputs), batch_size)])
 
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     """Fraction of rows of ``logits`` ``(N, C)`` whose argmax equals ``labels`` ``(N,)``."""
     return int((logits.argmax(1) == labels.to(logits.device)).sum()) / len(labels)
+
+
+def train_classifier(
+    module: nn.Module,
+    fit_x: torch.Tensor,
+    fit_y: torch.Tensor,
+    hold_x: torch.Tensor,
+    hold_y: torch.Tensor,
+    settings: ProbeSettings,
+    seed: int = 0,
+    prepare: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    eval_batch_size: int = 1024,
+    on_epoch: Callable[[int, float], Any] | None = None,
+) -> FitReport:
+    """Train ``module`` (``(n, ...)`` -> ``(n, 10)`` logits) in place with Adam and early stopping.
+
+    Minibatches of ``fit_x`` ``(N, ...)`` (labels ``fit_y`` ``(N,)``) are indexed out of the
+    stored tensor in a seeded order (no DataLoader) and passed through ``prepare`` (e.g.
+    uint8 images -> float on the device; default: as stored). Stops on the cross-entropy of
+    ``hold_x``/``hold_y`` and restores the best epoch's weights. ``on_epoch(epoch, val_loss)``
+    is called after each epoch. Shared by the linear probe and fine-tuning.
+    """
+    prepare = prepare or (lambda batch: batch)
+    device = next(module.parameters()).device
+    optimizer = torch.optim.Adam(module.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    generator = torch.Generator().manual_seed(seed)
+    stopper = EarlyStopping(settings.patience, settings.min_delta)
+    report = FitReport()
+    fit_y, hold_y = fit_y.to(device), hold_y.to(device)
+    for epoch in range(settings.max_epochs):
+        order = torch.randperm(len(fit_x), generator=generator)
+        total = torch.zeros((), device=device)
+        for start in range(0, len(order), settings.batch_size):
+            batch = order[start : start + settings.batch_size]
+            logits = module(prepare(fit_x[batch.to(fit_x.device)]))
+            loss = F.cross_entropy(logits, fit_y[batch.to(device)])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * len(batch)
+        val_loss = float(F.cross_entropy(batched_logits(module, hold_x, eval_batch_size, prepare), hold_y))
+        report.train_losses.append(float(total) / len(order))
+        report.val_losses.append(val_loss)
+        if on_epoch is not None:
+            on_epoch(epoch, val_loss)
+        if stopper.update(epoch, val_loss, module):
+            break
+    stopper.restore(module)
+    report.best_epoch, report.best_val_loss = stopper.best_epoch, stopper.best_loss
+    return report
 
 
 def fit_linear_probe(
@@ -195,37 +252,13 @@ def fit_linear_probe(
 ) -> tuple[nn.Linear, FitReport]:
     """Fit ``Linear(D, 10)`` on cached features ``(N, D)`` with early stopping; best epoch restored.
 
-    All work happens on the features' device, in minibatches indexed out of the cached
-    tensor (no DataLoader). ``on_epoch(epoch, val_loss)`` is called after each epoch.
+    All work happens on the features' device (``train_classifier``). ``on_epoch(epoch,
+    val_loss)`` is called after each epoch.
     """
-    settings = settings or ProbeSettings()
-    device = train_x.device
     torch.manual_seed(seed)
-    head = nn.Linear(train_x.shape[1], NUM_CLASSES).to(device)
-    optimizer = torch.optim.Adam(head.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
-    generator = torch.Generator().manual_seed(seed)
-    stopper = EarlyStopping(settings.patience, settings.min_delta)
-    report = FitReport()
-    train_y, val_y = train_y.to(device), val_y.to(device)
-    for epoch in range(settings.max_epochs):
-        order = torch.randperm(len(train_x), generator=generator).to(device)
-        total = torch.zeros((), device=device)
-        for start in range(0, len(order), settings.batch_size):
-            batch = order[start : start + settings.batch_size]
-            loss = F.cross_entropy(head(train_x[batch]), train_y[batch])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.detach() * len(batch)
-        val_loss = float(F.cross_entropy(batched_logits(head, val_x), val_y))
-        report.train_losses.append(float(total) / len(order))
-        report.val_losses.append(val_loss)
-        if on_epoch is not None:
-            on_epoch(epoch, val_loss)
-        if stopper.update(epoch, val_loss, head):
-            break
-    stopper.restore(head)
-    report.best_epoch, report.best_val_loss = stopper.best_epoch, stopper.best_loss
+    head = nn.Linear(train_x.shape[1], NUM_CLASSES).to(train_x.device)
+    settings = settings or ProbeSettings()
+    report = train_classifier(head, train_x, train_y, val_x, val_y, settings, seed, on_epoch=on_epoch)
     return head, report
 
 
@@ -258,7 +291,10 @@ def knn_accuracy(
 
 
 def _fit_and_validation(data: ProbeData, train_x: torch.Tensor, val_x: torch.Tensor | None, seed: int):
-    """(fit_x, fit_y, val_x, val_y) for one seed: the fixed val split, or a seeded hold-out of train."""
+    """(fit_x, fit_y, val_x, val_y) for one seed: the fixed val split, or a seeded hold-out of train.
+
+    ``train_x``/``val_x`` are the splits' features or images (first axis: image).
+    """
     train_y = data.train.labels.to(train_x.device)
     if val_x is not None and data.val is not None:
         return train_x, train_y, val_x, data.val.labels.to(val_x.device)
@@ -340,6 +376,9 @@ def collect_images(load: ImageLoader, count: int, batch_size: int = 512) -> torc
     return torch.cat(chunks)
 
 
+PREDICT_BATCH = 256  # images per forward pass when fine-tuning evaluates (the encoder's activations are large)
+
+
 def _as_float(images: torch.Tensor, device: torch.device | str) -> torch.Tensor:
     return images.to(device, non_blocking=True).float().div_(255)
 
@@ -363,51 +402,27 @@ def finetune_encoder(
     val_images = collect_images(data.val.load, len(data.val)) if data.val is not None else None
     test_images = collect_images(data.test.load, len(data.test))
     test_y = data.test.labels.to(device)
+    to_float = partial(_as_float, device=device)
     accuracies, best_epochs, epochs = [], [], []
     for i, seed in enumerate(seeds):
-        if val_images is not None and data.val is not None:
-            fit_images, fit_y, hold_images, hold_y = train_images, data.train.labels, val_images, data.val.labels
-        else:
-            fit, held = split_indices(len(train_images), data.val_count, seed)
-            fit_images, fit_y = train_images[fit], data.train.labels[fit]
-            hold_images, hold_y = train_images[held], data.train.labels[held]
+        fit_images, fit_y, hold_images, hold_y = _fit_and_validation(data, train_images, val_images, seed)
         torch.manual_seed(seed)
         classifier = Classifier(copy.deepcopy(model.encoder)).to(device).train()
-        optimizer = torch.optim.Adam(
-            classifier.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
-        )
-        generator = torch.Generator().manual_seed(seed)
-        stopper = EarlyStopping(settings.patience, settings.min_delta)
-        fit_y, hold_y = fit_y.to(device), hold_y.to(device)
-        epoch = -1
-        for epoch in range(settings.max_epochs):
-            order = torch.randperm(len(fit_images), generator=generator)
-            for start in range(0, len(order), settings.batch_size):
-                batch = order[start : start + settings.batch_size]
-                loss = F.cross_entropy(classifier(_as_float(fit_images[batch], device)), fit_y[batch.to(device)])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-            val_loss = float(F.cross_entropy(_predict(classifier, hold_images, device), hold_y))
+
+        def tick(epoch: int, _: float, seed: int = seed) -> None:
             if progress is not None:
                 progress(f"finetune seed {seed} epoch", epoch + 1, settings.max_epochs)
-            if stopper.update(epoch, val_loss, classifier):
-                break
-        stopper.restore(classifier)
-        accuracies.append(accuracy(_predict(classifier, test_images, device), test_y))
-        best_epochs.append(stopper.best_epoch)
-        epochs.append(epoch + 1)
+
+        report = train_classifier(
+            classifier, fit_images, fit_y, hold_images, hold_y, settings, seed, to_float, PREDICT_BATCH, tick
+        )
+        accuracies.append(accuracy(batched_logits(classifier, test_images, PREDICT_BATCH, to_float), test_y))
+        best_epochs.append(report.best_epoch)
+        epochs.append(report.epochs)
         if progress is not None:
             progress("seeds", i + 1, len(seeds))
     return ProbeResult(
         data.name, list(seeds), accuracies, None, best_epochs, epochs, time.perf_counter() - started, finetune=True
-    )
-
-
-@torch.no_grad()
-def _predict(classifier: nn.Module, images: torch.Tensor, device: torch.device | str, batch_size: int = 256):
-    return torch.cat(
-        [classifier(_as_float(images[i : i + batch_size], device)) for i in range(0, len(images), batch_size)]
     )
 
 
