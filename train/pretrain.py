@@ -35,14 +35,15 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from focusmim_core import Autoencoder, CheckpointMetadata, save_checkpoint
+from focusmim_core.augment import CROP_SCALE
 from focusmim_core.checkpoints import TRAINER_PREFIX, atomic_write, sidecar_path, write_json
-from focusmim_core.errors import CheckpointError, DatasetError, InputError
+from focusmim_core.errors import CheckpointError, InputError
 from focusmim_core.latent import latent_statistics
 from focusmim_core.masking import check_mode
 from focusmim_core.model import ConvBlock, UpConvBlock
 from focusmim_core.pretraining import BatchRecipe, autocast_dtype, prepare_batch, train_step
 from focusmim_core.runtime import configure_cpu_allocator
-from train.cli import add_config_arguments, pick_device
+from train.cli import add_config_arguments, config_from_args, fail, pick_device
 from train.training_data import DATASETS, TrainingData, load_training_data
 
 METRICS_FILE = "metrics.jsonl"
@@ -60,7 +61,7 @@ class PretrainConfig:
     blur: bool = False  # reference flag: blurry fill (same as --fill blur)
     fill: str | None = None  # mean | blur; default from --blur
     random_crop: bool = True
-    crop_scale: tuple[float, float] = (0.08, 1.0)
+    crop_scale: tuple[float, float] = CROP_SCALE
     learning_rate: float = 1e-3  # reference default; its README: 1e-3 periphery, 5e-3 otherwise
     weight_decay: float = 1e-8
     batch_size: int = 512  # global batch, split over processes
@@ -161,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_config(argv: list[str] | None = None) -> PretrainConfig:
     """A ``PretrainConfig`` from command-line arguments."""
-    return PretrainConfig(**vars(build_parser().parse_args(argv)))
+    return config_from_args(PretrainConfig, build_parser().parse_args(argv))
 
 
 @dataclass
@@ -490,9 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_config(argv)
     try:
         output = run(config)
-    except (InputError, DatasetError, CheckpointError) as error:
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        return 2
+    except InputError as error:  # DatasetError and CheckpointError included
+        return fail(error)
     finally:
         if dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()

@@ -52,11 +52,11 @@ class ProbeConfig:
     synthetic_layout: str = "centred"
     finetune: bool = False
     learning_rate: float | None = None
-    weight_decay: float = 1e-8
-    batch_size: int = 512
-    patience: int = 10
-    min_delta: float = 1e-4
-    max_epochs: int = 1000
+    weight_decay: float = ProbeSettings.weight_decay
+    batch_size: int = ProbeSettings.batch_size
+    patience: int = ProbeSettings.patience
+    min_delta: float = ProbeSettings.min_delta
+    max_epochs: int = ProbeSettings.max_epochs
     knn_k: int = 20
     device: str = "auto"
     encode_batch_size: int = 256
