@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -31,7 +30,7 @@ if str(ROOT / "tests") not in sys.path:
 
 from browser_app import CLICK_FRAME, launch_browser, running_app, status_text  # noqa: E402
 
-from bench.timing import median_seconds  # noqa: E402
+from bench.timing import machine, median_seconds  # noqa: E402
 from focusmim_core import MODES, ViewSettings, inference_model, render, render_modes  # noqa: E402
 from focusmim_core.catalog import untrained_model  # noqa: E402
 from focusmim_core.runtime import configure_cpu_allocator  # noqa: E402
@@ -179,9 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configure_cpu_allocator()
     torch.set_num_threads(args.threads)
-    cpu = platform.processor() or platform.machine()
-    print(f"machine: {cpu}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, "
-          f"{torch.get_num_threads()} torch thread(s), torch {torch.__version__}")
+    print(f"machine: {machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     server_side(args.repeats)
     if not args.skip_browser:
         browser_side(args.clicks)

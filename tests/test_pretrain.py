@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from browser_app import free_port
 
 import train.pretrain as pretrain
 from focusmim_core import list_checkpoints, load_checkpoint
@@ -97,13 +97,6 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(tmp_path, monkey
     lines = [json.loads(line) for line in (interrupted / "metrics.jsonl").read_text().splitlines()]
     reference = [json.loads(line) for line in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()]
     assert [line["loss"] for line in lines] == [line["loss"] for line in reference]
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.slow
