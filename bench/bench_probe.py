@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from bench.timing import sync
 from focusmim_core import Autoencoder, inference_model
+from focusmim_core.model import LATENT_DIM
 from focusmim_core.probe import (
     NUM_CLASSES,
     ProbeSettings,
@@ -43,7 +44,7 @@ GOAL = 50.0
 
 def reference_epoch_seconds(model, fit_images, fit_y, val_images, val_y, epochs: int, device: str) -> float:
     """Seconds per epoch of the reference loop: full autoencoder forward per batch, then the linear step."""
-    head = torch.nn.Linear(128 * 12 * 12, NUM_CLASSES).to(device)
+    head = torch.nn.Linear(LATENT_DIM, NUM_CLASSES).to(device)
     settings = ProbeSettings()
     optimizer = torch.optim.Adam(head.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
     fit_y, val_y = fit_y.to(device), val_y.to(device)
