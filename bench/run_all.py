@@ -13,6 +13,7 @@ import time
 BENCHMARKS = (
     ("bench.bench_masking", []),
     ("bench.bench_train", ["--steps", "3"]),
+    ("bench.bench_recipe", ["--seconds", "8"]),
     ("bench.bench_probe", []),
     ("bench.bench_segment", []),
     ("bench.bench_app", []),

@@ -15,6 +15,8 @@ from typing import Any
 import torch
 
 from .checkpoints import SHIPPED_DIR, CheckpointInfo, default_checkpoint, list_checkpoints
+from .errors import echo
+from .evaluation import stored_report
 from .model import Autoencoder
 
 CHECKPOINTS_ENV = "FOCUSMIM_CHECKPOINTS"
@@ -46,20 +48,23 @@ class Choice:
 
 
 def choose(selection: str, mode: str, fill: str, checkpoints: list[CheckpointInfo]) -> Choice:
-    """``auto`` -> ``default_checkpoint(mode, fill)`` (else any checkpoint); a name -> that checkpoint."""
+    """``auto`` -> ``default_checkpoint(mode, fill)`` (else any readable checkpoint); a name -> that checkpoint.
+
+    Files whose metadata could not be read are never chosen, not even by name.
+    """
+    note = None
     if selection != AUTO:
         for info in checkpoints:
-            if info.name == selection:
+            if info.name == selection and info.error is None:
                 return Choice(info)
-        note = f"Checkpoint {selection!r} was not found; using the default for {mode}."
-    else:
-        note = None
+        note = f"Checkpoint {echo(selection)} was not found; using the default for {mode}."
     info = default_checkpoint(mode, fill, checkpoints)
-    if info is None and checkpoints:
-        info = default_checkpoint("none", fill, checkpoints) or checkpoints[0]
-        note = (note + " " if note else "") + (
-            f"No checkpoint was trained for {mode}; showing {info.name} ({info.metadata.title()})."
-        )
+    if info is None:
+        info = default_checkpoint("none", fill, checkpoints) or next((c for c in checkpoints if c.described), None)
+        if info is not None:
+            note = (note + " " if note else "") + (
+                f"No checkpoint was trained for {mode}; showing {info.name} ({info.metadata.title()})."
+            )
     return Choice(info, note)
 
 
@@ -79,6 +84,7 @@ def describe(info: CheckpointInfo | None) -> dict[str, Any]:
         return {"checkpoint": "none", "what": UNTRAINED_LABEL}
     meta = info.metadata
     probe = (meta.metrics or {}).get("probe") or {}
+    report = stored_report(meta.metrics)
     return {
         "checkpoint": info.name,
         "what": meta.title(),
@@ -90,6 +96,10 @@ def describe(info: CheckpointInfo | None) -> dict[str, Any]:
         "learning rate": meta.learning_rate,
         "demo": meta.demo,
         "probe accuracy": probe.get("accuracy_mean"),
+        "images seen": meta.extra.get("images_seen"),
+        "held-out PSNR, hidden (dB)": report.psnr_hidden if report else None,
+        "gain over its input (dB)": report.gain if report else None,
+        "held-out PSNR, whole (dB)": report.psnr_whole if report else None,
         "date": meta.date,
         "code version": meta.code_version,
         "file": str(info.path),

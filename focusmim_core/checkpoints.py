@@ -8,6 +8,7 @@ that would construct arbitrary objects.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
 import pickle
@@ -22,6 +23,7 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
 from .errors import CheckpointError
 from .model import Autoencoder
@@ -34,8 +36,9 @@ RELATED_MODE = {"periphery_square": "periphery"}  # whose checkpoint a mode borr
 TRAINER_PREFIX = "trainer."  # optimizer, RNG and progress tensors in a run's last.safetensors
 
 
+@functools.cache
 def code_version() -> str:
-    """Package version plus the git commit of this checkout when there is one."""
+    """Package version plus the git commit of this checkout when there is one (asked git once per process)."""
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
@@ -74,8 +77,13 @@ class CheckpointMetadata:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> CheckpointMetadata:
-        """Metadata from a JSON dict; unknown keys are kept in ``extra``."""
+    def from_dict(cls, values: Any) -> CheckpointMetadata:
+        """Metadata from a JSON dict, every field's type checked; unknown keys are kept in ``extra``.
+
+        Raises ``CheckpointError`` naming the field for a value of the wrong type (a string
+        where a number belongs, a list for the metrics) or a mode or fill that does not exist.
+        """
+        check_metadata_values(values)
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in values.items() if k in known}
         extra = dict(kwargs.pop("extra", {}) or {})
@@ -92,6 +100,35 @@ class CheckpointMetadata:
         fill = " blurry" if self.fill == "blur" and self.mode not in ("none", "foveate") else ""
         demo = " [demo]" if self.demo else ""
         return f"{self.mode}{ratio}{fill}, {self.epochs} epochs on {self.data}{demo}"
+
+
+FIELD_TYPES: dict[str, tuple[type, ...]] = {  # CheckpointMetadata's fields -> the JSON types they accept
+    "mode": (str,), "ratio": (int, float), "fill": (str,), "data": (str,), "epochs": (int,),
+    "learning_rate": (int, float, type(None)), "seed": (int, type(None)), "metrics": (dict,),
+    "code_version": (str,), "date": (str,), "fixation": (str,), "attention": (str,), "random_crop": (bool,),
+    "foreground_loss": (bool,), "demo": (bool,), "source": (str,), "description": (str,), "extra": (dict, type(None)),
+}  # fmt: skip
+
+
+def check_metadata_values(values: Any) -> None:
+    """Raise ``CheckpointError`` unless ``values`` is a dict whose known fields have the types ``FIELD_TYPES`` names."""
+    if not isinstance(values, dict):
+        raise CheckpointError(f"its metadata must be a JSON object, not {type(values).__name__}")
+    for name, accepted in FIELD_TYPES.items():
+        if name not in values:
+            continue
+        value = values[name]
+        if (isinstance(value, bool) and bool not in accepted) or not isinstance(value, accepted):
+            names = " or ".join("null" if t is type(None) else t.__name__ for t in accepted)
+            raise CheckpointError(f"metadata field {name!r} must be {names}, not {type(value).__name__}")
+    from .masking import FILLS, MODES  # late: masking is heavier than this module
+
+    if values.get("mode", "none") not in MODES:
+        raise CheckpointError(f"metadata field 'mode' is {str(values['mode'])[:40]!r}, not a known masking mode")
+    if values.get("fill", "mean") not in FILLS:
+        raise CheckpointError(f"metadata field 'fill' is {str(values['fill'])[:40]!r}, not mean or blur")
+    if not 0 <= values.get("ratio", 0.0) <= 1:
+        raise CheckpointError("metadata field 'ratio' must lie between 0 and 1")
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -165,12 +202,9 @@ def _clean_state_dict(raw: Any, path: Path) -> dict[str, torch.Tensor]:
             f"{path.name} holds no state dict of tensors: save the model with "
             "torch.save(model.state_dict(), path) or use a FocusMIM .safetensors checkpoint."
         )
-    cleaned = {}
-    for name, tensor in state.items():
-        for prefix in ("module.", "_orig_mod."):
-            if name.startswith(prefix):
-                name = name[len(prefix) :]
-        cleaned[name] = tensor
+    cleaned = dict(state)
+    for prefix in ("module.", "_orig_mod."):  # DDP, then torch.compile wrappers
+        consume_prefix_in_state_dict_if_present(cleaned, prefix)
     return cleaned
 
 
@@ -236,8 +270,8 @@ def read_metadata(path: str | os.PathLike) -> CheckpointMetadata:
     if side.is_file():
         try:
             return CheckpointMetadata.from_dict(json.loads(side.read_text()))
-        except (json.JSONDecodeError, TypeError) as error:
-            raise CheckpointError(f"{side.name} is not valid checkpoint metadata ({error}).") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, CheckpointError) as error:
+            raise CheckpointError(f"{side.name} is not valid checkpoint metadata: {str(error)[:200]}.") from None
     if path.suffix == ".safetensors" and path.is_file():
         try:
             from safetensors import safe_open
@@ -246,7 +280,7 @@ def read_metadata(path: str | os.PathLike) -> CheckpointMetadata:
                 header = (handle.metadata() or {}).get(METADATA_KEY)
             if header:
                 return CheckpointMetadata.from_dict(json.loads(header))
-        except (SafetensorError, OSError, json.JSONDecodeError):
+        except (SafetensorError, OSError, json.JSONDecodeError, CheckpointError):
             pass
     return CheckpointMetadata(
         source="reference" if path.suffix != ".safetensors" else "unknown",
@@ -278,6 +312,12 @@ class CheckpointInfo:
 
     path: Path
     metadata: CheckpointMetadata
+    error: str | None = None  # why its metadata could not be read: listed apart, never chosen or compared
+
+    @property
+    def described(self) -> bool:
+        """Whether the file describes itself (readable FocusMIM metadata): only those are chosen automatically."""
+        return self.error is None and self.metadata.source != "unknown" and bool(self.metadata.code_version)
 
     @property
     def name(self) -> str:
@@ -288,7 +328,7 @@ class CheckpointInfo:
 def list_checkpoints(*folders: str | os.PathLike) -> list[CheckpointInfo]:
     """Every weights file in these folders (default: the shipped ``checkpoints/``), one level deep.
 
-    Files whose metadata cannot be read are listed with a stub, never dropped.
+    Files whose metadata cannot be read are listed with a stub and their ``error``, never dropped.
     """
     found = []
     for folder in folders or (SHIPPED_DIR,):
@@ -300,7 +340,8 @@ def list_checkpoints(*folders: str | os.PathLike) -> list[CheckpointInfo]:
                 try:
                     metadata = read_metadata(path)
                 except CheckpointError as error:
-                    metadata = CheckpointMetadata(description=str(error), code_version="")
+                    found.append(CheckpointInfo(path, CheckpointMetadata(code_version=""), str(error)))
+                    continue
                 found.append(CheckpointInfo(path, metadata))
     return found
 
@@ -313,7 +354,7 @@ def default_checkpoint(
     A mode without a checkpoint of its own borrows its nearest relative's
     (``periphery_square`` -> ``periphery``); ``None`` when nothing fits.
     """
-    available = checkpoints if checkpoints is not None else list_checkpoints()
+    available = [c for c in (checkpoints if checkpoints is not None else list_checkpoints()) if c.described]
     candidates = [c for c in available if c.metadata.mode == mode]
     if not candidates and mode in RELATED_MODE:
         candidates = [c for c in available if c.metadata.mode == RELATED_MODE[mode]]

@@ -17,3 +17,15 @@ class CheckpointError(InputError):
 
 class DatasetError(InputError):
     """A dataset that is missing, truncated or inconsistent."""
+
+
+ECHO_LIMIT = 40  # characters of a user's value repeated in a message
+
+
+def echo(value: object, limit: int = ECHO_LIMIT) -> str:
+    """A user's value quoted for a Markdown message: inline code, backticks and line breaks removed,
+    cut to ``limit`` characters, so a crafted link cannot style the message or load anything."""
+    text = " ".join(str(value).replace("`", "'").split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f"`{text}`" if text else "`''`"

@@ -26,6 +26,7 @@ def panel_images(panels: Panels, scale: int = 3) -> list[tuple[str, np.ndarray]]
         ("image + fixation", marked_image(panels.image, points, scale)),
         ("masked input", pixelated(panels.masked_input, scale)),
         ("reconstruction", pixelated(panels.reconstruction, scale)),
+        ("visible pasted back", pixelated(panels.pasted, scale)),
         ("loss mask", pixelated(panels.loss_mask, scale)),
         ("error", pixelated(colour_map(panels.error_map), scale)),
     ]

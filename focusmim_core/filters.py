@@ -47,18 +47,17 @@ def _resize_matrix_cpu(length_in: int, length_out: int, antialias: bool) -> torc
     return out.view(length_in, length_out).T.contiguous()
 
 
-_device_cache: dict[tuple, torch.Tensor] = {}
+@lru_cache(maxsize=64)
+def _on_device(matrix: torch.Tensor, key: tuple, device: str, dtype: torch.dtype) -> torch.Tensor:
+    """One copy of a cached operator per (key, device, dtype); the least recently used go first."""
+    return matrix.to(device=device, dtype=dtype)
 
 
 def cached_on_device(matrix: torch.Tensor, key: tuple, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """``matrix`` (a cached CPU float32 operator) on ``device`` in ``dtype``, copied once per key."""
+    """``matrix`` (a cached CPU float32 operator) on ``device`` in ``dtype``, copied once per key (64 kept)."""
     if device.type == "cpu" and dtype == torch.float32:
         return matrix
-    full_key = (*key, str(device), dtype)
-    cached = _device_cache.get(full_key)
-    if cached is None:
-        cached = _device_cache[full_key] = matrix.to(device=device, dtype=dtype)
-    return cached
+    return _on_device(matrix, key, str(device), dtype)
 
 
 def blur_matrix(length: int, kernel_size: int, sigma: float, device=None, dtype=torch.float32) -> torch.Tensor:

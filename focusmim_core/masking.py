@@ -152,6 +152,7 @@ class MaskingMode:
     uses_fixation: bool
     supports_attention: bool
     default_ratio: float
+    uses_seed: bool = False  # its mask is drawn at random (a view's seed picks it)
 
 
 MODES: dict[str, MaskingMode] = {
@@ -169,6 +170,7 @@ MODES: dict[str, MaskingMode] = {
             False,
             False,
             0.6,
+            uses_seed=True,
         ),
         MaskingMode(
             "periphery",

@@ -8,6 +8,7 @@ Python, no DataLoader: the same code runs 32 images on a laptop CPU and 512 on a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -23,6 +24,32 @@ from .masking import FILLS, check_mode, mask_images
 FIXATION_POLICIES = ("center", "uniform", "foreground")
 ATTENTION_POLICIES = ("none", "random", "foreground")
 PRECISIONS = ("auto", "fp32", "bf16")
+SCHEDULES = ("constant", "cosine")
+OPTIMIZERS = {  # name -> torch optimizer class; Adam is the paper's
+    "adam": torch.optim.Adam,
+    "sgd": torch.optim.SGD,
+}
+
+
+def make_optimizer(name: str, parameters, learning_rate: float, weight_decay: float) -> torch.optim.Optimizer:
+    """The optimizer registered as ``name`` (``OPTIMIZERS``) over ``parameters``; ``InputError`` if unknown."""
+    if name not in OPTIMIZERS:
+        raise InputError(f"Unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}.")
+    return OPTIMIZERS[name](parameters, lr=learning_rate, weight_decay=weight_decay)
+
+
+def scheduled_learning_rate(base: float, progress: float, schedule: str = "constant", warmup: float = 0.0) -> float:
+    """Learning rate at ``progress`` in [0, 1] of a run: linear warm-up over the first ``warmup``
+    fraction, then ``base`` (constant) or a cosine from ``base`` to 0 at the end (cosine)."""
+    if schedule not in SCHEDULES:
+        raise InputError(f"Unknown learning-rate schedule {schedule!r}: use one of {', '.join(SCHEDULES)}.")
+    progress = min(max(progress, 0.0), 1.0)
+    if warmup > 0 and progress < warmup:
+        return base * progress / warmup
+    if schedule == "constant":
+        return base
+    rest = (progress - warmup) / max(1.0 - warmup, 1e-12)
+    return base * 0.5 * (1.0 + math.cos(math.pi * rest))
 
 
 @dataclass

@@ -40,7 +40,8 @@ class ViewSettings:
 class Panels:
     """The panels of one view: tensors ``(3, H, W)`` or ``(H, W)`` on the CPU, and scalar metrics.
 
-    ``metrics``: ``masked_mse`` (over the loss mask), ``foreground_mse`` (loss mask times
+    ``pasted`` is the reconstruction with the visible pixels pasted back from the input
+    (the MAE demo's fourth panel). ``metrics``: ``masked_mse`` (over the loss mask), ``foreground_mse`` (loss mask times
     foreground confidence; ``None`` without a foreground map), ``psnr_hidden`` (dB over the
     loss mask), ``mse`` (whole image), ``hidden_fraction``.
     """
@@ -49,6 +50,7 @@ class Panels:
     image: torch.Tensor
     masked_input: torch.Tensor
     reconstruction: torch.Tensor
+    pasted: torch.Tensor
     loss_mask: torch.Tensor
     error_map: torch.Tensor
     weighted_error_map: torch.Tensor | None
@@ -59,6 +61,14 @@ class Panels:
 
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
+
+
+def paste_visible(reconstruction: torch.Tensor, inputs: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
+    """The reconstruction where the loss mask is 1, the network's input elsewhere: ``(N, 3, H, W)``.
+
+    ``loss_mask`` ``(N, 1, H, W)`` in [0, 1] broadcasts over channels (a soft mask blends).
+    """
+    return torch.lerp(inputs, reconstruction, loss_mask.to(reconstruction.dtype))
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -167,6 +177,7 @@ def render_batch(
         for row, i in enumerate(members):
             latents[i] = latent[row].cpu()
     errors = error_map(reconstruction, images)
+    pasted = paste_visible(reconstruction, inputs, loss_mask)
     masked = per_sample_masked_mse(reconstruction, images, loss_mask)
     whole = per_sample_masked_mse(reconstruction, images, torch.ones_like(loss_mask))
     weighted = fg_mse = None
@@ -189,6 +200,7 @@ def render_batch(
                 image=images[i].cpu(),
                 masked_input=inputs[i].cpu(),
                 reconstruction=reconstruction[i].cpu(),
+                pasted=pasted[i].cpu(),
                 loss_mask=loss_mask[i, 0].cpu(),
                 error_map=errors[i, 0].cpu(),
                 weighted_error_map=weighted[i, 0].cpu() if weighted is not None else None,

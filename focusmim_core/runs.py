@@ -149,6 +149,8 @@ def probe_rows(checkpoints: list[CheckpointInfo]) -> list[dict[str, Any]]:
     """One row per checkpoint: our probe accuracy (``None`` if not measured) and the paper's, clearly apart."""
     rows = []
     for info in checkpoints:
+        if info.error is not None:  # broken files are listed apart, never set against the paper
+            continue
         meta = info.metadata
         probe = (meta.metrics or {}).get("probe") or {}
         entry = paper_entry(meta.mode, meta.fill, meta.random_crop)

@@ -55,11 +55,8 @@ def model_home() -> Path:
 
 def md5sum(path: str | os.PathLike) -> str:
     """Hex md5 of a file."""
-    digest = hashlib.md5()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "md5").hexdigest()
 
 
 def provision_u2netp(home: str | os.PathLike | None = None, download: bool = True) -> Path:

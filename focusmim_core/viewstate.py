@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from .data import GALLERY, SPLITS
+from .errors import echo
 from .masking import FILLS, MODES
 
 IMAGE_SIZE = 96
@@ -26,6 +27,7 @@ SOURCE_LABELS = {
 SYNTHETIC_COUNT = 10_000  # procedural test scenes one can pick by index
 AUTO_CHECKPOINT = "auto"
 DEFAULT_GALLERY = next(iter(GALLERY))
+MAX_SEED = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class ViewState:
     ratio: float = 0.8
     fill: str = "mean"
     checkpoint: str = AUTO_CHECKPOINT
+    seed: int = 0  # random patches are drawn from this seed: the same seed shows the same patches
 
     def image_key(self) -> str:
         """A short id of the image, e.g. ``gallery:coffee`` or ``stl10:test:17``."""
@@ -61,7 +64,9 @@ def _pixel(text: str | None, name: str, messages: list[str]) -> int | None:
     try:
         value = int(text)
     except ValueError:
-        messages.append(f"Ignored {name}={text!r} in the link: it must be a whole pixel number 0..{IMAGE_SIZE - 1}.")
+        messages.append(
+            f"Ignored {name}={echo(text)} in the link: it must be a whole pixel number 0..{IMAGE_SIZE - 1}."
+        )
         return None
     if not 0 <= value < IMAGE_SIZE:
         messages.append(f"Ignored {name}={value} in the link: it must lie in 0..{IMAGE_SIZE - 1} (inside the image).")
@@ -81,26 +86,26 @@ def parse_image(source: str, image: str | None, split: str | None, messages: lis
     """Validate an image reference -> ``(source, image, split)``; bad parts fall back to defaults."""
     defaults = ViewState()
     if source not in SOURCES:
-        messages.append(f"Unknown image source {source!r} in the link: use one of {', '.join(SOURCES)}.")
+        messages.append(f"Unknown image source {echo(source)} in the link: use one of {', '.join(SOURCES)}.")
         return defaults.source, defaults.image, defaults.split
     split = split or defaults.split
     if source == "gallery":
         if image not in GALLERY:
             if image is not None:
-                messages.append(f"Unknown gallery image {image!r} in the link: showing {DEFAULT_GALLERY!r}.")
+                messages.append(f"Unknown gallery image {echo(image)} in the link: showing {echo(DEFAULT_GALLERY)}.")
             image = DEFAULT_GALLERY
         return source, image, split
     if source == "upload":
         messages.append("Uploaded images are not part of a link: upload the file again to see it.")
         return defaults.source, defaults.image, defaults.split
     if source == "stl10" and split not in SPLITS:
-        messages.append(f"Unknown STL-10 split {split!r} in the link: use one of {', '.join(SPLITS)}.")
+        messages.append(f"Unknown STL-10 split {echo(split)} in the link: use one of {', '.join(SPLITS)}.")
         split = defaults.split
     limit = SYNTHETIC_COUNT if source == "synthetic" else SPLITS[split]
     try:
         index = int(image) if image is not None else 0
     except ValueError:
-        messages.append(f"Image index {image!r} in the link is not a whole number: showing image 0.")
+        messages.append(f"Image index {echo(image)} in the link is not a whole number: showing image 0.")
         index = 0
     if not 0 <= index < limit:
         messages.append(f"Image index {index} in the link is outside 0..{limit - 1}: showing image 0.")
@@ -108,11 +113,25 @@ def parse_image(source: str, image: str | None, split: str | None, messages: lis
     return source, str(index), split
 
 
+def _seed(text: str | None, messages: list[str]) -> int:
+    """The random-patch seed from the link: a whole number in 0..``MAX_SEED``, else 0 with a message."""
+    if text is None:
+        return 0
+    try:
+        value = int(text)
+        if not 0 <= value <= MAX_SEED:
+            raise ValueError
+    except ValueError:
+        messages.append(f"Ignored seed={echo(text)} in the link: the seed is a whole number from 0 to {MAX_SEED}.")
+        return 0
+    return value
+
+
 def parse_query(params: Mapping[str, str | Sequence[str]]) -> tuple[ViewState, list[str]]:
     """A view from URL query parameters, and one message per value that was ignored.
 
     Keys: ``src``, ``img``, ``split``, ``x``, ``y``, ``ax``, ``ay``, ``mode``, ``ratio``,
-    ``fill``, ``ckpt``. Missing keys take the defaults of ``ViewState`` silently.
+    ``fill``, ``ckpt``, ``seed``. Missing keys take the defaults of ``ViewState`` silently.
     """
     messages: list[str] = []
     defaults = ViewState()
@@ -126,7 +145,7 @@ def parse_query(params: Mapping[str, str | Sequence[str]]) -> tuple[ViewState, l
     attention = _point(params, ("ax", "ay"), messages)
     mode = _first(params.get("mode")) or defaults.mode
     if mode not in MODES:
-        messages.append(f"Unknown masking mode {mode!r} in the link: use one of {', '.join(MODES)}.")
+        messages.append(f"Unknown masking mode {echo(mode)} in the link: use one of {', '.join(MODES)}.")
         mode = defaults.mode
     ratio = MODES[mode].default_ratio or defaults.ratio
     ratio_text = _first(params.get("ratio"))
@@ -137,13 +156,14 @@ def parse_query(params: Mapping[str, str | Sequence[str]]) -> tuple[ViewState, l
                 raise ValueError
             ratio = round(value, 4)
         except ValueError:
-            messages.append(f"Ignored ratio={ratio_text!r} in the link: the masking ratio is a number from 0 to 1.")
+            messages.append(f"Ignored ratio={echo(ratio_text)} in the link: the masking ratio is a number from 0 to 1.")
     fill = _first(params.get("fill")) or defaults.fill
     if fill not in FILLS:
-        messages.append(f"Unknown fill {fill!r} in the link: use one of {', '.join(FILLS)}.")
+        messages.append(f"Unknown fill {echo(fill)} in the link: use one of {', '.join(FILLS)}.")
         fill = defaults.fill
     checkpoint = _first(params.get("ckpt")) or AUTO_CHECKPOINT
-    view = ViewState(source, image, split, fixation, attention, mode, ratio, fill, checkpoint)
+    seed = _seed(_first(params.get("seed")), messages)
+    view = ViewState(source, image, split, fixation, attention, mode, ratio, fill, checkpoint, seed)
     return view, messages
 
 
@@ -158,6 +178,7 @@ def to_query(view: ViewState) -> dict[str, str]:
     if view.attention is not None:
         query |= {"ax": str(view.attention[0]), "ay": str(view.attention[1])}
     query |= {"mode": view.mode, "ratio": f"{view.ratio:g}", "fill": view.fill, "ckpt": view.checkpoint}
+    query["seed"] = str(view.seed)
     return query
 
 

@@ -10,7 +10,9 @@ from ui import state
 
 st.title("Checkpoints and training runs")
 state.show_messages(state.link_messages())
-infos = state.checkpoints()
+listed = state.checkpoints()
+infos = [info for info in listed if info.error is None]
+broken = [info for info in listed if info.error is not None]
 folders = ", ".join(f"`{f}`" for f in checkpoint_folders())
 if not infos:
     st.warning(f"No checkpoints in {folders}. The other pages use an untrained network. {TRAIN_HINT}")
@@ -19,6 +21,16 @@ else:
         st.info(f"Checkpoints marked **demo** are small CPU-trained demos. {TRAIN_HINT}", icon=":material/info:")
     st.caption(f"Searched: {folders} (add folders with FOCUSMIM_CHECKPOINTS).")
     st.dataframe(pd.DataFrame([describe(info) for info in infos]), hide_index=True, width="stretch")
+if broken:
+    st.warning(
+        f"{len(broken)} file(s) in the checkpoint folders could not be read; they are never chosen or compared:",
+        icon=":material/warning:",
+    )
+    st.dataframe(
+        pd.DataFrame([{"file": info.path.name, "problem": info.error} for info in broken]),
+        hide_index=True,
+        width="stretch",
+    )
 
 st.subheader("Training curves")
 runs = [run for run in find_runs() if run.records]

@@ -28,12 +28,14 @@ checkpoint_notice(list(infos.values()), notes)
 foreground, foreground_note = state.foreground_of(item)
 if foreground_note:
     st.info(foreground_note)
-base = ViewSettings(mode=view.mode, ratio=view.ratio, fill=view.fill, fixation=view.fixation, attention=None)
+base = ViewSettings(
+    mode=view.mode, ratio=view.ratio, fill=view.fill, fixation=view.fixation, attention=None, seed=view.seed
+)
 ratios = {m: (view.ratio if MODES[m].uses_ratio else MODES[m].default_ratio) for m in modes}
 st.caption(
     f"{item.caption}, fixation ({view.fixation[0]}, {view.fixation[1]}), ratio {view.ratio:g} for the modes that "
-    f"use one, {view.fill} fill. Change them on the Explore page. Each mode runs its own checkpoint "
-    "(sidebar: auto) in one batched pass per network."
+    f"use one, {view.fill} fill, random patches from seed {view.seed}. Change them on the Explore page. "
+    "Each mode runs its own checkpoint (sidebar: auto) in one batched pass per network."
 )
 try:
     with st.spinner("Rendering every mode…"):

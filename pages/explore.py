@@ -9,7 +9,7 @@ from focusmim_core.catalog import describe, details_markdown
 from focusmim_core.export import panel_row_png, settings_json
 from focusmim_core.figures import framed, heatmap_row, pixelated
 from focusmim_core.masking import FILLS
-from focusmim_core.viewstate import IMAGE_SIZE, to_query
+from focusmim_core.viewstate import IMAGE_SIZE, MAX_SEED, to_query
 from ui import state
 from ui.widgets import checkpoint_notice, clickable_image, explore_controls
 
@@ -30,14 +30,22 @@ def _set_point(x: int, y: int) -> None:
 
 # Compute first, draw after: the forward pass then runs before the browser has deltas to render
 # (on two cores the two would otherwise compete). The widgets below take these values from their keys.
-mode, ratio, fill, fixation, attention = explore_controls()
+mode, ratio, fill, fixation, attention, seed = explore_controls()
 spec = MODES[mode]
-view = state.set_view(mode=mode, ratio=ratio, fill=fill, fixation=fixation, attention=attention)
+view = state.set_view(mode=mode, ratio=ratio, fill=fill, fixation=fixation, attention=attention, seed=seed)
 model, info, notes = state.network(mode, fill)
 foreground, foreground_note = state.foreground_of(item)
 try:
     panels = render(
-        item.image, view.fixation, mode, view.ratio, model, fill=fill, attention=view.attention, foreground=foreground
+        item.image,
+        view.fixation,
+        mode,
+        view.ratio,
+        model,
+        fill=fill,
+        attention=view.attention,
+        foreground=foreground,
+        seed=view.seed,
     )
 except InputError as error:
     panels = None
@@ -51,6 +59,15 @@ with right:
     st.caption(spec.description)
     st.slider("Masking ratio", 0.0, 1.0, key="w_ratio", step=0.05, disabled=not spec.uses_ratio)
     st.radio("Fill of hidden pixels", FILLS, key="w_fill", horizontal=True, disabled=not spec.uses_fill)
+    st.number_input(
+        "Random-patch seed",
+        0,
+        MAX_SEED,
+        key="w_seed",
+        step=1,
+        disabled=not spec.uses_seed,
+        help="Which patches are hidden: the same seed shows the same patches (it is part of the link).",
+    )
     fx_col, fy_col = st.columns(2)
     fx_col.number_input("Fixation x (column)", 0, IMAGE_SIZE - 1, key="w_fx", step=1)
     fy_col.number_input("Fixation y (row)", 0, IMAGE_SIZE - 1, key="w_fy", step=1)
@@ -94,11 +111,12 @@ with right:
 images = [
     ("Masked input: what the network sees", pixelated(panels.masked_input, PANEL_SCALE)),
     ("Reconstruction", pixelated(panels.reconstruction, PANEL_SCALE)),
+    ("Reconstruction with the visible pixels pasted back", pixelated(panels.pasted, PANEL_SCALE)),
     ("Loss mask: white where the input is incomplete", framed(pixelated(panels.loss_mask, PANEL_SCALE))),
 ]
 if panels.foreground is not None:
     images.append(("Foreground confidence (white: object)", framed(pixelated(panels.foreground, PANEL_SCALE))))
-for column, (title, image) in zip(st.columns(4), images, strict=False):
+for column, (title, image) in zip(st.columns(len(images)), images, strict=True):
     with column:
         st.image(image, caption=title, width="stretch")
 

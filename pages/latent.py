@@ -43,7 +43,8 @@ st.subheader("Decorrelation and sparsity over a batch")
 b1, b2 = st.columns(2)
 source = b1.selectbox("Images", BATCH_SOURCES, index=1, key="w_batch_source")
 everyone = b2.toggle("Every checkpoint (slower)", key="w_all_checkpoints")
-targets = (state.checkpoints() or [info]) if everyone else [info]
+readable = [c for c in state.checkpoints() if c.error is None]  # broken files are listed on Checkpoints
+targets = (readable or [info]) if everyone else [info]
 rows, latents = [], None
 try:
     with st.spinner("Encoding the batch…"):

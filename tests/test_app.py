@@ -82,6 +82,25 @@ def test_explore_shows_panels_metrics_and_the_demo_notice(checkpoint_dir):
     assert len(at.get("download_button")) == 2
 
 
+def test_the_seed_control_picks_the_patches_and_travels_in_the_link(checkpoint_dir):
+    at = app(mode="random_patches", seed="5")
+    assert at.number_input(key="w_seed").value == 5 and not at.number_input(key="w_seed").disabled
+    assert "seed=5" in texts(at.caption)
+    masked_input = at.image[0].proto.imgs[0].url
+    at.number_input(key="w_seed").set_value(6).run()
+    assert at.image[0].proto.imgs[0].url != masked_input and "seed=6" in texts(at.caption)
+    at.number_input(key="w_seed").set_value(5).run()
+    assert at.image[0].proto.imgs[0].url == masked_input  # same seed, same patches
+    at.selectbox(key="w_mode").set_value("periphery").run()
+    assert at.number_input(key="w_seed").disabled  # a periphery has no random part
+
+
+def test_explore_shows_the_reconstruction_with_the_visible_pixels_pasted_back(checkpoint_dir):
+    at = app()
+    captions = [image.proto.imgs[0].caption for image in at.image]
+    assert "Reconstruction" in captions and "Reconstruction with the visible pixels pasted back" in captions
+
+
 def test_fixation_inputs_move_the_view_and_change_the_metrics(checkpoint_dir):
     at = app()
     before = metrics(at)
@@ -173,14 +192,14 @@ def test_bad_upload_shows_the_loaders_message(checkpoint_dir):
         name = "notes.png"
 
     item, message = upload_item(Upload(b"this is not an image"))
-    assert item is None and "notes.png is not an image" in message
+    assert item is None and "`notes.png` is not an image" in message
     good, none = upload_item(Upload(png_bytes()))
     assert none is None and good.caption == "upload: notes.png" and good.image.shape == (3, 96, 96)
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.session_state["w_source"] = "upload"
     at.session_state[UPLOAD_ERROR] = message
     at.run()
-    assert not at.exception and "notes.png is not an image" in texts(at.sidebar.error)
+    assert not at.exception and "`notes.png` is not an image" in texts(at.sidebar.error)
 
 
 def png_bytes() -> bytes:
@@ -283,6 +302,15 @@ def test_compare_renders_every_mode_and_the_ratio_sweep(checkpoint_dir):
     assert "foreground" in json.loads(at.get("plotly_chart")[-1].proto.spec)["layout"]["title"]["text"]
 
 
+def test_compare_draws_random_patches_from_the_views_seed(checkpoint_dir):
+    first = app("pages/compare.py", seed="3")
+    assert "random patches from seed 3" in texts(first.caption)
+    again, other = app("pages/compare.py", seed="3"), app("pages/compare.py", seed="4")
+    patches = 3  # the second mode's input: random patches
+    assert again.image[patches].proto.imgs[0].url == first.image[patches].proto.imgs[0].url
+    assert other.image[patches].proto.imgs[0].url != first.image[patches].proto.imgs[0].url
+
+
 # --- Scanpath --------------------------------------------------------------------------------------------------
 def test_scanpath_glimpses_suggestion_undo_and_clear(checkpoint_dir):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
@@ -335,6 +363,33 @@ def test_checkpoints_page_lists_checkpoints_curves_and_probe_vs_paper(checkpoint
     assert probe.loc["ckpts/periphery_0.8", "paper: accuracy % (STL-10)"] == 68.0
     at.selectbox(key="w_run_metric").set_value("foreground_mse").run()
     assert "No foreground_mse logged" in texts(at.caption)
+
+
+def test_the_held_out_quality_shows_in_the_demo_notice_and_on_the_checkpoints_page(checkpoint_dir):
+    sidecar = checkpoint_dir / "periphery_0.8.json"
+    values = json.loads(sidecar.read_text())
+    report = {"psnr_hidden": 13.9, "psnr_input_hidden": 11.8, "gain": 2.1, "psnr_visible": 23.0, "psnr_whole": 15.2}
+    values["metrics"] = {"gallery": {**report, "views": 40}}
+    values["extra"] = {"images_seen": 204800}
+    sidecar.write_text(json.dumps(values))
+    at = app()
+    assert "+2.1 dB over its input on held-out photos" in texts(at.info)
+    table = app("pages/checkpoints.py").dataframe[0].value
+    row = table[table["checkpoint"].str.endswith("periphery_0.8")].iloc[0]
+    assert row["gain over its input (dB)"] == 2.1 and row["images seen"] == 204800
+
+
+def test_broken_checkpoint_files_are_listed_apart_and_never_chosen(checkpoint_dir):
+    (checkpoint_dir / "zz_broken.safetensors").write_bytes(b"\x00" * 64)
+    (checkpoint_dir / "zz_broken.json").write_text('{"mode": "periphery", "epochs": "lots"}')
+    at = app("pages/checkpoints.py")
+    assert not at.exception and "could not be read" in texts(at.warning)
+    listed = at.dataframe[0].value
+    assert not listed["checkpoint"].str.contains("zz_broken").any()  # not among the readable checkpoints
+    problems = at.dataframe[1].value
+    assert list(problems["file"]) == ["zz_broken.safetensors"] and "'epochs' must be int" in problems["problem"][0]
+    explore = app()
+    assert "zz_broken" not in texts(explore.info)  # auto kept the real periphery checkpoint
 
 
 def test_checkpoints_page_without_checkpoints_or_runs(checkpoint_dir, tmp_path, monkeypatch):

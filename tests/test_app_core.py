@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -46,7 +47,7 @@ from focusmim_core.viewstate import ViewState, parse_query, scale_click, to_quer
 
 # --- view <-> URL ---------------------------------------------------------------------------------------------
 def test_query_round_trip_reproduces_the_view():
-    view = ViewState("synthetic", "17", "test", (10, 80), (60, 20), "periphery_square", 0.65, "blur", "x/y")
+    view = ViewState("synthetic", "17", "test", (10, 80), (60, 20), "periphery_square", 0.65, "blur", "x/y", 1234)
     parsed, messages = parse_query(to_query(view))
     assert parsed == view and messages == []
 
@@ -79,6 +80,9 @@ def test_query_lists_take_the_first_value():
         ({"src": "synthetic", "img": "-3"}, "image", "showing image 0"),
         ({"src": "stl10", "img": "12", "split": "val"}, "split", "Unknown STL-10 split"),
         ({"src": "upload"}, "source", "not part of a link"),
+        ({"seed": "-1"}, "seed", "whole number from 0"),
+        ({"seed": "1e3"}, "seed", "whole number from 0"),
+        ({"seed": str(2**31)}, "seed", "whole number from 0"),
     ],
 )
 def test_nonsense_query_values_fall_back_with_a_message(params, field, fragment):
@@ -166,8 +170,28 @@ def test_a_mode_without_its_checkpoint_falls_back_with_a_note(checkpoint_folder)
 def test_an_unknown_checkpoint_name_is_reported(checkpoint_folder):
     infos = list_checkpoints(checkpoint_folder)
     choice = choose("gone", "periphery", "mean", infos)
-    assert choice.info.path.stem == "periphery_0.8" and "'gone' was not found" in choice.note
+    assert choice.info.path.stem == "periphery_0.8" and "`gone` was not found" in choice.note
     assert choose(infos[0].name, "foveate", "mean", infos).info == infos[0]
+
+
+@pytest.mark.parametrize(
+    "crafted",
+    [
+        "x](https://evil.example/)",
+        "![](https://evil.example/pixel.png)",
+        "**Official notice** `code` [link](http://evil.example)\n\n# Heading",
+        "a" * 500,
+    ],
+)
+def test_values_from_a_link_are_echoed_as_short_inline_code(crafted):
+    _, messages = parse_query({"mode": crafted, "img": crafted, "src": "gallery", "fill": crafted, "x": crafted})
+    note = choose(crafted, "periphery", "mean", []).note
+    for message in [*messages, note]:
+        quoted = re.findall(r"`([^`]*)`", message)
+        assert quoted, message
+        outside = re.sub(r"`[^`]*`", "", message)
+        assert "](" not in outside and "**" not in outside and "\n" not in message  # nothing for Markdown to render
+        assert all(len(q) <= 40 for q in quoted)
 
 
 def test_no_checkpoint_at_all_gives_none_and_an_untrained_network_is_deterministic():
@@ -285,9 +309,10 @@ def test_colour_map_spans_the_scale():
 
 def test_panel_row_png_has_every_panel(panels):
     row = panel_images(panels, scale=2)
-    assert [t for t, _ in row][-2:] == ["fg-weighted error", "foreground"] and len(row) == 7
+    assert [t for t, _ in row][-2:] == ["fg-weighted error", "foreground"] and len(row) == 8
+    assert "visible pasted back" in [t for t, _ in row]
     png = Image.open(io.BytesIO(panel_row_png(panels, scale=2)))
-    assert png.format == "PNG" and png.width >= 7 * 192 and png.height >= 192
+    assert png.format == "PNG" and png.width >= 8 * 192 and png.height >= 192
 
 
 def test_settings_json_holds_view_link_checkpoint_and_metrics(panels):

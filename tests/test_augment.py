@@ -54,6 +54,7 @@ def test_same_generator_seed_gives_the_same_training_batch():
 
 def test_photo_crops_are_reproducible_and_never_use_gallery_photos():
     assert not set(TRAINING_PHOTOS) & {function for function, _, _ in GALLERY.values()}
+    assert {"china", "flower", "grace_hopper"} <= set(TRAINING_PHOTOS)
     first, again, other = photo_crops(16, seed=0), photo_crops(16, seed=0), photo_crops(16, seed=1)
     assert first.dtype == torch.uint8 and first.shape == (16, 3, 96, 96)
     assert torch.equal(first, again) and not torch.equal(first, other)

@@ -139,7 +139,8 @@ def test_listing_and_default_choice(tmp_path):
     (tmp_path / "broken.safetensors").write_bytes(b"xx")
     found = list_checkpoints(tmp_path)
     assert sorted(c.path.stem for c in found) == ["a", "b", "broken", "c"]
-    assert "not valid checkpoint metadata" in next(c for c in found if c.path.stem == "broken").metadata.description
+    broken = next(c for c in found if c.path.stem == "broken")
+    assert "not valid checkpoint metadata" in broken.error and not broken.described
     assert default_checkpoint("periphery", "mean", found).path.stem == "a"
     assert default_checkpoint("periphery", "blur", found).path.stem == "b"
     assert default_checkpoint("foveate", "mean", found) is None
@@ -149,3 +150,40 @@ def test_sidecar_json_is_plain_readable_json(tmp_path):
     path = save_checkpoint(tmp_path / "x", seeded_model(), CheckpointMetadata(mode="none", epochs=2))
     values = json.loads(sidecar_path(path).read_text())
     assert values["mode"] == "none" and values["epochs"] == 2
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "fragment"),
+    [
+        ("[1, 2, 3]", "must be a JSON object, not list"),
+        ('"periphery"', "must be a JSON object, not str"),
+        ('{"mode": "periphery", "epochs": "many"}', "'epochs' must be int, not str"),
+        ('{"mode": "periphery", "metrics": [0.1]}', "'metrics' must be dict, not list"),
+        ('{"mode": "periphery", "demo": "yes"}', "'demo' must be bool, not str"),
+        ('{"mode": "periphery", "ratio": true}', "'ratio' must be int or float, not bool"),
+        ('{"mode": ["periphery"]}', "'mode' must be str, not list"),
+        ('{"mode": "zoom"}', "not a known masking mode"),
+        ('{"mode": "periphery", "fill": "noise"}', "not mean or blur"),
+        ('{"mode": "periphery", "ratio": 4}', "between 0 and 1"),
+    ],
+)
+def test_metadata_of_the_wrong_shape_is_refused_naming_file_and_field(tmp_path, sidecar, fragment):
+    path = save_checkpoint(tmp_path / "odd", seeded_model(), CheckpointMetadata(mode="periphery", epochs=5))
+    sidecar_path(path).write_text(sidecar)
+    with pytest.raises(CheckpointError, match="odd.json") as raised:
+        load_checkpoint(path)
+    assert fragment in str(raised.value)
+    listed = list_checkpoints(tmp_path)
+    assert [c.error is not None for c in listed] == [True] and fragment in listed[0].error
+
+
+def test_unreadable_or_undescribed_files_never_become_the_default(tmp_path):
+    save_checkpoint(tmp_path / "real", seeded_model(), CheckpointMetadata(mode="none", epochs=2, demo=True))
+    (tmp_path / "hostile.safetensors").write_bytes(b"\x00" * 64)  # no metadata at all: a stub that is not a demo
+    torch.save(seeded_model().state_dict(), tmp_path / "reference.pt")  # a reference file: loadable, mode unknown
+    bad = save_checkpoint(tmp_path / "typed", seeded_model(), CheckpointMetadata(mode="none", epochs=900))
+    sidecar_path(bad).write_text('{"mode": "none", "epochs": "900"}')
+    found = list_checkpoints(tmp_path)
+    assert len(found) == 4
+    assert default_checkpoint("none", "mean", found).path.stem == "real"
+    assert {c.path.stem for c in found if c.described} == {"real"}

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,3 +119,42 @@ def test_oversized_uploads_and_missing_paths(tmp_path):
         load_image(big)
     with pytest.raises(InputError, match="No image file"):
         load_image(tmp_path / "missing.png")
+
+
+def test_a_crafted_upload_name_is_quoted_not_rendered():
+    class Upload(io.BytesIO):
+        name = "[click me](https://evil.example) ![](https://evil.example/p.png)"
+
+    with pytest.raises(InputError) as raised:
+        load_image(Upload(b"not an image at all"))
+    message = str(raised.value)
+    assert message.startswith("`") and "](" not in message.split("`")[-1]
+    assert message.count("`") == 2 and len(message.split("`")[1]) <= 40
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "P"])
+def test_a_huge_but_legal_upload_is_reduced_before_any_float_copy(tmp_path, mode):
+    """A few-hundred-KB PNG of 6300 x 6300 pixels: peak memory of loading it stays far below a float64 copy."""
+    side = 6300
+    image = Image.new(mode, (side, side), 128 if mode != "RGB" else (90, 140, 200))
+    image.paste(Image.new(mode, (side // 3, side // 3), 20 if mode != "RGB" else (250, 10, 10)), (side // 3, side // 3))
+    if mode == "P":
+        image.putpalette([value for index in range(256) for value in (index, 255 - index, 128)])
+    path = tmp_path / "huge.png"
+    image.save(path, optimize=False)
+    del image
+    script = (
+        "import resource, sys\n"
+        "from focusmim_core import load_image\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "out = load_image(sys.argv[1])\n"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print((after - before) // 1024, tuple(out.shape), float((out[:, 48, 48] - out[:, 2, 2]).abs().max()))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    command = [sys.executable, "-c", script, str(path)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-1000:]
+    grown_mb, rest = done.stdout.strip().split(" ", 1)
+    assert int(grown_mb) < 200, f"loading grew the process by {grown_mb} MB"  # a float64 copy alone is 950 MB
+    assert rest.startswith("(3, 96, 96)") and float(rest.rsplit(" ", 1)[1]) > 0.05  # the centre square survived

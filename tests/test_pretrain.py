@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ import torch
 from browser_app import free_port
 
 import train.pretrain as pretrain
-from focusmim_core import list_checkpoints, load_checkpoint
+from focusmim_core import Autoencoder, list_checkpoints, load_checkpoint
 from focusmim_core.checkpoints import read_state_dict
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,17 +115,36 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path
         "--master_port",
         str(free_port()),
     ]
-    for launcher, name in (([sys.executable], "one"), (torchrun, "two")):
-        command = [*launcher, "-m", "train.pretrain", *args, "--output-path", str(tmp_path / name)]
-        done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=REPO, timeout=300)
-        assert done.returncode == 0, done.stderr[-2000:]
-    one, two = weights(tmp_path / "one" / "last.safetensors"), weights(tmp_path / "two" / "last.safetensors")
-    assert all(torch.allclose(one[k], two[k], atol=1e-6, rtol=1e-4) for k in one)
-    start = weights(tmp_path / "one" / "epoch_0000.safetensors")
-    assert any(not torch.equal(one[k], start[k]) for k in one)  # the second epoch did change the weights
-    losses = [json.loads(line)["loss"] for line in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
-    reference = [json.loads(line)["loss"] for line in (tmp_path / "one" / "metrics.jsonl").read_text().splitlines()]
-    assert losses == pytest.approx(reference, rel=1e-5)
+    runs = {}
+    for optimizer in ("sgd", "adam"):
+        for launcher, name in (([sys.executable], "one"), (torchrun, "two")):
+            out = tmp_path / f"{optimizer}-{name}"
+            command = [*launcher, "-m", "train.pretrain", *args, "--optimizer", optimizer, "--output-path", str(out)]
+            done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=REPO, timeout=300)
+            assert done.returncode == 0, done.stderr[-2000:]
+            runs[optimizer, name] = out
+    names = list(Autoencoder().state_dict())  # model weights only: no optimizer or RNG state
+    for optimizer in ("sgd", "adam"):
+        one, two = (weights(runs[optimizer, name] / "last.safetensors") for name in ("one", "two"))
+        start = weights(runs[optimizer, "one"] / "epoch_0000.safetensors")
+        assert any(not torch.equal(one[k], start[k]) for k in names)  # the second epoch did change the weights
+        difference = max(float((one[k] - two[k]).abs().max()) for k in names)
+        if optimizer == "sgd":  # the all-reduce sums in another order: rounding of lr * gradient, no more
+            assert difference < 1e-6
+        else:  # Adam's first steps are about +-lr whatever the gradient's size: near-zero gradients may flip
+            assert difference < 2 * 2 * 1e-3  # two steps of at most 2 * lr each (the default lr 1e-3)
+        losses, reference = (
+            [json.loads(line)["loss"] for line in (runs[optimizer, name] / "metrics.jsonl").read_text().splitlines()]
+            for name in ("two", "one")
+        )
+        assert losses == pytest.approx(reference, rel=1e-5)
+    for optimizer in ("sgd", "adam"):  # latent statistics of the global batch, not of rank 0's shard
+        logs = {
+            name: [json.loads(line) for line in (runs[optimizer, name] / "metrics.jsonl").read_text().splitlines()]
+            for name in ("one", "two")
+        }
+        for key in ("decorrelation", "unit_sparsity", "population_sparsity"):
+            assert [r[key] for r in logs["two"]] == pytest.approx([r[key] for r in logs["one"]], rel=1e-3), key
 
 
 @pytest.mark.parametrize(
@@ -201,3 +221,45 @@ def test_segmentation_file_filters_images_and_weights_the_loss(tmp_path, capsys)
     wrong = [*TINY, "--limit", "6", "--segment-path", str(seg), "--output-path", str(tmp_path / "wrong")]
     assert pretrain.main(wrong) == 2
     assert "segmentation file has 8 masks but the dataset has 6 images" in capsys.readouterr().err
+
+
+def test_learning_rate_schedules_warm_up_and_decay():
+    from focusmim_core.pretraining import scheduled_learning_rate as rate
+
+    assert rate(1e-3, 0.5) == 1e-3  # constant, the paper's
+    assert rate(1e-3, 0.01, warmup=0.02) == pytest.approx(0.5e-3)  # halfway through the warm-up
+    assert rate(1e-3, 0.02, "cosine", warmup=0.02) == pytest.approx(1e-3)
+    assert rate(1e-3, 0.51, "cosine", warmup=0.02) == pytest.approx(0.5e-3)
+    assert rate(1e-3, 1.0, "cosine") == pytest.approx(0.0, abs=1e-12)
+    values = [rate(1e-3, t / 50, "cosine", 0.1) for t in range(5, 51)]
+    assert all(a >= b for a, b in itertools.pairwise(values))  # never rises after the warm-up
+
+
+def test_a_run_can_start_from_a_checkpoints_weights(tmp_path):
+    first = tmp_path / "first"
+    assert pretrain.main([*TINY, "--output-path", str(first)]) == 0
+    source = weights(first / "last.safetensors")
+    for name, extra in (("fresh", []), ("continued", ["--init-from", str(first / "last.safetensors")])):
+        options = [*TINY, "--optimizer", "sgd", "--learning-rate", "1e-9", "--seed", "1"]
+        assert pretrain.main([*options, "--output-path", str(tmp_path / name), *extra]) == 0
+    continued, fresh = (weights(tmp_path / name / "last.safetensors") for name in ("continued", "fresh"))
+    assert all(torch.allclose(continued[k], source[k], atol=1e-6) for k in source)  # a tiny step from the source
+    assert not all(torch.allclose(fresh[k], source[k], atol=1e-6) for k in source)  # another seed starts elsewhere
+
+
+def test_a_missing_init_checkpoint_is_named(tmp_path, capsys):
+    assert pretrain.main([*TINY, "--output-path", str(tmp_path / "run"), "--init-from", str(tmp_path / "x.pt")]) == 2
+    assert "No checkpoint at" in capsys.readouterr().err
+
+
+def test_the_time_budget_ends_the_run_and_the_cosine_with_it(tmp_path, capsys):
+    out = tmp_path / "run"
+    options = ["--dataset", "synthetic", "--limit", "8", "--batch-size", "4", "--epochs", "100000"]
+    options += ["--schedule", "cosine", "--max-minutes", "0.15", "--output-path", str(out)]
+    assert pretrain.main(options) == 0
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert 2 <= len(lines) < 100000 and "Time budget of 0.15 min reached" in capsys.readouterr().out
+    rates = [line["learning_rate"] for line in lines]
+    assert rates[-1] < rates[0] and all(a >= b for a, b in itertools.pairwise(rates))  # the cosine follows the clock
+    assert sum(line["seconds"] for line in lines) < 0.15 * 60 + 30  # stopped at the budget, not epochs later
+    assert load_checkpoint(out / "last.safetensors")[1].epochs == len(lines)

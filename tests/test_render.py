@@ -48,6 +48,22 @@ def test_render_gives_every_panel_and_consistent_metrics(image, model):
     assert panels.metrics["hidden_fraction"] == pytest.approx(float(loss_mask.mean()))
 
 
+@pytest.mark.parametrize("mode", ["random_patches", "periphery", "foveate", "none"])
+def test_the_pasted_panel_shows_the_input_where_visible_and_the_reconstruction_where_hidden(image, model, mode):
+    panels = render(image, (30, 60), mode, 0.6, model)
+    hidden = panels.loss_mask.bool()
+    assert torch.equal(panels.pasted[:, hidden], panels.reconstruction[:, hidden])
+    assert torch.equal(panels.pasted[:, ~hidden], panels.masked_input[:, ~hidden])
+    if mode != "foveate":  # masks copy the image where visible (the foveal filter degrades everything a little)
+        assert torch.equal(panels.pasted[:, ~hidden], image[:, ~hidden])
+
+
+def test_the_seed_picks_the_random_patches(image, model):
+    first = render(image, None, "random_patches", 0.6, model, seed=7)
+    assert torch.equal(render(image, None, "random_patches", 0.6, model, seed=7).loss_mask, first.loss_mask)
+    assert not torch.equal(render(image, None, "random_patches", 0.6, model, seed=8).loss_mask, first.loss_mask)
+
+
 def test_without_foreground_the_weighted_panels_are_absent(image, model):
     panels = render(image, None, "random_patches", 0.6, model, seed=3)
     assert panels.weighted_error_map is None and panels.metrics["foreground_mse"] is None

@@ -34,14 +34,23 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from focusmim_core import Autoencoder, CheckpointMetadata, save_checkpoint
+from focusmim_core import Autoencoder, CheckpointMetadata, load_checkpoint, save_checkpoint
 from focusmim_core.augment import CROP_SCALE
 from focusmim_core.checkpoints import TRAINER_PREFIX, atomic_write, sidecar_path, write_json
 from focusmim_core.errors import CheckpointError, InputError
 from focusmim_core.latent import latent_statistics
 from focusmim_core.masking import check_mode
 from focusmim_core.model import ConvBlock, UpConvBlock
-from focusmim_core.pretraining import BatchRecipe, autocast_dtype, prepare_batch, train_step
+from focusmim_core.pretraining import (
+    OPTIMIZERS,
+    SCHEDULES,
+    BatchRecipe,
+    autocast_dtype,
+    make_optimizer,
+    prepare_batch,
+    scheduled_learning_rate,
+    train_step,
+)
 from focusmim_core.runtime import configure_cpu_allocator
 from train.cli import add_config_arguments, config_from_args, fail, pick_device
 from train.training_data import DATASETS, TrainingData, load_training_data
@@ -63,7 +72,10 @@ class PretrainConfig:
     random_crop: bool = True
     crop_scale: tuple[float, float] = CROP_SCALE
     learning_rate: float = 1e-3  # reference default; its README: 1e-3 periphery, 5e-3 otherwise
+    schedule: str = "constant"  # constant (paper, reference) | cosine (to 0 at the end of the epochs or time budget)
+    warmup: float = 0.0  # fraction of the run with a linear learning-rate warm-up
     weight_decay: float = 1e-8
+    optimizer: str = "adam"  # adam (the paper's) | sgd (plain, e.g. for exact comparisons)
     batch_size: int = 512  # global batch, split over processes
     epochs: int = 500
     seed: int = 0
@@ -77,8 +89,9 @@ class PretrainConfig:
     limit: int | None = None  # use only the first N images
     size: int = 20_000  # images generated for synthetic / photos / mixed data
     resume: bool = False
+    init_from: str | None = None  # start from this checkpoint's weights (a new optimizer)
     save_every: int = 50
-    max_minutes: float | None = None  # stop cleanly after the epoch that exceeds this budget
+    max_minutes: float | None = None  # stop cleanly at the step that exceeds this budget
     demo: bool = False  # mark the checkpoints as small demo checkpoints
     description: str = ""
 
@@ -108,6 +121,14 @@ class PretrainConfig:
             raise InputError("--limit must be at least 1.")
         if not self.learning_rate > 0:
             raise InputError("--learning-rate must be positive.")
+        if not 0.0 <= self.warmup < 1.0:
+            raise InputError("--warmup is a fraction of the run: give a value in [0, 1).")
+        if self.optimizer not in OPTIMIZERS:
+            raise InputError(f"Unknown --optimizer {self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}.")
+        if self.schedule not in SCHEDULES:
+            raise InputError(f"Unknown --schedule {self.schedule!r}: use one of {', '.join(SCHEDULES)}.")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise InputError("--max-minutes must be positive.")
 
 
 HELP = {
@@ -117,6 +138,10 @@ HELP = {
     "blur": "the reference's blurry fill flag (same as --fill blur)",
     "fill": "mean or blur (default: from --blur)",
     "learning_rate": "the reference README: 1e-3 for periphery, 5e-3 otherwise",
+    "optimizer": "adam (the paper's) or sgd",
+    "schedule": "constant (the paper's) or cosine (down to 0 at the end of --epochs or --max-minutes)",
+    "warmup": "fraction of the run spent warming the learning rate up linearly from 0",
+    "init_from": "start from this checkpoint's weights with a new optimizer (e.g. to train a shipped one further)",
     "batch_size": "global batch, split over processes",
     "segment_path": "foreground file made by python -m train.segment",
     "remove_missing_segments": "drop images the paper's keep heuristic rejects",
@@ -127,7 +152,7 @@ HELP = {
     "limit": "use only the first N images",
     "size": "images generated for synthetic, photos and mixed data",
     "resume": "continue from last.safetensors in --output-path",
-    "max_minutes": "stop cleanly after the epoch that exceeds this budget",
+    "max_minutes": "stop cleanly at the step that exceeds this budget (the partial epoch is recorded)",
     "demo": "label the checkpoints as small demo checkpoints",
 }
 REFERENCE_ALIASES = {  # the reference's click short options and spellings
@@ -221,7 +246,7 @@ class StopRequest:
         if self.requested:  # a second Ctrl-C: stop now (the last checkpoint stays intact)
             raise KeyboardInterrupt
         self.requested = True
-        print(f"\n{signal.Signals(signum).name} received: finishing this step, saving last.safetensors ...", flush=True)
+        tqdm.write(f"{signal.Signals(signum).name} received: finishing this step, saving last.safetensors ...")
 
 
 def agreed(flag: bool, ddp: Distributed, device: torch.device) -> bool:
@@ -358,7 +383,9 @@ def run(config: PretrainConfig) -> Path:
             module.match_dim.requires_grad_(False)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    if config.init_from is not None and not (config.resume and last_path.exists()):
+        start_from_checkpoint(model, Path(config.init_from))
+    optimizer = make_optimizer(config.optimizer, model.parameters(), config.learning_rate, config.weight_decay)
     generators = {
         "batches": torch.Generator(device=device).manual_seed(config.seed * 1_000_003 + ddp.rank),
         "order": torch.Generator(device=device).manual_seed(config.seed * 7_919 + 17 + ddp.rank),
@@ -392,7 +419,12 @@ def run(config: PretrainConfig) -> Path:
             epoch_start = time.monotonic()
             if progress.step == 0 or permutation is None:
                 permutation = torch.randperm(count, generator=generators["order"], device=device)
+            time_up = False
             while progress.step < steps_per_epoch:
+                fraction, time_up = run_clock(config, progress, steps_per_epoch, started, ddp, device)
+                if time_up:
+                    break
+                set_learning_rate(optimizer, config, fraction)
                 index = permutation[progress.step * local_batch : (progress.step + 1) * local_batch]
                 foreground = data.foreground[index] if data.foreground is not None else None
                 batch = prepare_batch(data.images[index], foreground, recipe, generators["batches"])
@@ -407,12 +439,15 @@ def run(config: PretrainConfig) -> Path:
                     if ddp.main:
                         meta = metadata_for(config, data, progress.epoch, {"loss": progress.best_loss})
                         save_last(last_path, model, optimizer, generators, permutation, progress, meta)
-                        print(f"Saved {last_path}; continue with --resume.", flush=True)
+                        tqdm.write(f"Saved {last_path}; continue with --resume.")
                     bar.close()
                     return output
+            if progress.step == 0:  # the budget ran out before this epoch began
+                break
+            epoch_images = min(progress.step * local_batch, count) * ddp.world
             record = finish_epoch(config, optimizer, progress, latent, ddp, device)
             record["seconds"] = time.monotonic() - epoch_start
-            record["images_per_second"] = count * ddp.world / max(record["seconds"], 1e-9)
+            record["images_per_second"] = epoch_images / max(record["seconds"], 1e-9)
             progress.seconds = time.monotonic() - started
             if ddp.main:
                 append_jsonl(output / METRICS_FILE, record)
@@ -423,12 +458,53 @@ def run(config: PretrainConfig) -> Path:
                     f"The loss became {record['loss']} in epoch {record['epoch']}: lower --learning-rate. "
                     f"The checkpoints written before are kept in {output}."
                 )
-            if config.max_minutes is not None and progress.seconds > 60 * config.max_minutes:
+            if time_up or run_clock(config, progress, steps_per_epoch, started, ddp, device)[1]:
                 if ddp.main:
-                    print(f"Time budget of {config.max_minutes} min reached after {progress.epoch} epochs.", flush=True)
+                    tqdm.write(f"Time budget of {config.max_minutes} min reached after {progress.epoch} epochs.")
                 break
     bar.close()
     return output
+
+
+def start_from_checkpoint(model: torch.nn.Module, path: Path) -> None:
+    """Load a checkpoint's weights into ``model`` (float32, strict); ``CheckpointError`` when it cannot."""
+    source, _ = load_checkpoint(path)
+    model.load_state_dict({k: v.float() for k, v in source.state_dict().items()}, strict=True)
+
+
+def run_clock(
+    config: PretrainConfig,
+    progress: Progress,
+    steps_per_epoch: int,
+    started: float,
+    ddp: Distributed,
+    device: torch.device,
+) -> tuple[float, bool]:
+    """How far the run is in [0, 1] (the larger of steps done and time budget used, counted over
+    resumes) and whether the time budget is spent; the same on every process (the maximum)."""
+    done = (progress.epoch * steps_per_epoch + progress.step) / (config.epochs * steps_per_epoch)
+    budget = None if config.max_minutes is None else (time.monotonic() - started) / (60 * config.max_minutes)
+    clock = torch.tensor([max(done, budget or 0.0), float(budget is not None and budget > 1.0)], device=device)
+    if ddp.world > 1:
+        dist.all_reduce(clock, op=dist.ReduceOp.MAX)
+    return min(float(clock[0]), 1.0), bool(clock[1] > 0)
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, config: PretrainConfig, fraction: float) -> None:
+    """Put the scheduled learning rate for ``fraction`` of the run into every parameter group."""
+    rate = scheduled_learning_rate(config.learning_rate, fraction, config.schedule, config.warmup)
+    for group in optimizer.param_groups:
+        group["lr"] = rate
+
+
+def gather_latents(latent: torch.Tensor | None, ddp: Distributed) -> torch.Tensor | None:
+    """The last step's latents of every process, ``(world * B, 128, 12, 12)``, so that the logged
+    statistics describe the global batch whatever the number of processes (every process calls it)."""
+    if ddp.world == 1 or latent is None:
+        return latent
+    parts = [torch.empty_like(latent) for _ in range(ddp.world)]
+    dist.all_gather(parts, latent.contiguous())
+    return torch.cat(parts)
 
 
 def finish_epoch(
@@ -455,6 +531,7 @@ def finish_epoch(
         "learning_rate": optimizer.param_groups[0]["lr"],
         "images": progress.images_seen,
     }
+    latent = gather_latents(latent, ddp)
     if latent is not None and latent.shape[0] >= 2 and ddp.main:  # statistics need a batch of two or more
         record.update(latent_statistics(latent))
     progress.epoch += 1

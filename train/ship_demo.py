@@ -6,6 +6,10 @@ stay out), within a time budget each, stores them as float16 safetensors in
 ``checkpoints/`` and measures them: reconstruction error on the held-out gallery photos
 and (with ``--probe``) linear-probe accuracy on the procedural labelled set, next to a
 random-init encoder measured the same way.
+``--continue --budget-minutes M`` trains the shipped checkpoints further from their own
+weights (the four main ones get twice the time of the two blurry ones), evaluates them on
+the held-out gallery (``focusmim_core.evaluation``) and records the session in each
+checkpoint's history; run it in the background early in a session and commit the result.
 ``--table-only`` rewrites the README table from the checkpoints' metadata.
 """
 
@@ -16,48 +20,22 @@ import json
 import platform
 import shutil
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from focusmim_core import Autoencoder, gallery_images, load_checkpoint, mask_images, save_checkpoint
+from focusmim_core import Autoencoder, CheckpointMetadata, gallery_images, load_checkpoint, mask_images, save_checkpoint
 from focusmim_core.checkpoints import SHIPPED_DIR, read_metadata, write_json
+from focusmim_core.evaluation import METRICS_KEY, ReconstructionReport, evaluate_reconstruction
 from focusmim_core.losses import per_sample_masked_mse
 from focusmim_core.model import inference_model
 from focusmim_core.probe import probe_encoder, record_probe_result, synthetic_probe_data
 from focusmim_core.render import reconstruct
-from focusmim_core.runs import PAPER_ACCURACY, RANDOM_INIT_PROBE, probe_spread, random_init_probe
+from focusmim_core.runs import RANDOM_INIT_PROBE
+from train.demo_readme import PROBE_SIZES, write_table
+from train.demos import DEMOS, DemoSpec
 from train.pretrain import PretrainConfig, run
-
-
-@dataclass(frozen=True)
-class DemoSpec:
-    """One shipped checkpoint: its file name, label and masking settings."""
-
-    name: str
-    label: str
-    mode: str
-    ratio: float = 0.0
-    fill: str = "mean"
-
-
-DEMOS = (
-    DemoSpec("autoencoder", "Autoencoder (no mask)", "none"),
-    DemoSpec("random_patches_0.6", "Random patches 0.6", "random_patches", 0.6),
-    DemoSpec("periphery_0.8", "Masked periphery 0.8", "periphery", 0.8),
-    DemoSpec("foveate", "Foveal filter", "foveate"),
-    DemoSpec("blurry_patches_0.6", "Blurry patches 0.6", "random_patches", 0.6, "blur"),
-    DemoSpec("blurry_periphery_0.8", "Blurry periphery 0.8", "periphery", 0.8, "blur"),
-)
-PAPER_ENTRY = {  # which of the paper's Fig. 4 numbers (focusmim_core.runs.PAPER_ACCURACY) each demo mirrors
-    "autoencoder": "autoencoder",
-    "random_patches_0.6": "random patches",
-    "periphery_0.8": "masked periphery",
-    "foveate": "foveal filter",
-    "blurry_patches_0.6": "blurry patches",
-    "blurry_periphery_0.8": "blurry periphery",
-}
 
 
 def device_name() -> str:
@@ -67,13 +45,104 @@ def device_name() -> str:
     return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-def gallery_error(path: Path, mode: str, ratio: float, fill: str) -> float:
-    """Masked MSE of a checkpoint on the gallery photos (never trained on), centre fixation, its own mode."""
-    model, _ = load_checkpoint(path)
+def gallery_error_of(model: torch.nn.Module, spec: DemoSpec) -> float:
+    """Masked MSE of a model on the gallery photos (never trained on), centre fixation, ``spec``'s masking."""
     _, photos = gallery_images()
-    inputs, loss_mask = mask_images(photos, mode, ratio, fill=fill, generator=torch.Generator().manual_seed(0))
+    inputs, loss_mask = mask_images(
+        photos, spec.mode, spec.ratio, fill=spec.fill, generator=torch.Generator().manual_seed(0)
+    )
     reconstruction, _ = reconstruct(model, inputs)
     return float(per_sample_masked_mse(reconstruction, photos, loss_mask).mean())
+
+
+def pretrain_command(config: PretrainConfig) -> str:
+    """The ``python -m train.pretrain`` command line that runs ``config`` (recorded in the metadata)."""
+    defaults = PretrainConfig()
+    parts = ["python -m train.pretrain"]
+    for name in (
+        "dataset", "size", "masking_mode", "masking_ratio", "fill", "batch_size", "learning_rate", "schedule",
+        "warmup", "epochs", "max_minutes", "seed", "init_from", "output_path",
+    ):  # fmt: skip
+        value, option = getattr(config, name), "--" + name.replace("_", "-")
+        if value is not None and (value != getattr(defaults, name) or name in ("dataset", "masking_mode")):
+            parts.append(f"{option} {value:g}" if isinstance(value, float) else f"{option} {value}")
+    return " ".join(parts + (["--demo"] if config.demo else []))
+
+
+def first_history_entry(meta: CheckpointMetadata, report: ReconstructionReport) -> dict:
+    """A history entry describing how a checkpoint without history was trained, and how good it is."""
+    extra = meta.extra
+    return {
+        "date": meta.date[:10],
+        "images": int(extra.get("images_seen", 0)),
+        "minutes": round(float(extra.get("train_seconds", 0)) / 60, 1),
+        "device": extra.get("device", "?"),
+        "recipe": f"first training: batch {extra.get('batch_size', '?')}, Adam lr {meta.learning_rate}, constant, "
+        f"{meta.data}",
+        "command": extra.get("command", ""),
+        **{f"after_{k}": v for k, v in report.to_dict().items() if k != "views"},
+    }
+
+
+def continue_demo(spec: DemoSpec, base: PretrainConfig, runs: Path, minutes: float, folder: Path = SHIPPED_DIR) -> dict:
+    """Train a shipped checkpoint further from its weights for ``minutes``; update it, its metadata and history.
+
+    The optimizer restarts (warm-up, then cosine to 0 at the end of the budget); the run's
+    final weights replace the shipped ones, ``images_seen`` and ``train_seconds`` accumulate,
+    and ``extra["history"]`` gains one entry (date, images, minutes, device, recipe, PSNRs).
+    """
+    target = folder / f"{spec.name}.safetensors"
+    previous = read_metadata(target)
+    if not previous.extra.get("history"):
+        before = evaluate_reconstruction(load_checkpoint(target)[0], spec.mode, spec.ratio, spec.fill)
+        previous.extra["history"] = [first_history_entry(previous, before)]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    config = replace(
+        base,
+        output_path=str(runs / f"{spec.name}-{stamp}"),
+        masking_mode=spec.mode,
+        masking_ratio=spec.ratio or 0.5,
+        fill=spec.fill,
+        max_minutes=minutes,
+        init_from=str(target),
+        demo=True,
+        description=previous.description or f"{spec.label}: small demo checkpoint trained on the CPU",
+    )
+    started = time.monotonic()
+    run(config)
+    seconds = time.monotonic() - started
+    output = Path(config.output_path)
+    records = [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
+    model, meta = load_checkpoint(output / "last.safetensors")
+    report = evaluate_reconstruction(model, spec.mode, spec.ratio, spec.fill)
+    extra = dict(previous.extra)
+    images = records[-1]["images"]
+    entry = {
+        "date": time.strftime("%Y-%m-%d"),
+        "images": images,
+        "minutes": round(seconds / 60, 1),
+        "device": device_name(),
+        "recipe": f"batch {config.batch_size}, Adam lr {config.learning_rate:g}, {config.schedule} "
+        f"(warm-up {config.warmup:g}), {config.dataset} data ({config.size} images)",
+        "command": pretrain_command(config),
+        **{f"after_{k}": v for k, v in report.to_dict().items() if k != "views"},
+    }
+    extra.update(
+        command=entry["command"],
+        device=entry["device"],
+        images_seen=int(extra.get("images_seen", 0)) + images,
+        train_seconds=round(float(extra.get("train_seconds", 0)) + seconds, 1),
+        epochs_run=int(extra.get("epochs_run", previous.epochs)) + len(records),
+        history=[*extra.get("history", []), entry],
+        batch_size=config.batch_size,
+    )
+    meta.extra, meta.epochs, meta.data = extra, previous.epochs + len(records), previous.data
+    meta.metrics = {**previous.metrics, **{k: v for k, v in meta.metrics.items() if v is not None}}
+    meta.metrics[METRICS_KEY] = report.to_dict()
+    meta.metrics["gallery_masked_mse"] = gallery_error_of(model, spec)
+    save_checkpoint(target, model, meta, dtype=torch.float16)
+    print(f"{spec.name}: {images:,} more images -> {extra['images_seen']:,}; {report.to_dict()}", flush=True)
+    return entry
 
 
 def train_demo(spec: DemoSpec, base: PretrainConfig, runs: Path, minutes: float | None) -> Path:
@@ -91,13 +160,7 @@ def train_demo(spec: DemoSpec, base: PretrainConfig, runs: Path, minutes: float 
         demo=True,
         description=f"{spec.label}: small demo checkpoint trained on the CPU in minutes, not the paper's model",
     )
-    command = (
-        f"python -m train.pretrain --dataset {config.dataset} --size {config.size} --masking-mode {spec.mode} "
-        f"--masking-ratio {config.masking_ratio} --fill {spec.fill} --batch-size {config.batch_size} "
-        f"--learning-rate {config.learning_rate} --epochs {config.epochs} "
-        + (f"--max-minutes {minutes:g} " if minutes else "")
-        + f"--seed {config.seed} --demo --output-path {output}"
-    )
+    command = pretrain_command(config)
     started = time.monotonic()
     run(config)
     seconds = time.monotonic() - started
@@ -114,16 +177,21 @@ def train_demo(spec: DemoSpec, base: PretrainConfig, runs: Path, minutes: float 
     )
     target = SHIPPED_DIR / f"{spec.name}.safetensors"
     save_checkpoint(target, model, meta, dtype=torch.float16)
-    meta.metrics["gallery_masked_mse"] = gallery_error(target, spec.mode, spec.ratio, spec.fill)
+    meta.metrics["gallery_masked_mse"] = gallery_error_of(load_checkpoint(target)[0], spec)
+    meta.metrics[METRICS_KEY] = evaluate_reconstruction(
+        load_checkpoint(target)[0], spec.mode, spec.ratio, spec.fill
+    ).to_dict()
     write_json(target.with_suffix(".json"), meta.to_dict())
     return target
 
 
-PROBE_SIZES = {"train": 2000, "val": 500, "test": 1000}  # centred procedural scenes; CPU-sized
-
-
-def probe_demos(folder: Path = SHIPPED_DIR, seeds: tuple[int, ...] = (0,)) -> None:
-    """Linear-probe every shipped checkpoint and a random-init encoder on the procedural set.
+def probe_demos(
+    folder: Path = SHIPPED_DIR,
+    seeds: tuple[int, ...] = (0,),
+    names: list[str] | None = None,
+    random_init: bool = True,
+) -> None:
+    """Linear-probe the shipped checkpoints (``names``, default all) and a random-init encoder on the procedural set.
 
     Paper protocol (Adam 1e-4, early stopping on the validation split) on ``PROBE_SIZES``
     scenes; results go into each checkpoint's metadata and ``random_init_probe.json``.
@@ -131,108 +199,42 @@ def probe_demos(folder: Path = SHIPPED_DIR, seeds: tuple[int, ...] = (0,)) -> No
     data = synthetic_probe_data(**PROBE_SIZES)
     for spec in DEMOS:
         path = folder / f"{spec.name}.safetensors"
-        if path.exists():
+        if path.exists() and (names is None or spec.name in names):
             model, _ = load_checkpoint(path)
             result = probe_encoder(inference_model(model.float()), data, seeds)
             print(spec.name, f"{result.accuracy_mean:.3f}", flush=True)
             record_probe_result(path, result)
+    if not random_init:
+        return
     torch.manual_seed(0)
     result = probe_encoder(inference_model(Autoencoder()), data, seeds)
     print("random init", f"{result.accuracy_mean:.3f}", flush=True)
     write_json(folder / RANDOM_INIT_PROBE, {**result.to_dict(), "sizes": PROBE_SIZES, "init_seed": 0})
 
 
-def probe_cell(probe: dict) -> str:
-    """Probe accuracy in percent, with the spread over seeds when there were several."""
-    if probe.get("accuracy_mean") is None:
-        return "–"
-    spread = probe_spread(probe)
-    return f"{100 * probe['accuracy_mean']:.1f}" + ("" if spread is None else f" ± {100 * spread:.1f}")
-
-
-def cell(value: float | None, fmt: str) -> str:
-    """A table cell: formatted number, or a dash."""
-    return "–" if value is None else format(value, fmt)
-
-
-def write_table(folder: Path = SHIPPED_DIR) -> Path:
-    """Rewrite ``checkpoints/README.md`` from the shipped checkpoints' metadata."""
-    rows = []
-    for spec in DEMOS:
-        path = folder / f"{spec.name}.safetensors"
-        if not path.exists():
-            continue
-        meta = read_metadata(path)
-        ours = probe_cell(meta.metrics.get("probe") or {})
-        rows.append(
-            f"| `{spec.name}` | {spec.label} | {meta.data} | {meta.extra.get('epochs_run', meta.epochs)} "
-            f"({meta.extra.get('images_seen', '?'):,} images) | {cell(meta.extra.get('train_seconds', 0) / 60, '.1f')} "
-            f"min | {meta.extra.get('device', '?')} | {ours} | {PAPER_ACCURACY[PAPER_ENTRY[spec.name]]:.1f} | "
-            f"{cell(meta.metrics.get('gallery_masked_mse'), '.4f')} | {path.stat().st_size / 1e6:.1f} MB |"
-        )
-    commands = "\n".join(
-        f"- `{spec.name}`: `{read_metadata(folder / f'{spec.name}.safetensors').extra.get('command', '')}`"
-        for spec in DEMOS
-        if (folder / f"{spec.name}.safetensors").exists()
+def continue_all(args: argparse.Namespace) -> int:
+    """``--continue``: train every chosen shipped checkpoint further, its share of the budget each."""
+    if not args.budget_minutes or args.budget_minutes <= 0:
+        print("--continue needs --budget-minutes (the total training time in minutes).", flush=True)
+        return 2
+    chosen = [spec for spec in DEMOS if args.only is None or spec.name in args.only]
+    total_share = sum(spec.share for spec in chosen)
+    base = PretrainConfig(
+        dataset="mixed",
+        size=args.size,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        schedule=args.schedule,
+        warmup=args.warmup,
+        epochs=10_000,  # the time budget ends each run
+        device="auto",
     )
-    baseline = random_init_probe(folder) or {}
-    sizes = " / ".join(f"{count:,}" for count in PROBE_SIZES.values())
-    text = TEMPLATE.format(
-        rows="\n".join(rows), commands=commands, random_init=probe_cell(baseline), probe_sizes=sizes
-    )
-    (folder / "README.md").write_text(text)
-    return folder / "README.md"
-
-
-TEMPLATE = """# Shipped demo checkpoints
-
-These are **small demo checkpoints**, trained on this project's 2-core development CPU for a
-few minutes each so that the app works offline out of the box. They are *not* the paper's
-models: the paper trains for 500 epochs on the 100,000 STL-10 `unlabeled` images (a run the
-GPU pipeline here is designed to finish in about 45 minutes on an H100; not yet measured).
-Their reconstructions are blurry and their probe
-accuracies far below the paper's. Train real ones with, for example:
-
-```
-python -m train.download_stl10 data/stl10            # needs internet, ~2.6 GB
-python -m train.pretrain --dataset stl10 --input-path data/stl10 --output-path runs/patches \\
-    --masking-mode random_patches --masking-ratio 0.6 --learning-rate 5e-3 --epochs 500
-python -m train.probe runs/patches/best.safetensors --dataset stl10 --data-root data/stl10
-```
-
-and point the app at them (sidebar "checkpoint folder", or `FOCUSMIM_CHECKPOINTS=runs`).
-
-Data: procedural scenes (10 shape classes on dead-leaves backgrounds, `--dataset synthetic`)
-and crops of scikit-image photos that are not in the gallery (`--dataset photos`), mixed half
-and half (`--dataset mixed`). Every checkpoint is float16 safetensors with its metadata in the
-JSON file beside it. "Probe" is our linear-probe accuracy on the procedural labelled set
-(`python -m train.probe CHECKPOINT --dataset synthetic`; mean ± std when several seeds); "paper" is the
-paper's STL-10 accuracy (Fig. 4) for the same masking: different data, shown for orientation
-only. "Gallery MSE" is the masked MSE on the 8 gallery photos (held out from training), centre
-fixation, each checkpoint's own masking.
-
-"Time" is wall time on the shared development machine while other work ran beside it.
-
-Probe: the paper's protocol (frozen encoder, flattened latent, one linear layer, Adam 1e-4,
-early stopping on the validation split) on {probe_sizes} procedural scenes with the
-objects near the centre (`--synthetic-layout centred`, like STL-10), one seed; chance is
-10 % and one standard error is about 1.3 points. Written by
-`python -m train.ship_demo --table-only --probe`.
-
-**Compare every row with a random-init encoder measured the same way: {random_init} %.** Random
-convolutional features are a strong baseline; a few thousand images of CPU training leave
-most demo checkpoints at or below it, and only a clear margin above it means the masking
-taught the encoder something a linear layer can read. The paper's gains (its Fig. 4, right
-of the table) need the long STL-10 training above.
-
-| file | masking | data | epochs | time | device | probe % (ours, procedural) | paper % (STL-10) | gallery MSE | size |
-|---|---|---|---|---|---|---|---|---|---|
-{rows}
-
-Commands (as run by `python -m train.ship_demo`):
-
-{commands}
-"""
+    for spec in chosen:
+        minutes = args.budget_minutes * spec.share / total_share
+        print(f"== {spec.name}: {minutes:.1f} min", flush=True)
+        continue_demo(spec, base, Path(args.runs), minutes)
+        print(write_table(), flush=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,10 +246,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--only", nargs="*", default=None, help="names of the checkpoints to train")
+    parser.add_argument(
+        "--continue",
+        dest="resume_shipped",
+        action="store_true",
+        help="train the shipped checkpoints further from their weights (needs --budget-minutes)",
+    )
+    parser.add_argument(
+        "--budget-minutes",
+        type=float,
+        default=None,
+        help="with --continue: total training time, split 2:1 between the four main and the two blurry checkpoints",
+    )
+    parser.add_argument("--schedule", default="cosine", help="with --continue: constant or cosine")
+    parser.add_argument("--warmup", type=float, default=0.02, help="with --continue: warm-up fraction of each run")
     parser.add_argument("--runs", default="runs/demo", help="where the training runs are kept")
     parser.add_argument("--table-only", action="store_true", help="do not train; rewrite checkpoints/README.md")
     parser.add_argument("--probe", action="store_true", help="probe the checkpoints (and a random init) first")
+    parser.add_argument("--probe-seeds", type=int, nargs="+", default=[0], help="seeds of the probe (mean and spread)")
+    parser.add_argument(
+        "--probe-only", nargs="*", default=None, help="probe these checkpoints ('random' for the random init)"
+    )
     args = parser.parse_args(argv)
+    if args.resume_shipped and not args.table_only:
+        return continue_all(args)
     if not args.table_only:
         base = PretrainConfig(
             dataset="mixed",
@@ -262,7 +284,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"== {spec.name}", flush=True)
                 print(train_demo(spec, base, Path(args.runs), args.minutes), flush=True)
     if args.probe:
-        probe_demos()
+        only = args.probe_only
+        random_init = only is None or "random" in only
+        probe_demos(SHIPPED_DIR, tuple(args.probe_seeds), None if only is None else only, random_init)
     print(write_table())
     return 0
 

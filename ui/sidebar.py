@@ -112,7 +112,7 @@ def image_source() -> None:
 def checkpoint_choice() -> None:
     """The checkpoint selector: ``auto`` (the one trained for each mode) or a specific file."""
     st.header("Checkpoint")
-    names = [AUTO] + [info.name for info in state.checkpoints()]
+    names = [AUTO] + [info.name for info in state.checkpoints() if info.error is None]  # broken: never chosen
     current = state.view().checkpoint
     if current not in names:
         names.append(current)  # from a link: reported as not found where it is used

@@ -12,6 +12,7 @@ from streamlit_image_coordinates import streamlit_image_coordinates
 from focusmim_core import MODES
 from focusmim_core.catalog import TRAIN_HINT
 from focusmim_core.checkpoints import CheckpointInfo
+from focusmim_core.evaluation import stored_report
 from focusmim_core.figures import draw_markers, pixelated
 from focusmim_core.viewstate import IMAGE_SIZE, scale_click
 
@@ -26,8 +27,8 @@ def bound(key: str, value: Any) -> None:
         st.session_state[key] = value
 
 
-def explore_controls() -> tuple[str, float, str, tuple[int, int], tuple[int, int] | None]:
-    """The Explore controls' values (mode, ratio, fill, fixation, attention point) before they are drawn.
+def explore_controls() -> tuple[str, float, str, tuple[int, int], tuple[int, int] | None, int]:
+    """The Explore controls' values (mode, ratio, fill, fixation, attention point, seed) before they are drawn.
 
     Read from the widgets' keys (given their values from the view the first time), so that a page
     can compute its panels first and draw the widgets, with the same keys, afterwards.
@@ -40,6 +41,7 @@ def explore_controls() -> tuple[str, float, str, tuple[int, int], tuple[int, int
         ("w_fx", current.fixation[0]),
         ("w_fy", current.fixation[1]),
         ("w_attention", current.attention is not None),
+        ("w_seed", current.seed),
     ):
         bound(key, value)
     values = st.session_state
@@ -51,7 +53,7 @@ def explore_controls() -> tuple[str, float, str, tuple[int, int], tuple[int, int
         bound("w_ay", default[1])
         attention = (int(values["w_ax"]), int(values["w_ay"]))
     fixation = (int(values["w_fx"]), int(values["w_fy"]))
-    return mode, float(values["w_ratio"]), values["w_fill"], fixation, attention
+    return mode, float(values["w_ratio"]), values["w_fill"], fixation, attention, int(values["w_seed"])
 
 
 def clickable_image(
@@ -79,6 +81,12 @@ def clickable_image(
     )
 
 
+def held_out_summary(info: CheckpointInfo) -> str:
+    """``", +2.1 dB over its input on held-out photos"`` from a checkpoint's stored report, or ``""``."""
+    report = stored_report(info.metadata.metrics)
+    return f", {report.summary()}" if report is not None else ""
+
+
 def checkpoint_notice(infos: Sequence[CheckpointInfo | None], notes: Sequence[str] = ()) -> None:
     """Say what the networks are: demo checkpoints, the untrained fallback (in ``notes``), or trained ones."""
     fallbacks = [n for n in notes if n.startswith("No checkpoint was trained for")]
@@ -90,7 +98,9 @@ def checkpoint_notice(infos: Sequence[CheckpointInfo | None], notes: Sequence[st
     demos = sorted({info.name for info in infos if info is not None and info.metadata.demo})
     if demos:
         unique = {info.name: info for info in infos if info is not None and info.metadata.demo}
-        titles = "; ".join(f"`{name}` ({info.metadata.title()})" for name, info in sorted(unique.items()))
+        titles = "; ".join(
+            f"`{name}` ({info.metadata.title()}{held_out_summary(info)})" for name, info in sorted(unique.items())
+        )
         st.info(
             f"**Demo checkpoint{'s' if len(demos) > 1 else ''}**: {titles}: trained briefly on a CPU to show how "
             f"the app works, not the paper's results. {TRAIN_HINT}",

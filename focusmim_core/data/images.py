@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..errors import DatasetError, InputError
+from ..errors import DatasetError, InputError, echo
 
 IMAGE_SIZE = 96
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # 25 MB
@@ -45,15 +45,15 @@ def _read_bytes(file: str | os.PathLike | bytes | BinaryIO) -> tuple[bytes, str]
             raise InputError(f"No image file at {path}: check the path.")
         if path.stat().st_size > MAX_UPLOAD_BYTES:
             raise InputError(
-                f"{path.name} is {path.stat().st_size / 1e6:.0f} MB; images up to "
+                f"{echo(path.name)} is {path.stat().st_size / 1e6:.0f} MB; images up to "
                 f"{MAX_UPLOAD_BYTES // 2**20} MB are accepted. Resize it first."
             )
-        return path.read_bytes(), path.name
+        return path.read_bytes(), echo(path.name)
     name = getattr(file, "name", "the uploaded file")
     data = file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        raise InputError(f"{name} is larger than {MAX_UPLOAD_BYTES // 2**20} MB: resize it first.")
-    return data, str(name)
+        raise InputError(f"{echo(name)} is larger than {MAX_UPLOAD_BYTES // 2**20} MB: resize it first.")
+    return data, echo(name)  # a file name is the user's text: quoted, never Markdown
 
 
 def _to_rgb_array(image: Image.Image) -> np.ndarray:
@@ -75,6 +75,20 @@ def _to_rgb_array(image: Image.Image) -> np.ndarray:
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(white, rgba)
     return np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
+
+
+def _shrink(image: Image.Image, size: int) -> Image.Image:
+    """The image's centre square, reduced in its own mode (uint8 for most) by a whole factor to at least
+    ``2 * size`` pixels a side, so that no float copy is ever made of a huge image."""
+    side = min(image.width, image.height)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    box = (left, top, left + side, top + side)
+    factor = side // (2 * size)
+    if factor < 2:
+        return image.crop(box)
+    if image.mode not in ("L", "LA", "RGB", "RGBA", "I", "F", "CMYK"):
+        image = image.convert("RGBA" if image.mode in ("P", "PA") else "RGB")
+    return image.reduce(factor, box=box)  # crops and reduces in one pass, no full-size copy
 
 
 def square_crop_resize(array: np.ndarray, size: int = IMAGE_SIZE) -> torch.Tensor:
@@ -110,8 +124,9 @@ def load_image(file: str | os.PathLike | bytes | BinaryIO, size: int = IMAGE_SIZ
                     f"{name} is {image.width} x {image.height} pixels; images up to "
                     f"{MAX_PIXELS // 1_000_000} megapixels are accepted. Resize it first."
                 )
+            image.draft(image.mode, (2 * size, 2 * size))  # JPEG: decode at a reduced scale already
             image.load()
-            image = ImageOps.exif_transpose(image)
+            image = _shrink(ImageOps.exif_transpose(image), size)
             array = _to_rgb_array(image)
     except InputError:
         raise

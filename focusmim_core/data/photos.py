@@ -1,46 +1,89 @@
 """Crops of real photos for offline pretraining: natural image statistics without STL-10.
 
-The sources are scikit-image's bundled photos and micrographs that are *not* in the
-gallery (the gallery measures generalisation, so it stays out of training). Each crop is
+The sources (``PHOTO_SOURCES``) are every photo that ships inside a package the project
+installs and is *not* in the gallery (the gallery measures generalisation, so it stays out
+of training): scikit-image's textures, micrographs and photos, scikit-learn's two sample
+photos and matplotlib's portrait of Grace Hopper. Each crop is
 a 96 x 96 window of one source resized to one of several scales, drawn deterministically
 from a seed, so a split is reproducible and needs no disk.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from .gallery import GALLERY, _load
 from .images import IMAGE_SIZE
 
-# skimage.data functions used for training crops (none of them is in the gallery)
-TRAINING_PHOTOS = (
-    "brick",
-    "grass",
-    "gravel",
-    "hubble_deep_field",
-    "immunohistochemistry",
-    "retina",
-    "moon",
-    "page",
-    "text",
-    "cell",
-    "clock",
-    "microaneurysms",
+
+@dataclass(frozen=True)
+class PhotoSource:
+    """One photo that ships inside an installable package: where it is, its licence, its sampling weight."""
+
+    name: str
+    package: str  # skimage | sklearn | matplotlib
+    item: str  # skimage.data function, or file name inside the package's sample-data folder
+    licence: str
+    weight: float = 1.0  # relative share of the crops (natural photos count double)
+
+    def load(self) -> np.ndarray:
+        """The photo as float ``(h, w, 3)`` in [0, 1]."""
+        if self.package == "skimage":
+            return _load(self.item)
+        if self.package == "sklearn":
+            from sklearn.datasets import load_sample_image
+
+            array = load_sample_image(self.item)
+        else:
+            from matplotlib.cbook import get_sample_data
+
+            with Image.open(get_sample_data(self.item, asfileobj=False)) as image:
+                array = np.asarray(image.convert("RGB"))
+        return np.asarray(array, dtype=np.float64) / 255.0
+
+
+SKIMAGE_LICENCE = "scikit-image data: public domain / CC0 or as listed in skimage/data/README.txt"
+PHOTO_SOURCES = tuple(  # none of them is in the gallery (checked below and by a test)
+    [
+        PhotoSource(name, "skimage", name, SKIMAGE_LICENCE)
+        for name in (
+            "brick",
+            "grass",
+            "gravel",
+            "hubble_deep_field",
+            "immunohistochemistry",
+            "retina",
+            "moon",
+            "page",
+            "text",
+            "cell",
+            "clock",
+            "microaneurysms",
+        )
+    ]
+    + [
+        PhotoSource("china", "sklearn", "china.jpg", "CC BY 2.0, danielbuechele (Flickr), via scikit-learn", 2.0),
+        PhotoSource("flower", "sklearn", "flower.jpg", "CC BY 2.0, vultilion (Flickr), via scikit-learn", 2.0),
+        PhotoSource("grace_hopper", "matplotlib", "grace_hopper.jpg", "public domain (US Navy), via matplotlib", 2.0),
+    ]
 )
-SHORT_SIDES = (128, 176, 256)  # each source is resized so its short side is one of these, then cropped
+TRAINING_PHOTOS = tuple(source.name for source in PHOTO_SOURCES)
+SHORT_SIDES = (96, 128, 176, 256, 384)  # each source is resized so its short side is one of these, then cropped
 SPLIT_OFFSETS = {"train": 0, "val": 1_000_003, "test": 2_000_003, "pretrain": 3_000_017}
 
-assert not {function for function, _, _ in GALLERY.values()} & set(TRAINING_PHOTOS)
+assert not {function for function, _, _ in GALLERY.values()} & {s.item for s in PHOTO_SOURCES if s.package == "skimage"}
 
 
 @cache
-def _levels(name: str) -> tuple[torch.Tensor, ...]:
-    """A source photo as float ``(3, h, w)`` tensors at every short side in ``SHORT_SIDES``."""
-    image = torch.from_numpy(_load(name)).float().permute(2, 0, 1)  # (3, h, w) in [0, 1]
+def _levels(index: int) -> tuple[torch.Tensor, ...]:
+    """Source ``PHOTO_SOURCES[index]`` as float ``(3, h, w)`` tensors at every short side in ``SHORT_SIDES``."""
+    image = torch.from_numpy(PHOTO_SOURCES[index].load()).float().permute(2, 0, 1)  # (3, h, w) in [0, 1]
     height, width = image.shape[-2:]
     levels = []
     for side in SHORT_SIDES:
@@ -55,14 +98,15 @@ def photo_crops(count: int, split: str = "pretrain", seed: int = 0, size: int = 
     if split not in SPLIT_OFFSETS:
         raise ValueError(f"unknown split {split!r}: use one of {', '.join(SPLIT_OFFSETS)}")
     generator = torch.Generator().manual_seed(seed * 7_919 + SPLIT_OFFSETS[split])
-    source = torch.randint(0, len(TRAINING_PHOTOS), (count,), generator=generator)
+    weights = torch.tensor([source.weight for source in PHOTO_SOURCES], dtype=torch.float64)
+    source = torch.multinomial(weights, count, replacement=True, generator=generator)
     level = torch.randint(0, len(SHORT_SIDES), (count,), generator=generator)
     corner = torch.rand((count, 2), generator=generator)
     flip = torch.rand(count, generator=generator) < 0.5
     out = torch.empty((count, 3, size, size), dtype=torch.uint8)
     offsets = torch.arange(size)
-    for s, name in enumerate(TRAINING_PHOTOS):  # one batched gather per (source, scale)
-        for k, image in enumerate(_levels(name)):
+    for s in range(len(PHOTO_SOURCES)):  # one batched gather per (source, scale)
+        for k, image in enumerate(_levels(s)):
             chosen = torch.nonzero((source == s) & (level == k)).squeeze(1)
             if chosen.numel() == 0:
                 continue

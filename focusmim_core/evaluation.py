@@ -1,0 +1,105 @@
+"""How good a checkpoint's reconstructions are on held-out photos, against doing nothing.
+
+One evaluation for every checkpoint, used by ``train.evaluate``, the shipped-checkpoint
+table, the Checkpoints page and the app's demo notice: the 8 gallery photos (never
+trained on) at 5 fixations each, every view masked as the checkpoint was trained
+(random patches from a fixed seed), then PSNR (peak 1) of the pooled squared error over
+
+- the *hidden* region (the loss mask) for the reconstruction and for the masked input
+  itself (what the network was given: "doing nothing"), and their difference (the gain);
+- the *visible* region (the rest; none for the autoencoder);
+- the whole image.
+
+Pooled means one MSE over every pixel of the region in all 40 views, then one PSNR.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from .data import gallery_images
+from .losses import masked_mse
+from .render import ViewSettings, mask_views, reconstruct
+
+EVAL_FIXATIONS = ((48, 48), (30, 30), (66, 30), (30, 66), (66, 66))  # (x, y) pixels
+EVAL_SEED = 0  # random patches of every view are drawn from this seed
+METRICS_KEY = "gallery"  # where the report lives in a checkpoint's metadata metrics
+
+
+@dataclass(frozen=True)
+class ReconstructionReport:
+    """PSNRs in dB on the held-out gallery; ``None`` where a region is empty or the input is exact there."""
+
+    psnr_hidden: float | None
+    psnr_input_hidden: float | None
+    gain: float | None
+    psnr_visible: float | None
+    psnr_whole: float
+    views: int
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        """Plain JSON-able values, rounded to 0.01 dB."""
+        return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+    def summary(self) -> str:
+        """One line for a notice: the gain over the input, or the whole-image PSNR for an autoencoder."""
+        if self.gain is None:
+            return f"{self.psnr_whole:.1f} dB PSNR on held-out photos"
+        return f"{self.gain:+.1f} dB over its input on held-out photos"
+
+
+def stored_report(metrics: object) -> ReconstructionReport | None:
+    """The report stored in a checkpoint's ``metrics`` (under ``METRICS_KEY``); None when absent or malformed."""
+    stored = metrics.get(METRICS_KEY) if isinstance(metrics, dict) else None
+    if not isinstance(stored, dict):
+        return None
+    values = {}
+    for name in ReconstructionReport.__dataclass_fields__:
+        value = stored.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            return None
+        values[name] = value
+    if values["psnr_whole"] is None or values["views"] is None:
+        return None
+    return ReconstructionReport(**values)
+
+
+def _psnr(reconstruction: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> float | None:
+    """PSNR (dB, peak 1) of the pooled squared error over ``region`` ``(N, 1, H, W)``; None if empty or exact."""
+    if float(region.sum()) == 0:
+        return None
+    mse = float(masked_mse(reconstruction, target, region))
+    return -10.0 * math.log10(mse) if mse > 0 else None
+
+
+def gallery_views(mode: str, ratio: float, fill: str) -> list[ViewSettings]:
+    """The evaluation's views of each gallery photo: one per fixation in ``EVAL_FIXATIONS``."""
+    return [
+        ViewSettings(mode=mode, ratio=ratio, fill=fill, fixation=point, seed=EVAL_SEED) for point in EVAL_FIXATIONS
+    ]
+
+
+@torch.no_grad()
+def evaluate_reconstruction(model: nn.Module, mode: str, ratio: float, fill: str = "mean") -> ReconstructionReport:
+    """The held-out reconstruction report of ``model`` under its own masking (8 photos x 5 fixations)."""
+    _, photos = gallery_images()
+    views = gallery_views(mode, ratio, fill)
+    images = photos.repeat_interleave(len(views), dim=0)  # (8 * 5, 3, 96, 96), photo-major
+    inputs, hidden = mask_views(images, views * photos.shape[0])
+    output, _ = reconstruct(model, inputs)
+    output = output.float().to(images.device)
+    visible = 1.0 - hidden
+    recon_hidden, input_hidden = _psnr(output, images, hidden), _psnr(inputs, images, hidden)
+    gain = None if recon_hidden is None or input_hidden is None else recon_hidden - input_hidden
+    return ReconstructionReport(
+        psnr_hidden=recon_hidden,
+        psnr_input_hidden=input_hidden,
+        gain=gain,
+        psnr_visible=_psnr(output, images, visible),
+        psnr_whole=_psnr(output, images, torch.ones_like(hidden)) or math.inf,
+        views=images.shape[0],
+    )

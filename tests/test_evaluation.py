@@ -1,0 +1,98 @@
+"""The held-out reconstruction evaluation (``focusmim_core.evaluation``) and its command line."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from focusmim_core import CheckpointMetadata, save_checkpoint
+from focusmim_core.catalog import untrained_model
+from focusmim_core.evaluation import (
+    EVAL_FIXATIONS,
+    METRICS_KEY,
+    ReconstructionReport,
+    evaluate_reconstruction,
+    stored_report,
+)
+from train import evaluate
+
+
+class Echo(nn.Module):
+    """Returns its input as the reconstruction: "doing nothing"."""
+
+    def __init__(self, shift: float = 0.0):
+        super().__init__()
+        self.shift = nn.Parameter(torch.tensor(shift))
+
+    def forward(self, x):
+        return (x + self.shift).clamp(0, 1), torch.zeros(x.shape[0], 128, 12, 12)
+
+
+class Grey(Echo):
+    """Predicts mid-grey everywhere."""
+
+    def forward(self, x):
+        return torch.full_like(x, 0.5) + 0 * self.shift, torch.zeros(x.shape[0], 128, 12, 12)
+
+
+@pytest.mark.parametrize(("mode", "ratio"), [("random_patches", 0.6), ("periphery", 0.8), ("foveate", 0.0)])
+def test_returning_the_input_gains_nothing(mode, ratio):
+    report = evaluate_reconstruction(Echo(), mode, ratio)
+    assert report.views == 8 * len(EVAL_FIXATIONS) == 40
+    assert report.gain == pytest.approx(0.0, abs=1e-6)
+    assert report.psnr_hidden == pytest.approx(report.psnr_input_hidden, abs=1e-6)
+    assert report.psnr_visible is None  # the visible pixels are copied exactly
+
+
+def test_the_autoencoder_has_no_input_column_and_an_exact_copy_is_infinite():
+    report = evaluate_reconstruction(Echo(), "none", 0.0)
+    assert report.psnr_input_hidden is None and report.gain is None and report.psnr_visible is None
+    assert math.isinf(report.psnr_whole)
+    shifted = evaluate_reconstruction(Echo(0.05), "none", 0.0)
+    assert 20 < shifted.psnr_whole < 30  # a 0.05 offset (clamped at 1) is about 26 dB
+
+
+@pytest.mark.parametrize("mode", ["random_patches", "periphery", "foveate"])
+def test_hidden_and_visible_regions_pool_into_the_whole_image(mode):
+    """Pooled MSEs: area-weighted hidden and visible errors add up to the whole-image error."""
+    report = evaluate_reconstruction(Grey(), mode, 0.6)
+    mse = {name: 10 ** (-getattr(report, name) / 10) for name in ("psnr_hidden", "psnr_visible", "psnr_whole")}
+    low, high = sorted((mse["psnr_hidden"], mse["psnr_visible"]))
+    assert low < mse["psnr_whole"] < high  # a proper mixture of the two regions
+
+
+def test_random_patches_come_from_a_fixed_seed():
+    model = untrained_model(seed=3)
+    first = evaluate_reconstruction(model, "random_patches", 0.6)
+    assert evaluate_reconstruction(model, "random_patches", 0.6) == first
+    assert evaluate_reconstruction(model, "random_patches", 0.4) != first
+
+
+def test_stored_reports_are_read_back_and_malformed_ones_refused():
+    report = evaluate_reconstruction(Grey(), "periphery", 0.8)
+    metrics = {METRICS_KEY: report.to_dict()}
+    again = stored_report(json.loads(json.dumps(metrics)))
+    assert again is not None and again.psnr_hidden == pytest.approx(report.psnr_hidden, abs=0.01)
+    assert "dB over its input on held-out photos" in again.summary()
+    assert stored_report({}) is None and stored_report("not a dict") is None
+    assert stored_report({METRICS_KEY: {**report.to_dict(), "gain": "+3 dB"}}) is None
+    assert stored_report({METRICS_KEY: {**report.to_dict(), "psnr_whole": None}}) is None
+    whole = ReconstructionReport(None, None, None, None, 21.04, 40)
+    assert whole.summary() == "21.0 dB PSNR on held-out photos"
+
+
+def test_the_evaluate_command_prints_the_columns_and_writes_the_metadata(tmp_path, capsys):
+    path = save_checkpoint(
+        tmp_path / "p.safetensors", untrained_model(seed=1), CheckpointMetadata(mode="periphery", ratio=0.8)
+    )
+    assert evaluate.main([str(path), "--write"]) == 0
+    out = capsys.readouterr().out
+    assert "hidden-region PSNR" in out and "| `p` |" in out
+    stored = stored_report(json.loads(path.with_suffix(".json").read_text())["metrics"])
+    assert stored is not None and stored.views == 40
+    assert evaluate.main([str(tmp_path / "missing.safetensors")]) == 2
+    assert "No checkpoint at" in capsys.readouterr().err
