@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
+# make app ADDRESS=0.0.0.0 to serve other machines
+ADDRESS ?= 127.0.0.1
 export U2NET_HOME ?= $(CURDIR)/.u2net
 export PYTHONPATH := $(CURDIR)
 
@@ -21,7 +23,7 @@ $(U2NET_HOME)/u2netp.onnx: $(VENV)/.installed
 	$(PY) -m train.provision --home $(U2NET_HOME)
 
 app: setup
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS) --server.headless true --browser.gatherUsageStats false
 
 browser-deps:
 	@bash scripts/ensure_chromium.sh

@@ -17,6 +17,7 @@ from .data import CLASS_NAMES, STL10, SyntheticScenes, gallery_image
 from .errors import DatasetError
 
 STL10_ENV = "FOCUSMIM_STL10"
+DEFAULT_STL10 = Path(__file__).resolve().parents[1] / "data" / "stl10"  # git-ignored
 SYNTHETIC_SPLIT = "test"
 
 
@@ -43,10 +44,17 @@ def gallery_item(name: str) -> ImageItem:
     return ImageItem(gallery_image(name), f"photo: {name}")
 
 
-def stl10_root(override: str | None = None) -> str | None:
-    """The STL-10 folder: the sidebar's text if given, else ``$FOCUSMIM_STL10``, else ``None``."""
-    text = (override or "").strip() or os.environ.get(STL10_ENV, "").strip()
-    return text or None
+def stl10_folders() -> list[str]:
+    """The STL-10 folders the operator configured: ``$FOCUSMIM_STL10`` (one or more, separated by
+    ``os.pathsep``), then the project's ``data/stl10``. Visitors choose among these, never type a path."""
+    configured = [part.strip() for part in os.environ.get(STL10_ENV, "").split(os.pathsep) if part.strip()]
+    return list(dict.fromkeys([*configured, str(DEFAULT_STL10)]))
+
+
+def stl10_root(choice: str | None = None) -> str:
+    """The STL-10 folder to read: ``choice`` when it is one of ``stl10_folders()``, else the first of them."""
+    folders = stl10_folders()
+    return choice if choice in folders else folders[0]
 
 
 def open_stl10(root: str | os.PathLike, split: str) -> STL10:

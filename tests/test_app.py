@@ -221,9 +221,9 @@ def test_stl10_images_browse_by_class(checkpoint_dir, tmp_path, monkeypatch):
     assert at.sidebar.selectbox(key="w_class").options[1] == "airplane"
 
 
-def test_missing_stl10_folder_offers_the_download_and_keeps_the_page(checkpoint_dir, tmp_path):
+def test_missing_stl10_folder_offers_the_download_and_keeps_the_page(checkpoint_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("FOCUSMIM_STL10", str(tmp_path / "no_stl"))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state["stl10_dir"] = str(tmp_path / "no_stl")
     at.query_params.update({"src": "stl10", "img": "0"})
     at.run()
     assert not at.exception
@@ -241,8 +241,8 @@ def test_a_failed_stl10_download_shows_its_message(checkpoint_dir, tmp_path, mon
         raise DatasetError(f"Could not download STL-10 into {root}: this machine may be offline.")
 
     monkeypatch.setattr(ui.sidebar, "download_stl10", offline)  # never start a real 2.6 GB download in tests
+    monkeypatch.setenv("FOCUSMIM_STL10", str(tmp_path / "no_stl"))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.session_state["stl10_dir"] = str(tmp_path / "no_stl")
     at.query_params.update({"src": "stl10", "img": "0"})
     at.run()
     next(b for b in at.sidebar.button if "Download STL-10" in b.label).click().run()
@@ -254,6 +254,19 @@ def test_a_failed_stl10_download_shows_its_message(checkpoint_dir, tmp_path, mon
     fresh.query_params.update({"src": "stl10", "img": "0"})
     fresh.run()
     assert "this machine may be offline" in texts(fresh.sidebar.error)
+
+
+def test_a_visitor_cannot_point_the_stl10_folder_at_the_servers_filesystem(checkpoint_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("FOCUSMIM_STL10", str(tmp_path / "configured"))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["stl10_dir"] = "/etc"  # what a visitor would type, if there were a box
+    at.query_params.update({"src": "stl10", "img": "0"})
+    at.run()
+    assert not at.exception and "/etc" not in texts(at.sidebar.error)
+    choice = at.sidebar.selectbox(key="stl10_dir")
+    assert choice.value == str(tmp_path / "configured") and "/etc" not in choice.options
+    assert all(str(tmp_path / "configured") in b.label for b in at.sidebar.button if "Download" in b.label)
+    assert not (tmp_path / "configured").exists()  # nothing created by looking
 
 
 def test_broken_checkpoint_gives_a_message_and_an_untrained_fallback(checkpoint_dir):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 
 import numpy as np
@@ -40,7 +41,7 @@ from focusmim_core.runs import (
     random_init_probe,
     read_run,
 )
-from focusmim_core.sources import open_stl10, stl10_class_indices, stl10_item, stl10_root, synthetic_item
+from focusmim_core.sources import open_stl10, stl10_class_indices, stl10_folders, stl10_item, stl10_root, synthetic_item
 from focusmim_core.sweeps import SWEEP_RATIOS, mode_table, ratio_curves, scanpath_curves, sweep_views
 from focusmim_core.viewstate import ViewState, parse_query, scale_click, to_query
 
@@ -139,11 +140,14 @@ def test_missing_stl10_folder_says_how_to_get_it(tmp_path):
         open_stl10(tmp_path / "nowhere", "train")
 
 
-def test_stl10_root_prefers_the_sidebar_then_the_environment(monkeypatch):
-    monkeypatch.setenv("FOCUSMIM_STL10", "/env/stl")
-    assert stl10_root("  /typed ") == "/typed" and stl10_root("") == "/env/stl"
+def test_stl10_folders_are_the_operators_and_a_visitor_only_chooses_among_them(monkeypatch):
+    monkeypatch.setenv("FOCUSMIM_STL10", os.pathsep.join(["/env/stl", " /env/other "]))
+    folders = stl10_folders()
+    assert folders[:2] == ["/env/stl", "/env/other"] and folders[2].endswith("data/stl10")
+    assert stl10_root("/env/other") == "/env/other" and stl10_root(None) == "/env/stl"
+    assert stl10_root("/etc") == "/env/stl"  # a typed or crafted path is never used
     monkeypatch.delenv("FOCUSMIM_STL10")
-    assert stl10_root(None) is None
+    assert stl10_root(None).endswith("data/stl10")
 
 
 # --- checkpoint choice -----------------------------------------------------------------------------------------

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from focusmim_core import InputError, load_image
 from focusmim_core.catalog import AUTO
 from focusmim_core.data import CLASS_NAMES, GALLERY, SPLITS, download_stl10
-from focusmim_core.sources import ImageItem, stl10_class_indices, stl10_root
+from focusmim_core.sources import ImageItem, stl10_class_indices, stl10_folders, stl10_root
 from focusmim_core.viewstate import SOURCE_LABELS, SOURCES, SYNTHETIC_COUNT
 
 from . import state
 from .widgets import bound
 
 UPLOAD_ERROR = "upload_error"
-DEFAULT_STL10 = Path(__file__).resolve().parents[1] / "data" / "stl10"  # git-ignored
 ALL_CLASSES = "all classes"
 
 
@@ -50,9 +47,14 @@ def _download(root: str) -> None:
 
 def _stl10_controls() -> None:
     current = state.view()
-    bound(state.STL10_DIR, stl10_root() or "")
-    st.text_input(
-        "STL-10 folder", key=state.STL10_DIR, help="Folder with stl10_binary/ (or its *_X.bin files)."
+    folders = stl10_folders()
+    if st.session_state.get(state.STL10_DIR) not in folders:
+        st.session_state[state.STL10_DIR] = stl10_root()
+    st.selectbox(
+        "STL-10 folder",
+        folders,
+        key=state.STL10_DIR,
+        help="The folders the operator configured (FOCUSMIM_STL10, separated by ':'; and data/stl10).",
     )
     bound("w_split", current.split)
     split = st.selectbox("Split", list(SPLITS), key="w_split")
@@ -60,7 +62,7 @@ def _stl10_controls() -> None:
         dataset = state.stl10_dataset(split)
     except InputError as error:
         st.error(str(error))
-        root = stl10_root(st.session_state.get(state.STL10_DIR)) or str(DEFAULT_STL10)
+        root = stl10_root(st.session_state.get(state.STL10_DIR))
         st.button(f"Download STL-10 into {root} (2.6 GB, needs internet)", on_click=_download, args=(root,))
         if st.session_state.get("stl10_download_message"):
             st.error(st.session_state["stl10_download_message"])

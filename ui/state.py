@@ -161,15 +161,8 @@ def _stl10(root: str, split: str):
 
 
 def stl10_dataset(split: str):
-    """The STL-10 split of the folder set in the sidebar or ``$FOCUSMIM_STL10``; raises ``DatasetError``."""
-    root = stl10_root(st.session_state.get(STL10_DIR))
-    if root is None:
-        from focusmim_core import DatasetError
-
-        raise DatasetError(
-            "No STL-10 folder set: type it in the sidebar or set FOCUSMIM_STL10 before starting the app."
-        )
-    return _stl10(str(Path(root).expanduser()), split)
+    """The STL-10 split of the configured folder chosen in the sidebar; raises ``DatasetError``."""
+    return _stl10(str(Path(stl10_root(st.session_state.get(STL10_DIR))).expanduser()), split)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
