@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -263,3 +266,58 @@ def test_the_time_budget_ends_the_run_and_the_cosine_with_it(tmp_path, capsys):
     assert rates[-1] < rates[0] and all(a >= b for a, b in itertools.pairwise(rates))  # the cosine follows the clock
     assert sum(line["seconds"] for line in lines) < 0.15 * 60 + 30  # stopped at the budget, not epochs later
     assert load_checkpoint(out / "last.safetensors")[1].epochs == len(lines)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.5, 2.0])
+def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path, delay):
+    """SIGKILL (no handler runs) at some point of a run: --resume loses at most the epoch in progress."""
+    out = tmp_path / "run"
+    args = ["-m", "train.pretrain", "--dataset", "synthetic", "--limit", "16", "--batch-size", "4"]
+    args += ["--epochs", "12", "--output-path", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen([sys.executable, *args], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    log = out / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while not (log.is_file() and log.read_text().count("\n") >= 1) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(delay)
+    process.kill()
+    process.wait()
+    before = [json.loads(line) for line in log.read_text().splitlines() if line.endswith("}")]
+    done = subprocess.run([sys.executable, *args, "--resume"], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    resumed_at = int(re.search(r"Resuming at epoch (\d+)", done.stdout).group(1))
+    assert resumed_at >= len(before)  # at most the epoch in progress (and its log line) was lost
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [line["epoch"] for line in lines] == list(range(1, 13))  # no gap, no duplicate
+    for name in ("last", "best", "epoch_0000"):
+        load_checkpoint(out / f"{name}.safetensors")  # every file whole
+
+
+def test_a_full_disk_while_saving_gives_a_message_and_keeps_the_previous_checkpoint(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+    assert pretrain.main([*TINY, "--output-path", str(out)]) == 0
+    previous = (out / "last.safetensors").read_bytes()
+    real_save = pretrain.save_file
+
+    def full_disk(tensors, filename, metadata=None):
+        real_save(tensors, filename, metadata=metadata)  # the temporary file is written, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device", filename)
+
+    monkeypatch.setattr(pretrain, "save_file", full_disk)
+    assert pretrain.main([*TINY, "--epochs", "2", "--output-path", str(out), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "--resume" in err and "Traceback" not in err
+    assert (out / "last.safetensors").read_bytes() == previous  # untouched
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]  # no half-written leftovers
+
+
+def test_resuming_drops_log_lines_written_after_the_last_checkpoint(tmp_path):
+    log = tmp_path / "metrics.jsonl"
+    log.write_text("".join(json.dumps({"epoch": e, "loss": 0.1}) + "\n" for e in (1, 2, 3)) + '{"epoch": 4, "lo')
+    assert pretrain.trim_metrics(log, 2) == 2  # epoch 3 (after the checkpoint) and the half-written line
+    assert [json.loads(line)["epoch"] for line in log.read_text().splitlines()] == [1, 2]
+    assert pretrain.trim_metrics(log, 2) == 0 and pretrain.trim_metrics(tmp_path / "none.jsonl", 5) == 0

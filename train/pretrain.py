@@ -350,6 +350,27 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
         os.fsync(handle.fileno())
 
 
+def trim_metrics(path: Path, epochs: int) -> int:
+    """Keep the log lines of the first ``epochs`` epochs (a kill can leave later or half-written ones); returns
+    how many were dropped. Rewritten atomically."""
+    if not path.is_file():
+        return 0
+    kept, dropped = [], 0
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+            good = isinstance(record, dict) and isinstance(record.get("epoch"), int) and record["epoch"] <= epochs
+        except json.JSONDecodeError:
+            good = False
+        if good:
+            kept.append(line)
+        else:
+            dropped += 1
+    if dropped:
+        atomic_write(path, lambda tmp: Path(tmp).write_text("".join(f"{line}\n" for line in kept)))
+    return dropped
+
+
 def run(config: PretrainConfig) -> Path:
     """Train as ``config`` says; returns the output folder. Raises ``InputError``/``DatasetError`` for bad input."""
     config.check()
@@ -394,7 +415,13 @@ def run(config: PretrainConfig) -> Path:
     if config.resume and last_path.exists():
         progress, permutation = load_last(last_path, model, optimizer, generators)
         if ddp.main:
-            print(f"Resuming at epoch {progress.epoch + 1}, step {progress.step} of {steps_per_epoch}.", flush=True)
+            dropped = trim_metrics(output / METRICS_FILE, progress.epoch)
+            print(
+                f"Resuming at epoch {progress.epoch + 1}, step {progress.step} of {steps_per_epoch} "
+                f"({progress.images_seen:,} images done)"
+                + (f"; dropped {dropped} log line(s) written after that checkpoint." if dropped else "."),
+                flush=True,
+            )
     elif config.resume and ddp.main:
         print(f"No {last_path} yet: starting a new run.", flush=True)
     trained = torch.nn.parallel.DistributedDataParallel(model) if ddp.world > 1 else model
@@ -570,6 +597,14 @@ def main(argv: list[str] | None = None) -> int:
         output = run(config)
     except InputError as error:  # DatasetError and CheckpointError included
         return fail(error)
+    except OSError as error:  # a full disk or a folder that vanished while saving: the files before are intact
+        where = f" {error.filename}" if error.filename else ""
+        return fail(
+            InputError(
+                f"Could not write{where} ({error.strerror or error}). Every file written before is intact "
+                f"(writes are atomic): free some space and continue with --resume --output-path {config.output_path}."
+            )
+        )
     finally:
         if dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()
