@@ -208,6 +208,16 @@ def _clean_state_dict(raw: Any, path: Path) -> dict[str, torch.Tensor]:
     return cleaned
 
 
+def first_sentence(error: BaseException, limit: int = 160) -> str:
+    """The first sentence of a library's error message (never cut mid-word), for a message of ours."""
+    text = " ".join(str(error).split())
+    end = text.find(". ")
+    text = text if end < 0 else text[: end + 1]
+    if len(text) > limit:
+        text = text[: text.rfind(" ", 0, limit - 1)].rstrip(",;:") + " …"
+    return text.rstrip(".")
+
+
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Raw tensors of a checkpoint file (safetensors or PyTorch), never executing code from it."""
     path = Path(path)
@@ -227,13 +237,13 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     except pickle.UnpicklingError as error:
         raise CheckpointError(
             f"Refused to load {path.name}: it contains Python objects that would run code when "
-            f"unpickled, not plain tensors ({str(error).splitlines()[0][:160]}). Only load checkpoints "
+            f"unpickled, not plain tensors ({first_sentence(error)}). Only load checkpoints "
             "you trust with other tools; FocusMIM reads weights only."
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
         raise CheckpointError(
             f"{path.name} is not a readable PyTorch checkpoint (truncated or damaged: "
-            f"{str(error).splitlines()[0][:160]}). Copy or download it again."
+            f"{first_sentence(error)}). Copy or download it again."
         ) from None
     return _clean_state_dict(raw, path)
 
@@ -321,8 +331,10 @@ class CheckpointInfo:
 
     @property
     def name(self) -> str:
-        """File name without suffix, prefixed by its folder when not a shipped one."""
-        return self.path.stem if self.path.parent == SHIPPED_DIR else f"{self.path.parent.name}/{self.path.stem}"
+        """File name (without ``.safetensors``, other suffixes kept: ``x`` and ``x.pt`` are two files),
+        prefixed by its folder when not a shipped one."""
+        stem = self.path.stem if self.path.suffix == ".safetensors" else self.path.name
+        return stem if self.path.parent == SHIPPED_DIR else f"{self.path.parent.name}/{stem}"
 
 
 def list_checkpoints(*folders: str | os.PathLike) -> list[CheckpointInfo]:

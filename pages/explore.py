@@ -139,5 +139,8 @@ d2.download_button(
 )
 with st.expander("Checkpoint details"):
     st.markdown(details_markdown(checkpoint_info))
-st.caption(f"The address bar links to this view: `?{urlencode(to_query(view))}`")
+if view.source == "upload":
+    st.caption("An uploaded image is not part of a link: the address bar opens these settings on the default photo.")
+else:
+    st.caption(f"The address bar links to this view: `?{urlencode(to_query(view))}`")
 st.caption(f"Showing {mode} at fixation ({view.fixation[0]}, {view.fixation[1]}).")

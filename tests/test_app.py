@@ -202,6 +202,28 @@ def test_bad_upload_shows_the_loaders_message(checkpoint_dir):
     assert not at.exception and "`notes.png` is not an image" in texts(at.sidebar.error)
 
 
+def test_a_bad_upload_after_a_good_one_removes_the_old_image(checkpoint_dir):
+    from ui.sidebar import UPLOAD_ERROR, accept_upload
+    from focusmim_core.viewstate import ViewState
+    from ui.state import UPLOAD, VIEW
+
+    class Upload(io.BytesIO):
+        def __init__(self, data: bytes, name: str):
+            super().__init__(data)
+            self.name = name
+
+    session: dict = {}
+    assert accept_upload(session, Upload(png_bytes(), "good.png")) and session[UPLOAD].caption == "upload: good.png"
+    assert not accept_upload(session, Upload(b"junk", "bad.png"))
+    assert UPLOAD not in session and "`bad.png` is not an image" in session[UPLOAD_ERROR]
+    assert "uploaded before was removed" in session[UPLOAD_ERROR]
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)  # the page then says so and shows the default photo
+    at.session_state[VIEW] = ViewState(source="upload", image="upload")  # the view the bad upload left
+    at.run()
+    assert not at.exception and "No uploaded image" in texts(at.warning)
+    assert any("not part of a link" in c.value for c in at.caption)  # no link pretending to be a gallery view
+
+
 def png_bytes() -> bytes:
     from PIL import Image
 

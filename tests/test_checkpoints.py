@@ -187,3 +187,21 @@ def test_unreadable_or_undescribed_files_never_become_the_default(tmp_path):
     assert len(found) == 4
     assert default_checkpoint("none", "mean", found).path.stem == "real"
     assert {c.path.stem for c in found if c.described} == {"real"}
+
+
+def test_files_with_the_same_stem_get_their_own_names(tmp_path):
+    save_checkpoint(tmp_path / "x", seeded_model(), CheckpointMetadata(mode="periphery", ratio=0.8))
+    torch.save(seeded_model(1).state_dict(), tmp_path / "x.pt")
+    names = [info.name for info in list_checkpoints(tmp_path)]
+    assert len(set(names)) == 2 and any(name.endswith("x.pt") for name in names)
+
+
+def test_a_refusal_quotes_whole_sentences_of_the_library_message():
+    from focusmim_core.checkpoints import first_sentence
+
+    long = RuntimeError("Weights only load failed. " + "This file can still be loaded, you have two options " * 9)
+    assert first_sentence(long) == "Weights only load failed"
+    run_on = RuntimeError("an unbroken explanation that goes on " * 12)
+    cut = first_sentence(run_on)
+    assert cut.endswith(" …") and len(cut) <= 162 and not cut[:-2].endswith(" ")
+    assert all(word in run_on.args[0].split() for word in cut[:-2].split())  # only whole words

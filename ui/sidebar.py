@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+from typing import Any
+
 import streamlit as st
 
 from focusmim_core import InputError, load_image
@@ -25,14 +28,24 @@ def upload_item(uploaded) -> tuple[ImageItem | None, str | None]:
         return None, str(error)
 
 
-def _read_upload() -> None:
-    uploaded = st.session_state.get("w_upload")
-    st.session_state[UPLOAD_ERROR] = None
+def accept_upload(session: MutableMapping[str, Any], uploaded) -> bool:
+    """Put an uploaded file into the session as the image to explore; on a bad file keep its message and
+    remove any earlier upload (never show an earlier image under the new file's name). True if accepted."""
+    session[UPLOAD_ERROR] = None
     if uploaded is None:
-        return
-    item, st.session_state[UPLOAD_ERROR] = upload_item(uploaded)
+        return False
+    item, error = upload_item(uploaded)
     if item is not None:
-        st.session_state[state.UPLOAD] = item
+        session[state.UPLOAD] = item
+        return True
+    if session.pop(state.UPLOAD, None) is not None:
+        error += " The image uploaded before was removed."
+    session[UPLOAD_ERROR] = error
+    return False
+
+
+def _read_upload() -> None:
+    if accept_upload(st.session_state, st.session_state.get("w_upload")):
         state.set_view(source="upload", image="upload")
 
 
