@@ -73,11 +73,14 @@ def reveal_gain(error: torch.Tensor, hidden: torch.Tensor, radius: int, square: 
     return F.conv2d(weighted, kernel.view(1, 1, *kernel.shape), padding=radius)[0, 0]
 
 
-def suggest_fixation(panels: Panels, radius: int, square: bool = False) -> tuple[int, int]:
-    """Where to look next: the pixel whose reveal covers the most (foreground-weighted) hidden error."""
+def suggest_fixation(panels: Panels, radius: int, square: bool = False) -> tuple[int, int] | None:
+    """Where to look next: the pixel whose reveal covers the most (foreground-weighted) hidden error;
+    ``None`` when no fixation would reveal any (everything that matters is already seen)."""
     error = panels.weighted_error_map if panels.weighted_error_map is not None else panels.error_map
     gain = reveal_gain(error, panels.loss_mask, radius, square)
     flat = int(torch.argmax(gain))
+    if not float(gain.reshape(-1)[flat]) > 0:
+        return None
     return flat % gain.shape[1], flat // gain.shape[1]
 
 
@@ -95,7 +98,10 @@ def suggested_scanpath(
     path = [tuple(int(v) for v in start)]
     while len(path) < count:
         last = render_scanpath(image, path, base, model, foreground)[-1]
-        path.append(suggest_fixation(last, radius, base.mode == "periphery_square"))
+        point = suggest_fixation(last, radius, base.mode == "periphery_square")
+        if point is None:  # nothing left to reveal: the path ends early
+            break
+        path.append(point)
     return path
 
 
@@ -115,6 +121,15 @@ def random_scanpath(
 
 
 def error_curve(panels: Sequence[Panels]) -> list[float | None]:
-    """The foreground-weighted error after each glimpse (masked MSE where there is no foreground)."""
-    key = "foreground_mse" if panels and panels[0].foreground is not None else "masked_mse"
-    return [p.metrics[key] for p in panels]
+    """The foreground-weighted error after each glimpse (masked MSE where there is no foreground).
+
+    Once a path has revealed all of the foreground, the weighted error over the hidden region is
+    0 (there is no hidden foreground left to get wrong), not undefined.
+    """
+    if not panels or panels[0].foreground is None:
+        return [p.metrics["masked_mse"] for p in panels]
+    return [
+        0.0 if p.metrics["foreground_mse"] is None and float((p.loss_mask * p.foreground).sum()) == 0
+        else p.metrics["foreground_mse"]
+        for p in panels
+    ]

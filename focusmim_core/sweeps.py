@@ -76,7 +76,8 @@ def scanpath_curves(
     foreground: torch.Tensor | None = None,
     seed: int = 0,
 ) -> dict[str, list[float | None]]:
-    """Error after each fixation for the user's path, the greedy suggested one and a random one (same start, length)."""
+    """Error after each fixation for the user's path, the greedy suggested one and a random one (same start, length;
+    a suggested path that runs out of anything to reveal keeps its last value)."""
     count = len(path)
     height, width = image.shape[-2:]
     paths = {
@@ -84,4 +85,6 @@ def scanpath_curves(
         "suggested (model's own error)": suggested_scanpath(image, path[0], count, base, model, foreground),
         "random": random_scanpath(path[0], count, height, width, seed),
     }
-    return {name: error_curve(render_scanpath(image, p, base, model, foreground)) for name, p in paths.items()}
+    curves = {name: error_curve(render_scanpath(image, p, base, model, foreground)) for name, p in paths.items()}
+    # a suggested path ends early when nothing is left to reveal: its error stays where it is
+    return {name: curve + curve[-1:] * (count - len(curve)) for name, curve in curves.items()}

@@ -43,30 +43,37 @@ with right:
     base = ViewSettings(mode=mode, ratio=float(ratio), fill=view.fill)
     model, info, notes = state.network(mode, view.fill)
     foreground, foreground_note = state.foreground_of(item)
-    b1, b2, b3 = st.columns([2, 1, 1])
-    suggest_clicked = b1.button("Look where suggested", type="primary", disabled=not path)
-    if b2.button("Undo last", disabled=not path):
-        path.pop()
-    if b3.button("Clear"):
-        path.clear()
-    if st.session_state.pop("scanpath_full", False):
-        st.warning(f"A scanpath here holds at most {MAX_FIXATIONS} fixations: undo or clear to go on.")
 
 panels = []
 suggestion = None
-if path:
+if path:  # computed before the buttons, so that "Look where suggested" knows whether it can do anything
     try:
         with st.spinner("Rendering the glimpses…"):
             panels = render_scanpath(item.image, path, base, model, foreground)
             radius = reveal_radius(base, *item.image.shape[-2:])
             suggestion = suggest_fixation(panels[-1], radius, mode == "periphery_square")
-            if suggest_clicked and len(path) < MAX_FIXATIONS:
-                path.append(suggestion)
-                panels = render_scanpath(item.image, path, base, model, foreground)
-                suggestion = suggest_fixation(panels[-1], radius, mode == "periphery_square")
     except InputError as error:
         st.error(str(error))
         st.stop()
+
+with right:
+    b1, b2, b3 = st.columns([2, 1, 1])
+    b1.button(
+        "Look where suggested",
+        type="primary",
+        disabled=suggestion is None or len(path) >= MAX_FIXATIONS,
+        on_click=path.append,
+        args=(suggestion,),
+        help="Nothing left to reveal, or the scanpath is full." if path and suggestion is None else None,
+    )
+    if b2.button("Undo last", disabled=not path):
+        path.pop()
+        st.rerun()
+    if b3.button("Clear", disabled=not path):
+        path.clear()
+        st.rerun()
+    if st.session_state.pop("scanpath_full", False):
+        st.warning(f"A scanpath here holds at most {MAX_FIXATIONS} fixations: undo or clear to go on.")
 
 with left:
     points = [*path, suggestion] if suggestion else list(path)

@@ -203,8 +203,8 @@ def test_bad_upload_shows_the_loaders_message(checkpoint_dir):
 
 
 def test_a_bad_upload_after_a_good_one_removes_the_old_image(checkpoint_dir):
-    from ui.sidebar import UPLOAD_ERROR, accept_upload
     from focusmim_core.viewstate import ViewState
+    from ui.sidebar import UPLOAD_ERROR, accept_upload
     from ui.state import UPLOAD, VIEW
 
     class Upload(io.BytesIO):
@@ -368,6 +368,22 @@ def test_scanpath_glimpses_suggestion_undo_and_clear(checkpoint_dir):
     assert len(at.session_state["scanpath"]) == 2
     at.button[2].click().run()  # clear
     assert at.session_state["scanpath"] == [] and "Click on the image" in texts(at.info)
+    assert at.button[0].disabled and at.button[1].disabled  # nothing to suggest from, nothing to undo
+
+
+def test_look_where_suggested_is_disabled_when_nothing_is_left_to_reveal(checkpoint_dir):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"src": "synthetic", "img": "3"})
+    at.session_state["scanpath"] = [(x, y) for x in (16, 48, 80) for y in (16, 48, 80)][:9]  # covers the scene
+    at.session_state["scanpath_image"] = "synthetic:3"
+    at.session_state["w_scan_ratio"] = 0.6
+    at.run()
+    at.switch_page("pages/scanpath.py").run()
+    assert not at.exception
+    assert at.button[0].label == "Look where suggested" and at.button[0].disabled
+    chart = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    suggested = next(t for t in chart["data"] if t["name"].startswith("suggested"))
+    assert len(suggested["y"]) == 9 and suggested["y"][-1] is not None
 
 
 # --- Checkpoints and runs --------------------------------------------------------------------------------------

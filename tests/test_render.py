@@ -11,13 +11,16 @@ from focusmim_core import MODES, InputError, ViewSettings, mask_images, masked_m
 from focusmim_core.latent import channel_grid, kmeans, latent_segmentation, latent_statistics, unit_correlations
 from focusmim_core.render import render_batch, render_ratio_sweep
 from focusmim_core.scanpath import (
+    error_curve,
     glimpse_points,
     random_scanpath,
     render_scanpath,
     reveal_gain,
+    reveal_radius,
     suggest_fixation,
     suggested_scanpath,
 )
+from focusmim_core.sweeps import scanpath_curves
 
 
 @pytest.fixture
@@ -120,6 +123,18 @@ def test_suggestion_goes_where_the_hidden_error_is(image, model):
     assert 5 <= x <= 15 and 70 <= y <= 80
     gain = reveal_gain(error, panels.loss_mask, 8)
     assert gain.shape == (96, 96) and float(gain[48, 48]) == 0.0
+
+
+def test_with_the_whole_foreground_seen_there_is_no_suggestion_and_the_error_is_zero(image, model):
+    foreground = torch.zeros(96, 96)
+    foreground[40:56, 40:56] = 1.0  # a small object at the centre, inside the first disc
+    base = ViewSettings(mode="periphery", ratio=0.8)
+    glimpses = render_scanpath(image, [(48, 48)], base, model, foreground)
+    assert glimpses[0].metrics["foreground_mse"] is None  # no hidden foreground: the weighted MSE is undefined
+    assert suggest_fixation(glimpses[0], reveal_radius(base, 96, 96)) is None  # nothing left worth revealing
+    assert error_curve(glimpses) == [0.0]  # and nothing left to get wrong
+    curves = scanpath_curves(image, [(48, 48), (10, 10), (80, 80)], base, model, foreground)
+    assert all(curve == [0.0, 0.0, 0.0] for curve in curves.values())  # the suggested curve does not vanish
 
 
 def test_suggested_and_random_scanpaths(image, model):
