@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import torch
 
@@ -13,6 +18,8 @@ from focusmim_core.evaluation import stored_report
 from train import ship_demo
 from train.demos import DEMOS
 from train.pretrain import PretrainConfig
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_continuing_a_shipped_checkpoint_accumulates_images_and_history(tmp_path):
@@ -24,7 +31,7 @@ def test_continuing_a_shipped_checkpoint_accumulates_images_and_history(tmp_path
     before = json.loads((folder / f"{spec.name}.json").read_text())
     before_weights = read_state_dict(folder / f"{spec.name}.safetensors")
     base = PretrainConfig(dataset="mixed", size=16, batch_size=8, learning_rate=1e-3, schedule="cosine", epochs=1000)
-    entry = ship_demo.continue_demo(spec, base, tmp_path / "runs", 0.05, folder)
+    entry = ship_demo.continue_demo(spec, base, tmp_path / "runs" / spec.name, 0.05, folder)
 
     _, meta = load_checkpoint(folder / f"{spec.name}.safetensors")
     assert meta.extra["images_seen"] == before["extra"]["images_seen"] + entry["images"] and entry["images"] > 0
@@ -41,3 +48,41 @@ def test_continuing_a_shipped_checkpoint_accumulates_images_and_history(tmp_path
 
     text = ship_demo.write_table(folder).read_text()
     assert f"| `{spec.name}` |" in text and entry["recipe"] in text and "china" in text
+
+
+def test_a_killed_continue_session_resumes_and_ships_once(tmp_path):
+    """SIGKILL in the middle of a --continue session: --resume finishes it, counting every image once."""
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    names = ["blurry_patches_0.6", "blurry_periphery_0.8"]
+    for name in names:
+        for suffix in (".safetensors", ".json"):
+            shutil.copy(SHIPPED_DIR / f"{name}{suffix}", folder / f"{name}{suffix}")
+    before = {name: json.loads((folder / f"{name}.json").read_text()) for name in names}
+    runs = tmp_path / "runs"
+    args = ["-m", "train.ship_demo", "--continue", "--checkpoints", str(folder), "--runs", str(runs)]
+    start = [*args, "--budget-minutes", "0.4", "--size", "16", "--batch-size", "8", "--only", *names]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen([sys.executable, *start], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(runs.glob(f"*/{names[0]}/metrics.jsonl")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    process.kill()
+    process.wait()
+    done = subprocess.run([sys.executable, *args, "--resume"], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Resuming the session" in done.stdout
+    sessions = list(runs.glob("*/session.json"))
+    assert len(sessions) == 1  # the same session, finished
+    for name in names:
+        meta = json.loads((folder / f"{name}.json").read_text())
+        run_images = [json.loads(line) for line in (sessions[0].parent / name / "metrics.jsonl").open()][-1]["images"]
+        assert meta["extra"]["images_seen"] == before[name]["extra"]["images_seen"] + run_images
+        assert sum(h["images"] for h in meta["extra"]["history"]) == meta["extra"]["images_seen"]
+        assert (sessions[0].parent / name / ship_demo.SHIPPED_MARK).is_file()
+    again = subprocess.run([sys.executable, *args, "--resume"], env=env, cwd=REPO, capture_output=True, text=True,
+                           timeout=300)  # fmt: skip
+    assert again.returncode == 0 and again.stdout.count("already trained and shipped") == 2  # nothing twice

@@ -27,12 +27,14 @@ import torch
 
 from focusmim_core import Autoencoder, CheckpointMetadata, gallery_images, load_checkpoint, mask_images, save_checkpoint
 from focusmim_core.checkpoints import SHIPPED_DIR, read_metadata, write_json
+from focusmim_core.errors import InputError
 from focusmim_core.evaluation import METRICS_KEY, ReconstructionReport, evaluate_reconstruction
 from focusmim_core.losses import per_sample_masked_mse
 from focusmim_core.model import inference_model
 from focusmim_core.probe import probe_encoder, record_probe_result, synthetic_probe_data
 from focusmim_core.render import reconstruct
 from focusmim_core.runs import RANDOM_INIT_PROBE
+from train.cli import fail
 from train.demo_readme import PROBE_SIZES, write_table
 from train.demos import DEMOS, DemoSpec
 from train.pretrain import PretrainConfig, run
@@ -84,22 +86,29 @@ def first_history_entry(meta: CheckpointMetadata, report: ReconstructionReport) 
     }
 
 
-def continue_demo(spec: DemoSpec, base: PretrainConfig, runs: Path, minutes: float, folder: Path = SHIPPED_DIR) -> dict:
+SHIPPED_MARK = "shipped.json"  # written into a run folder once its weights replaced the shipped ones
+
+
+def continue_demo(
+    spec: DemoSpec, base: PretrainConfig, output: Path, minutes: float, folder: Path = SHIPPED_DIR
+) -> dict:
     """Train a shipped checkpoint further from its weights for ``minutes``; update it, its metadata and history.
 
     The optimizer restarts (warm-up, then cosine to 0 at the end of the budget); the run's
     final weights replace the shipped ones, ``images_seen`` and ``train_seconds`` accumulate,
     and ``extra["history"]`` gains one entry (date, images, minutes, device, recipe, PSNRs).
+    A run folder ``output`` that already holds an interrupted run (``last.safetensors``) is
+    resumed where it stopped, its time budget counted over both parts.
     """
     target = folder / f"{spec.name}.safetensors"
     previous = read_metadata(target)
     if not previous.extra.get("history"):
         before = evaluate_reconstruction(load_checkpoint(target)[0], spec.mode, spec.ratio, spec.fill)
         previous.extra["history"] = [first_history_entry(previous, before)]
-    stamp = time.strftime("%Y%m%d-%H%M%S")
     config = replace(
         base,
-        output_path=str(runs / f"{spec.name}-{stamp}"),
+        output_path=str(output),
+        resume=(output / "last.safetensors").is_file(),
         masking_mode=spec.mode,
         masking_ratio=spec.ratio or 0.5,
         fill=spec.fill,
@@ -108,11 +117,9 @@ def continue_demo(spec: DemoSpec, base: PretrainConfig, runs: Path, minutes: flo
         demo=True,
         description=previous.description or f"{spec.label}: small demo checkpoint trained on the CPU",
     )
-    started = time.monotonic()
     run(config)
-    seconds = time.monotonic() - started
-    output = Path(config.output_path)
     records = [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
+    seconds = sum(record["seconds"] for record in records)  # over every part of a resumed run
     model, meta = load_checkpoint(output / "last.safetensors")
     report = evaluate_reconstruction(model, spec.mode, spec.ratio, spec.fill)
     extra = dict(previous.extra)
@@ -141,6 +148,7 @@ def continue_demo(spec: DemoSpec, base: PretrainConfig, runs: Path, minutes: flo
     meta.metrics[METRICS_KEY] = report.to_dict()
     meta.metrics["gallery_masked_mse"] = gallery_error_of(model, spec)
     save_checkpoint(target, model, meta, dtype=torch.float16)
+    write_json(output / SHIPPED_MARK, entry)
     print(f"{spec.name}: {images:,} more images -> {extra['images_seen']:,}; {report.to_dict()}", flush=True)
     return entry
 
@@ -214,9 +222,10 @@ def probe_demos(
 
 def continue_all(args: argparse.Namespace) -> int:
     """``--continue``: train every chosen shipped checkpoint further, its share of the budget each."""
-    if not args.budget_minutes or args.budget_minutes <= 0:
+    if not args.resume and (not args.budget_minutes or args.budget_minutes <= 0):
         print("--continue needs --budget-minutes (the total training time in minutes).", flush=True)
         return 2
+    session = continue_session(args)
     chosen = [spec for spec in DEMOS if args.only is None or spec.name in args.only]
     total_share = sum(spec.share for spec in chosen)
     base = PretrainConfig(
@@ -229,12 +238,37 @@ def continue_all(args: argparse.Namespace) -> int:
         epochs=10_000,  # the time budget ends each run
         device="auto",
     )
+    folder = Path(args.checkpoints)
     for spec in chosen:
         minutes = args.budget_minutes * spec.share / total_share
+        output = session / spec.name
+        if (output / SHIPPED_MARK).is_file():
+            print(f"== {spec.name}: already trained and shipped in this session", flush=True)
+            continue
         print(f"== {spec.name}: {minutes:.1f} min", flush=True)
-        continue_demo(spec, base, Path(args.runs), minutes)
-        print(write_table(), flush=True)
+        continue_demo(spec, base, output, minutes, folder)
+        print(write_table(folder), flush=True)
     return 0
+
+
+def continue_session(args: argparse.Namespace) -> Path:
+    """The folder of this ``--continue`` session; with ``--resume`` the newest one, its settings taken
+    over from its ``session.json`` (so that an interrupted session ends as it would have)."""
+    runs = Path(args.runs)
+    settings = ("budget_minutes", "size", "batch_size", "learning_rate", "schedule", "warmup", "only")
+    if args.resume:
+        sessions = sorted(runs.glob("*/session.json"))
+        if not sessions:
+            raise InputError(f"No --continue session in {runs} to resume: start one without --resume.")
+        saved = json.loads(sessions[-1].read_text())
+        for name in settings:
+            setattr(args, name, saved[name])
+        print(f"Resuming the session in {sessions[-1].parent}", flush=True)
+        return sessions[-1].parent
+    session = runs / time.strftime("%Y%m%d-%H%M%S")
+    session.mkdir(parents=True, exist_ok=False)
+    write_json(session / "session.json", {name: getattr(args, name) for name in settings})
+    return session
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
         help="with --continue: total training time, split 2:1 between the four main and the two blurry checkpoints",
     )
     parser.add_argument("--schedule", default="cosine", help="with --continue: constant or cosine")
+    parser.add_argument(
+        "--resume", action="store_true", help="with --continue: finish the newest interrupted session in --runs"
+    )
+    parser.add_argument("--checkpoints", default=str(SHIPPED_DIR), help="with --continue: the folder trained")
     parser.add_argument("--warmup", type=float, default=0.02, help="with --continue: warm-up fraction of each run")
     parser.add_argument("--runs", default="runs/demo", help="where the training runs are kept")
     parser.add_argument("--table-only", action="store_true", help="do not train; rewrite checkpoints/README.md")
@@ -269,7 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.resume_shipped and not args.table_only:
-        return continue_all(args)
+        try:
+            return continue_all(args)
+        except InputError as error:
+            return fail(error)
     if not args.table_only:
         base = PretrainConfig(
             dataset="mixed",
