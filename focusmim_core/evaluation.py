@@ -23,7 +23,8 @@ from torch import nn
 
 from .data import gallery_images
 from .losses import masked_mse
-from .render import ViewSettings, mask_views, reconstruct
+from .model import reconstruct
+from .render import ViewSettings, mask_views
 
 EVAL_FIXATIONS = ((48, 48), (30, 30), (66, 30), (30, 66), (66, 66))  # (x, y) pixels
 EVAL_SEED = 0  # random patches of every view are drawn from this seed

@@ -94,3 +94,19 @@ def inference_model(model: nn.Module) -> nn.Module:
     training is used on CUDA only).
     """
     return model.eval().to(memory_format=torch.channels_last)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of a model's parameters."""
+    return next(model.parameters()).device
+
+
+@torch.no_grad()
+def reconstruct(model: nn.Module, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval-mode forward pass without gradients: ``(N, 3, H, W)`` -> ``(reconstruction, latent)``."""
+    was_training = model.training
+    model.eval()
+    try:
+        return model(inputs.to(model_device(model)).contiguous(memory_format=torch.channels_last))
+    finally:
+        model.train(was_training)

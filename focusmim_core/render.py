@@ -18,6 +18,7 @@ from .fixations import as_points
 from .losses import error_map, per_sample_masked_mse
 from .masking import MODES, check_mode, mask_images
 from .metrics import psnr
+from .model import reconstruct
 
 
 @dataclass(frozen=True)
@@ -69,22 +70,6 @@ def paste_visible(reconstruction: torch.Tensor, inputs: torch.Tensor, loss_mask:
     ``loss_mask`` ``(N, 1, H, W)`` in [0, 1] broadcasts over channels (a soft mask blends).
     """
     return torch.lerp(inputs, reconstruction, loss_mask.to(reconstruction.dtype))
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device of a model's parameters."""
-    return next(model.parameters()).device
-
-
-@torch.no_grad()
-def reconstruct(model: nn.Module, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eval-mode forward pass without gradients: ``(N, 3, H, W)`` -> ``(reconstruction, latent)``."""
-    was_training = model.training
-    model.eval()
-    try:
-        return model(inputs.to(model_device(model)).contiguous(memory_format=torch.channels_last))
-    finally:
-        model.train(was_training)
 
 
 @torch.no_grad()

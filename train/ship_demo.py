@@ -30,9 +30,8 @@ from focusmim_core.checkpoints import SHIPPED_DIR, read_metadata, write_json
 from focusmim_core.errors import InputError
 from focusmim_core.evaluation import METRICS_KEY, ReconstructionReport, evaluate_reconstruction
 from focusmim_core.losses import per_sample_masked_mse
-from focusmim_core.model import inference_model
+from focusmim_core.model import inference_model, reconstruct
 from focusmim_core.probe import probe_encoder, record_probe_result, synthetic_probe_data
-from focusmim_core.render import reconstruct
 from focusmim_core.runs import RANDOM_INIT_PROBE
 from train.cli import fail
 from train.demo_readme import PROBE_SIZES, write_table
