@@ -219,6 +219,13 @@ def probe_demos(
     write_json(folder / RANDOM_INIT_PROBE, {**result.to_dict(), "sizes": PROBE_SIZES, "init_seed": 0})
 
 
+def base_config(args: argparse.Namespace, **changes) -> PretrainConfig:
+    """The pretraining settings every demo checkpoint shares (mixed offline data), from the command line."""
+    return PretrainConfig(
+        dataset="mixed", size=args.size, batch_size=args.batch_size, learning_rate=args.learning_rate, **changes
+    )
+
+
 def continue_all(args: argparse.Namespace) -> int:
     """``--continue``: train every chosen shipped checkpoint further, its share of the budget each."""
     if not args.resume and (not args.budget_minutes or args.budget_minutes <= 0):
@@ -227,16 +234,7 @@ def continue_all(args: argparse.Namespace) -> int:
     session = continue_session(args)
     chosen = [spec for spec in DEMOS if args.only is None or spec.name in args.only]
     total_share = sum(spec.share for spec in chosen)
-    base = PretrainConfig(
-        dataset="mixed",
-        size=args.size,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        schedule=args.schedule,
-        warmup=args.warmup,
-        epochs=10_000,  # the time budget ends each run
-        device="auto",
-    )
+    base = base_config(args, schedule=args.schedule, warmup=args.warmup, epochs=10_000)  # the budget ends each run
     folder = Path(args.checkpoints)
     for spec in chosen:
         minutes = args.budget_minutes * spec.share / total_share
@@ -311,14 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         except InputError as error:
             return fail(error)
     if not args.table_only:
-        base = PretrainConfig(
-            dataset="mixed",
-            size=args.size,
-            batch_size=args.batch_size,
-            learning_rate=args.learning_rate,
-            epochs=args.epochs,
-            device="auto",
-        )
+        base = base_config(args, epochs=args.epochs)
         for spec in DEMOS:
             if args.only is None or spec.name in args.only:
                 print(f"== {spec.name}", flush=True)
