@@ -42,6 +42,7 @@ def test_continuing_a_shipped_checkpoint_accumulates_images_and_history(tmp_path
     assert meta.demo and meta.mode == spec.mode and meta.epochs > before["epochs"]
     report = stored_report(meta.metrics)
     assert report is not None and entry["after_gain"] == report.to_dict()["gain"]
+    assert "probe" not in meta.metrics and "probe_runs" not in meta.metrics  # measured on the old weights
     after_weights = read_state_dict(folder / f"{spec.name}.safetensors")
     assert after_weights["encoder.0.conv1.weight"].dtype == torch.float16  # shipped small
     assert any(not torch.equal(after_weights[k], before_weights[k]) for k in before_weights)

@@ -143,7 +143,9 @@ def continue_demo(
         batch_size=config.batch_size,
     )
     meta.extra, meta.epochs, meta.data = extra, previous.epochs + len(records), previous.data
-    meta.metrics = {**previous.metrics, **{k: v for k, v in meta.metrics.items() if v is not None}}
+    stale = ("probe", "probe_runs")  # measured on the weights this run replaced
+    kept = {k: v for k, v in previous.metrics.items() if k not in stale}
+    meta.metrics = {**kept, **{k: v for k, v in meta.metrics.items() if v is not None}}
     meta.metrics[METRICS_KEY] = report.to_dict()
     meta.metrics["gallery_masked_mse"] = gallery_error_of(model, spec)
     save_checkpoint(target, model, meta, dtype=torch.float16)
