@@ -154,8 +154,8 @@ def test_a_link_reproduces_the_view(checkpoint_dir):
 def test_nonsense_links_give_messages_and_defaults(checkpoint_dir):
     at = app(x="999", y="-1", mode="telepathy", ratio="lots", fill="glitter", img="banana", ckpt="nope")
     warnings = texts(at.warning)
-    for fragment in ["Ignored x=999", "Unknown masking mode 'telepathy'", "Ignored ratio='lots'", "Unknown fill",
-                     "not a whole number", "'nope' was not found"]:
+    for fragment in ["Ignored x=999", "Unknown masking mode `telepathy`", "Ignored ratio=`lots`", "Unknown fill",
+                     "not a whole number", "`nope` was not found"]:
         assert fragment in warnings, fragment
     assert status(at) == "Showing periphery at fixation (48, 48)."
 
@@ -164,7 +164,7 @@ def test_link_messages_show_on_any_page(checkpoint_dir):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.query_params.update({"src": "synthetic", "img": "3", "mode": "telepathy"})
     at.switch_page("pages/compare.py").run()  # opened as /compare?...
-    assert not at.exception and "Unknown masking mode 'telepathy'" in texts(at.warning)
+    assert not at.exception and "Unknown masking mode `telepathy`" in texts(at.warning)
     assert at.dataframe[0].value["masked MSE"].notna().all()
 
 

@@ -165,7 +165,8 @@ def test_a_shared_link_shows_the_same_view(page, server):
 
 def test_a_nonsense_link_gives_messages_not_a_traceback(page, server):
     open_view(page, server, "src=synthetic&img=2&x=400&mode=zoom&ratio=x")
-    assert page.get_by_text("Unknown masking mode 'zoom'").count() == 1
+    assert page.get_by_text("Unknown masking mode zoom in the link").count() == 1
+    assert page.locator("[data-testid='stAlert'] code", has_text="zoom").count() == 1  # quoted as code, not Markdown
     assert page.locator("[data-testid='stException']").count() == 0
 
 
