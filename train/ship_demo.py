@@ -142,7 +142,7 @@ def continue_demo(
         history=[*extra.get("history", []), entry],
         batch_size=config.batch_size,
     )
-    meta.extra, meta.epochs, meta.data = extra, previous.epochs + len(records), previous.data
+    meta.extra, meta.epochs = extra, previous.epochs + len(records)  # meta.data: this session's data
     stale = ("probe", "probe_runs")  # measured on the weights this run replaced
     kept = {k: v for k, v in previous.metrics.items() if k not in stale}
     meta.metrics = {**kept, **{k: v for k, v in meta.metrics.items() if v is not None}}
