@@ -87,3 +87,13 @@ def test_a_killed_continue_session_resumes_and_ships_once(tmp_path):
     again = subprocess.run([sys.executable, *args, "--resume"], env=env, cwd=REPO, capture_output=True, text=True,
                            timeout=300)  # fmt: skip
     assert again.returncode == 0 and again.stdout.count("already trained and shipped") == 2  # nothing twice
+
+
+def test_the_readme_forecasts_unmet_goals_from_the_last_two_sessions():
+    from train.demo_readme import forecast
+
+    history = [{"images": 1000, "after_gain": -1.0}, {"images": 9000, "after_gain": 0.0}]  # 1 dB per tenfold
+    assert "1.0 dB per tenfold images" in forecast(history, "gain", 1.5)
+    assert "about 316,228 images" in forecast(history, "gain", 1.5)  # 10,000 x 10^1.5
+    assert forecast(history[:1], "gain", 1.5) == ""
+    assert "did not improve" in forecast([history[1], {"images": 5, "after_gain": -0.5}], "gain", 1.5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from focusmim_core.checkpoints import SHIPPED_DIR, read_metadata
@@ -27,8 +28,23 @@ def cell(value: float | None, fmt: str) -> str:
     return "–" if value is None else format(value, fmt)
 
 
-def goal_lines(reports: dict[str, ReconstructionReport | None]) -> str:
-    """One bullet per goal: the target, the value reached, met or by how much it is missed."""
+def forecast(history: list[dict], metric: str, target: float) -> str:
+    """What a log-linear fit of the last two sessions (dB per tenfold images) predicts for reaching ``target``."""
+    points = [(h.get("images"), h.get(f"after_{metric}")) for h in history]
+    points = [(n, v) for n, v in points if isinstance(n, int) and n > 0 and isinstance(v, int | float)]
+    if len(points) < 2:
+        return ""
+    total = [sum(n for n, _ in points[: i + 1]) for i in range(len(points))]
+    (n0, v0), (n1, v1) = (total[-2], points[-2][1]), (total[-1], points[-1][1])
+    if v1 <= v0:
+        return f"; it did not improve in the last session ({v0:.1f} -> {v1:.1f}), so no forecast"
+    slope = (v1 - v0) / math.log10(n1 / n0)
+    needed = n1 * 10 ** ((target - v1) / slope)
+    return f"; at {slope:.1f} dB per tenfold images (last two sessions) it needs about {needed:,.0f} images"
+
+
+def goal_lines(reports: dict[str, ReconstructionReport | None], histories: dict[str, list[dict]]) -> str:
+    """One bullet per goal: the target, the value reached, met or by how much it is missed (and a forecast)."""
     lines = []
     for goal in GOALS:
         report = reports.get(goal.checkpoint)
@@ -39,7 +55,28 @@ def goal_lines(reports: dict[str, ReconstructionReport | None]) -> str:
             status = f"**met** ({value:.1f})"
         else:
             status = f"missed by {goal.target - value:.1f} dB ({value:.1f})"
+            status += forecast(histories.get(goal.checkpoint) or [], goal.metric, goal.target)
         lines.append(f"- `{goal.checkpoint}`: {goal.text}: {status}")
+    return "\n".join(lines)
+
+
+PROBE_GOAL = ("random_patches_0.6", "periphery_0.8"), 5.0  # at least 5 points above a random-init encoder
+
+
+def probe_goal_lines(probes: dict[str, dict], baseline: dict) -> str:
+    """One bullet per probe goal: the checkpoint's mean accuracy against the random-init encoder's."""
+    names, margin = PROBE_GOAL
+    lines = []
+    for name in names:
+        ours, chance = (probes.get(name) or {}).get("accuracy_mean"), baseline.get("accuracy_mean")
+        if ours is None or chance is None:
+            status = "not measured on these weights"
+        else:
+            points = 100 * (ours - chance)
+            seeds = len((probes.get(name) or {}).get("seeds") or [])
+            status = f"{'**met**' if points >= margin else f'missed by {margin - points:.1f} points'} "
+            status += f"({points:+.1f} points, {seeds} seed{'s' * (seeds != 1)})"
+        lines.append(f"- `{name}`: linear probe ≥ random-init encoder + {margin:g} points: {status}")
     return "\n".join(lines)
 
 
@@ -57,7 +94,7 @@ def history_lines(name: str, history: list[dict]) -> str:
 
 def write_table(folder: Path = SHIPPED_DIR) -> Path:
     """Rewrite ``folder/README.md`` from the shipped checkpoints' metadata; returns its path."""
-    quality, training, histories, commands, reports = [], [], [], [], {}
+    quality, training, histories, commands, reports, probes, history_of = [], [], [], [], {}, {}, {}
     for spec in DEMOS:
         path = folder / f"{spec.name}.safetensors"
         if not path.exists():
@@ -66,6 +103,8 @@ def write_table(folder: Path = SHIPPED_DIR) -> Path:
         extra = meta.extra
         images = count_cell(extra.get("images_seen"))
         report = reports[spec.name] = stored_report(meta.metrics)
+        probes[spec.name] = meta.metrics.get("probe") or {}
+        history_of[spec.name] = extra.get("history") or []
         if report is not None:
             quality.append(report_row(spec.name, images, report))
         training.append(
@@ -78,14 +117,15 @@ def write_table(folder: Path = SHIPPED_DIR) -> Path:
             histories.append(history_lines(spec.name, extra["history"]))
         commands.append(f"- `{spec.name}`: `{extra.get('command', '')}`")
     sources = "\n".join(f"| {s.name} | {s.package} | `{s.item}` | {s.licence} |" for s in PHOTO_SOURCES)
+    baseline = random_init_probe(folder) or {}
     text = TEMPLATE.format(
         quality_header=report_header("file"),
         quality="\n".join(quality),
-        goals=goal_lines(reports),
+        goals=goal_lines(reports, history_of) + "\n" + probe_goal_lines(probes, baseline),
         training="\n".join(training),
         histories="\n\n".join(histories) or "(none yet)",
         commands="\n".join(commands),
-        random_init=probe_cell(random_init_probe(folder) or {}),
+        random_init=probe_cell(baseline),
         probe_sizes=" / ".join(f"{count:,}" for count in PROBE_SIZES.values()),
         sources=sources,
     )
@@ -122,8 +162,9 @@ sees the exact image, so it has no input column and no gain.
 {quality_header}
 {quality}
 
-Goals (asserted on these files by `tests/test_shipped_checkpoints.py`, which also fails if a
-retrained checkpoint falls below the last shipped value):
+Goals (the PSNR goals are asserted on these files by `tests/test_shipped_checkpoints.py`,
+which also fails if a retrained checkpoint falls below the last shipped value; the probe
+goal is measured by `--probe`, below):
 
 {goals}
 
