@@ -443,6 +443,22 @@ def test_broken_checkpoint_files_are_listed_apart_and_never_chosen(checkpoint_di
     assert "zz_broken" not in texts(explore.info)  # auto kept the real periphery checkpoint
 
 
+def test_a_checkpoint_folder_that_disappears_or_a_file_replaced_while_the_app_runs(checkpoint_dir):
+    at = app()
+    before = at.image[1].proto.imgs[0].url  # the reconstruction
+    target = checkpoint_dir / "periphery_0.8.safetensors"
+    metadata = CheckpointMetadata(mode="periphery", ratio=0.8, data="synthetic", epochs=3, demo=True)
+    save_checkpoint(target, untrained_model(seed=99), metadata)  # replaced on disk with other weights
+    at.number_input(key="w_fx").set_value(48).run()
+    assert not at.exception and at.image[1].proto.imgs[0].url != before  # the new weights are used
+    for path in checkpoint_dir.iterdir():
+        path.unlink()
+    checkpoint_dir.rmdir()  # the whole folder vanishes while a session is open
+    at.number_input(key="w_fx").set_value(40).run()
+    assert not at.exception and status(at) == "Showing periphery at fixation (40, 48)."
+    assert "untrained" in (texts(at.warning) + texts(at.info) + texts(at.caption)).lower()
+
+
 def test_checkpoints_page_without_checkpoints_or_runs(checkpoint_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("FOCUSMIM_CHECKPOINTS", str(tmp_path / "empty"))
     at = app("pages/checkpoints.py")
