@@ -96,8 +96,11 @@ class CheckpointMetadata:
 
     def title(self) -> str:
         """A short human label, e.g. ``periphery 0.8 (mean fill), 40 epochs``."""
-        ratio = "" if self.mode in ("none", "foveate") else f" {self.ratio:g}"
-        fill = " blurry" if self.fill == "blur" and self.mode not in ("none", "foveate") else ""
+        from .masking import MODES  # late: masking is heavier than this module
+
+        spec = MODES.get(self.mode)
+        ratio = f" {self.ratio:g}" if spec is not None and spec.uses_ratio else ""
+        fill = " blurry" if self.fill == "blur" and spec is not None and spec.uses_fill else ""
         demo = " [demo]" if self.demo else ""
         return f"{self.mode}{ratio}{fill}, {self.epochs} epochs on {self.data}{demo}"
 

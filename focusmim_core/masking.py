@@ -140,12 +140,13 @@ def fill_values(images: torch.Tensor, fill: str) -> torch.Tensor:
     raise InputError(f"Unknown fill {fill!r}: use one of {', '.join(FILLS)}.")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MaskingMode:
-    """A registered masking mode: its name, how people call it, and what it uses."""
+    """A registered masking mode: the one source of its facts (names, what it uses, the paper's name for it)."""
 
     name: str
-    label: str
+    label: str  # as menus show it
+    short_label: str  # as column headers show it
     description: str
     uses_ratio: bool
     uses_fill: bool
@@ -153,54 +154,71 @@ class MaskingMode:
     supports_attention: bool
     default_ratio: float
     uses_seed: bool = False  # its mask is drawn at random (a view's seed picks it)
+    paper_names: tuple[str | None, str | None] = (None, None)  # the paper's Fig. 4 entry with mean / blur fill
 
 
 MODES: dict[str, MaskingMode] = {
     mode.name: mode
     for mode in (
         MaskingMode(
-            "none", "Autoencoder (no mask)", "the whole image; loss everywhere", False, False, False, False, 0.0
+            name="none",
+            label="Autoencoder (no mask)",
+            short_label="Autoencoder",
+            description="the whole image; loss everywhere",
+            uses_ratio=False,
+            uses_fill=False,
+            uses_fixation=False,
+            supports_attention=False,
+            default_ratio=0.0,
+            paper_names=("autoencoder", "autoencoder"),
         ),
         MaskingMode(
-            "random_patches",
-            "Random patches",
-            "floor(144 x ratio) random 8 x 8 patches hidden",
-            True,
-            True,
-            False,
-            False,
-            0.6,
+            name="random_patches",
+            label="Random patches",
+            short_label="Random patches",
+            description="floor(144 x ratio) random 8 x 8 patches hidden",
+            uses_ratio=True,
+            uses_fill=True,
+            uses_fixation=False,
+            supports_attention=False,
+            default_ratio=0.6,
             uses_seed=True,
+            paper_names=("random patches", "blurry patches"),
         ),
         MaskingMode(
-            "periphery",
-            "Masked periphery",
-            "a disc around the fixation visible, the rest hidden",
-            True,
-            True,
-            True,
-            True,
-            0.8,
+            name="periphery",
+            label="Masked periphery",
+            short_label="Periphery",
+            description="a disc around the fixation visible, the rest hidden",
+            uses_ratio=True,
+            uses_fill=True,
+            uses_fixation=True,
+            supports_attention=True,
+            default_ratio=0.8,
+            paper_names=("masked periphery", "blurry periphery"),
         ),
         MaskingMode(
-            "periphery_square",
-            "Masked periphery (square)",
-            "a square of the disc's area visible",
-            True,
-            True,
-            True,
-            True,
-            0.8,
+            name="periphery_square",
+            label="Masked periphery (square)",
+            short_label="Square periphery",
+            description="a square of the disc's area visible",
+            uses_ratio=True,
+            uses_fill=True,
+            uses_fixation=True,
+            supports_attention=True,
+            default_ratio=0.8,
         ),
         MaskingMode(
-            "foveate",
-            "Foveal filter",
-            "Perry-Geisler blur growing with eccentricity; nothing hidden",
-            False,
-            False,
-            True,
-            True,
-            0.0,
+            name="foveate",
+            label="Foveal filter",
+            short_label="Foveal filter",
+            description="Perry-Geisler blur growing with eccentricity; nothing hidden",
+            uses_ratio=False,
+            uses_fill=False,
+            uses_fixation=True,
+            supports_attention=True,
+            default_ratio=0.0,
+            paper_names=("foveal filter", "foveal filter"),
         ),
     )
 }

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .checkpoints import SHIPPED_DIR, CheckpointInfo
+from .masking import MODES
 
 RUNS_ENV = "FOCUSMIM_RUNS"
 LOG_NAME = "metrics.jsonl"
@@ -108,17 +109,12 @@ def find_runs(folders: list[Path] | None = None) -> list[Run]:
 
 def paper_entry(mode: str, fill: str, random_crop: bool = True) -> str | None:
     """The name of the paper's result for a checkpoint's training setup (``None``: not in the paper)."""
-    if mode == "none":
-        return "autoencoder"
-    if mode == "foveate":
-        return "foveal filter"
-    if mode == "random_patches":
-        return "blurry patches" if fill == "blur" else "random patches"
-    if mode == "periphery":
-        if fill == "blur":
-            return "blurry periphery"
-        return "masked periphery" if random_crop else "periphery without crop augmentation"
-    return None
+    spec = MODES.get(mode)
+    if spec is None:
+        return None
+    if mode == "periphery" and fill != "blur" and not random_crop:
+        return "periphery without crop augmentation"
+    return spec.paper_names[fill == "blur"]
 
 
 def as_percent(value: Any, scale: float) -> float | None:

@@ -19,10 +19,10 @@ from torch import nn
 from .errors import InputError
 from .fixations import as_points
 from .foveation import HALF_RESOLUTION_ECCENTRICITY, PIXELS_PER_DEGREE
-from .masking import check_mode, periphery_radius, square_side
+from .masking import MODES, check_mode, periphery_radius, square_side
 from .render import Panels, ViewSettings, render_batch
 
-SCANPATH_MODES = ("periphery", "periphery_square", "foveate")
+SCANPATH_MODES = tuple(name for name, spec in MODES.items() if spec.uses_fixation)  # a scanpath moves the eye
 FOVEA_RADIUS = int(HALF_RESOLUTION_ECCENTRICITY * PIXELS_PER_DEGREE)  # 8 px: the full-resolution disc
 
 

@@ -9,14 +9,6 @@ from focusmim_core.sweeps import SWEEP_RATIOS, mode_table, ratio_curves
 from ui import state
 from ui.widgets import checkpoint_notice
 
-SHORT_LABELS = {
-    "none": "Autoencoder",
-    "random_patches": "Random patches",
-    "periphery": "Periphery",
-    "periphery_square": "Square periphery",
-    "foveate": "Foveal filter",
-}
-
 st.title("Compare masking modes")
 item, problems = state.current_item()
 state.show_messages(state.link_messages() + problems)
@@ -48,7 +40,7 @@ top = max(float(p.error_map.max()) for p in panels)
 columns = st.columns(len(modes))
 for column, mode, view_panels in zip(columns, modes, panels, strict=True):
     with column:
-        st.markdown(f"**{SHORT_LABELS[mode]}**")
+        st.markdown(f"**{MODES[mode].short_label}**")
         st.image(pixelated(view_panels.masked_input, 2), caption="input", width="stretch")
         st.image(pixelated(view_panels.reconstruction, 2), caption="reconstruction", width="stretch")
         st.image(pixelated(colour_map(view_panels.error_map, top), 2), caption="squared error", width="stretch")
