@@ -117,6 +117,28 @@ def paper_entry(mode: str, fill: str, random_crop: bool = True) -> str | None:
     return spec.paper_names[fill == "blur"]
 
 
+def quality_curves(checkpoints: list[CheckpointInfo]) -> dict[str, tuple[list[int], list[float | None]]]:
+    """Held-out hidden-region PSNR (dB) after each training session against the images seen so far, per
+    checkpoint with a recorded history (``extra["history"]``, written by ``train.ship_demo --continue``)."""
+    curves = {}
+    for info in checkpoints:
+        history = info.metadata.extra.get("history") if info.error is None else None
+        if not isinstance(history, list) or not history:
+            continue
+        seen, xs, ys = 0, [], []
+        for entry in history:
+            images = entry.get("images") if isinstance(entry, dict) else None
+            if not isinstance(images, int) or isinstance(images, bool):
+                break
+            seen += images
+            value = entry.get("after_psnr_hidden")
+            xs.append(seen)
+            ys.append(float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None)
+        if xs:
+            curves[info.name] = (xs, ys)
+    return curves
+
+
 def as_percent(value: Any, scale: float) -> float | None:
     """``value * scale`` for a number, ``None`` for anything else (null, missing, text)."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):

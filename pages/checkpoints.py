@@ -5,7 +5,15 @@ import streamlit as st
 
 from focusmim_core.catalog import TRAIN_HINT, checkpoint_folders, describe
 from focusmim_core.figures import line_chart, probe_chart
-from focusmim_core.runs import CURVE_KEYS, PAPER_ACCURACY, find_runs, probe_rows, random_init_probe, run_folders
+from focusmim_core.runs import (
+    CURVE_KEYS,
+    PAPER_ACCURACY,
+    find_runs,
+    probe_rows,
+    quality_curves,
+    random_init_probe,
+    run_folders,
+)
 from ui import state
 
 st.title("Checkpoints and training runs")
@@ -30,6 +38,18 @@ if broken:
         pd.DataFrame([{"file": info.path.name, "problem": info.error} for info in broken]),
         hide_index=True,
         width="stretch",
+    )
+
+curves = quality_curves(infos)
+if curves:
+    st.subheader("Held-out quality over training")
+    st.plotly_chart(
+        line_chart(curves, "hidden-region PSNR on the gallery after each session", "images seen", "PSNR (dB)"),
+        key="quality_curves",
+    )
+    st.caption(
+        "python -m train.evaluate: 8 gallery photos (never trained on) x 5 fixations, each checkpoint under its "
+        "own masking; one point per training session (train.ship_demo --continue)."
     )
 
 st.subheader("Training curves")

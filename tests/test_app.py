@@ -417,6 +417,8 @@ def test_checkpoints_page_lists_checkpoints_curves_and_probe_vs_paper(checkpoint
 
 
 def test_the_held_out_quality_shows_in_the_demo_notice_and_on_the_checkpoints_page(checkpoint_dir):
+    from ui import state
+
     sidecar = checkpoint_dir / "periphery_0.8.json"
     values = json.loads(sidecar.read_text())
     report = {"psnr_hidden": 13.9, "psnr_input_hidden": 11.8, "gain": 2.1, "psnr_visible": 23.0, "psnr_whole": 15.2}
@@ -425,9 +427,20 @@ def test_the_held_out_quality_shows_in_the_demo_notice_and_on_the_checkpoints_pa
     sidecar.write_text(json.dumps(values))
     at = app()
     assert "+2.1 dB over its input on held-out photos" in texts(at.info)
-    table = app("pages/checkpoints.py").dataframe[0].value
+    page = app("pages/checkpoints.py")
+    table = page.dataframe[0].value
     row = table[table["checkpoint"].str.endswith("periphery_0.8")].iloc[0]
     assert row["gain over its input (dB)"] == 2.1 and row["images seen"] == 204800
+    assert not any("quality over training" in h.value for h in page.subheader)  # no history: no curve
+    values["extra"]["history"] = [
+        {"images": 4096, "after_psnr_hidden": 11.3},
+        {"images": 200704, "after_psnr_hidden": 13.9},
+    ]
+    sidecar.write_text(json.dumps(values))
+    state._checkpoints.clear()  # the listing is cached for 10 s across sessions
+    page = app("pages/checkpoints.py")
+    curve = json.loads(page.get("plotly_chart")[0].proto.spec)["data"][0]
+    assert curve["name"].endswith("periphery_0.8") and curve["y"] == [11.3, 13.9] and curve["x"] == [4096, 204800]
 
 
 def test_broken_checkpoint_files_are_listed_apart_and_never_chosen(checkpoint_dir):
