@@ -120,6 +120,7 @@ def continue_demo(
     records = [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
     seconds = sum(record["seconds"] for record in records)  # over every part of a resumed run
     model, meta = load_checkpoint(output / "last.safetensors")
+    model = model.half().float()  # measured as shipped: float16 weights
     report = evaluate_reconstruction(model, spec.mode, spec.ratio, spec.fill)
     extra = dict(previous.extra)
     images = records[-1]["images"]
