@@ -95,5 +95,6 @@ def test_the_readme_forecasts_unmet_goals_from_the_last_two_sessions():
     history = [{"images": 1000, "after_gain": -1.0}, {"images": 9000, "after_gain": 0.0}]  # 1 dB per tenfold
     assert "1.0 dB per tenfold images" in forecast(history, "gain", 1.5)
     assert "about 316,228 images" in forecast(history, "gain", 1.5)  # 10,000 x 10^1.5
+    assert "over 100 times" in forecast(history, "gain", 3.5)  # no absurd image counts
     assert forecast(history[:1], "gain", 1.5) == ""
     assert "did not improve" in forecast([history[1], {"images": 5, "after_gain": -0.5}], "gain", 1.5)
