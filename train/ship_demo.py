@@ -28,7 +28,7 @@ import torch
 from focusmim_core import Autoencoder, CheckpointMetadata, gallery_images, load_checkpoint, mask_images, save_checkpoint
 from focusmim_core.checkpoints import SHIPPED_DIR, read_metadata, write_json
 from focusmim_core.errors import InputError
-from focusmim_core.evaluation import METRICS_KEY, ReconstructionReport, evaluate_reconstruction
+from focusmim_core.evaluation import METRICS_KEY, ReconstructionReport, evaluate_reconstruction, stored_report
 from focusmim_core.losses import per_sample_masked_mse
 from focusmim_core.model import inference_model, reconstruct
 from focusmim_core.probe import probe_encoder, record_probe_result, synthetic_probe_data
@@ -70,6 +70,19 @@ def pretrain_command(config: PretrainConfig) -> str:
     return " ".join(parts + (["--demo"] if config.demo else []))
 
 
+def after_values(report: ReconstructionReport) -> dict:
+    """A report's PSNRs as a history entry records them: ``after_psnr_hidden``, ``after_gain``, ..."""
+    return {f"after_{k}": v for k, v in report.to_dict().items() if k != "views"}
+
+
+def held_out_metrics(model: torch.nn.Module, spec: DemoSpec) -> dict:
+    """The held-out metrics a shipped checkpoint's metadata carries: the gallery report and its masked MSE."""
+    return {
+        METRICS_KEY: evaluate_reconstruction(model, spec.mode, spec.ratio, spec.fill).to_dict(),
+        "gallery_masked_mse": gallery_error_of(model, spec),
+    }
+
+
 def first_history_entry(meta: CheckpointMetadata, report: ReconstructionReport) -> dict:
     """A history entry describing how a checkpoint without history was trained, and how good it is."""
     extra = meta.extra
@@ -81,7 +94,7 @@ def first_history_entry(meta: CheckpointMetadata, report: ReconstructionReport) 
         "recipe": f"first training: batch {extra.get('batch_size', '?')}, Adam lr {meta.learning_rate}, constant, "
         f"{meta.data}",
         "command": extra.get("command", ""),
-        **{f"after_{k}": v for k, v in report.to_dict().items() if k != "views"},
+        **after_values(report),
     }
 
 
@@ -121,7 +134,8 @@ def continue_demo(
     seconds = sum(record["seconds"] for record in records)  # over every part of a resumed run
     model, meta = load_checkpoint(output / "last.safetensors")
     model = model.half().float()  # measured as shipped: float16 weights
-    report = evaluate_reconstruction(model, spec.mode, spec.ratio, spec.fill)
+    measured = held_out_metrics(model, spec)
+    report = stored_report(measured)
     extra = dict(previous.extra)
     images = records[-1]["images"]
     entry = {
@@ -132,7 +146,7 @@ def continue_demo(
         "recipe": f"batch {config.batch_size}, Adam lr {config.learning_rate:g}, {config.schedule} "
         f"(warm-up {config.warmup:g}), {config.dataset} data ({config.size} images)",
         "command": pretrain_command(config),
-        **{f"after_{k}": v for k, v in report.to_dict().items() if k != "views"},
+        **after_values(report),
     }
     extra.update(
         command=entry["command"],
@@ -147,8 +161,7 @@ def continue_demo(
     stale = ("probe", "probe_runs")  # measured on the weights this run replaced
     kept = {k: v for k, v in previous.metrics.items() if k not in stale}
     meta.metrics = {**kept, **{k: v for k, v in meta.metrics.items() if v is not None}}
-    meta.metrics[METRICS_KEY] = report.to_dict()
-    meta.metrics["gallery_masked_mse"] = gallery_error_of(model, spec)
+    meta.metrics.update(measured)
     save_checkpoint(target, model, meta, dtype=torch.float16)
     write_json(output / SHIPPED_MARK, entry)
     print(f"{spec.name}: {images:,} more images -> {extra['images_seen']:,}; {report.to_dict()}", flush=True)
@@ -187,10 +200,7 @@ def train_demo(spec: DemoSpec, base: PretrainConfig, runs: Path, minutes: float 
     )
     target = SHIPPED_DIR / f"{spec.name}.safetensors"
     save_checkpoint(target, model, meta, dtype=torch.float16)
-    meta.metrics["gallery_masked_mse"] = gallery_error_of(load_checkpoint(target)[0], spec)
-    meta.metrics[METRICS_KEY] = evaluate_reconstruction(
-        load_checkpoint(target)[0], spec.mode, spec.ratio, spec.fill
-    ).to_dict()
+    meta.metrics.update(held_out_metrics(load_checkpoint(target)[0], spec))  # as shipped: float16 weights
     write_json(target.with_suffix(".json"), meta.to_dict())
     return target
 
