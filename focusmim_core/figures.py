@@ -17,6 +17,7 @@ from plotly import colors
 from plotly.colors import sequential
 
 from .data import to_uint8_image
+from .grid import ConditionSummary
 
 MARKER_COLOURS = ((255, 40, 40), (40, 200, 255), (255, 210, 0))  # fixation, attention, others
 SUGGESTION_COLOUR = (60, 230, 90)
@@ -207,15 +208,40 @@ def probe_chart(rows: Sequence[Mapping[str, object]]) -> go.Figure:
     names = [str(r["checkpoint"]) for r in rows]
     ours = [r.get("ours: accuracy %") for r in rows]
     paper = [r.get("paper: accuracy % (STL-10)") for r in rows]
+    return paper_bars(names, ours, paper, "ours (this checkpoint)", "Linear-probe accuracy: ours vs the paper's")
+
+
+def sweep_chart(summaries: Sequence[ConditionSummary]) -> go.Figure:
+    """Fig. 4 as a sweep measured it: mean probe accuracy per condition, ± std over seeds, beside the paper's."""
+    return paper_bars(
+        [item.label for item in summaries],
+        [item.mean for item in summaries],
+        [item.paper for item in summaries],
+        "this sweep (mean ± std over seeds)",
+        "Linear-probe accuracy per condition",
+        [item.std for item in summaries],
+    )
+
+
+def paper_bars(
+    names: Sequence[str],
+    ours: Sequence[object],
+    paper: Sequence[object],
+    ours_name: str,
+    title: str,
+    errors: Sequence[float] | None = None,
+) -> go.Figure:
+    """Grouped bars of accuracy in percent: ours (with optional error bars) next to the paper's."""
+    error_y = None if errors is None else {"type": "data", "array": list(errors), "visible": True}
     figure = go.Figure(
         [
-            go.Bar(name="ours (this checkpoint)", x=names, y=ours, marker_color="#1f77b4"),
-            go.Bar(name="paper (Fig. 4, STL-10)", x=names, y=paper, marker_color="#bbbbbb"),
+            go.Bar(name=ours_name, x=list(names), y=list(ours), error_y=error_y, marker_color="#1f77b4"),
+            go.Bar(name="paper (Fig. 4, STL-10)", x=list(names), y=list(paper), marker_color="#bbbbbb"),
         ]
     )
     figure.update_layout(
         barmode="group",
-        title={"text": "Linear-probe accuracy: ours vs the paper's", "font": {"size": 14}},
+        title={"text": title, "font": {"size": 14}},
         yaxis_title="accuracy %",
         height=380,
         legend={"orientation": "h", "y": -0.3},

@@ -31,6 +31,7 @@ from torch import nn
 
 from .checkpoints import read_metadata, sidecar_path, write_json
 from .data import STL10, SyntheticScenes
+from .errors import InputError
 from .model import LATENT_DIM
 
 NUM_CLASSES = 10
@@ -159,19 +160,33 @@ def encode_features(
     device: torch.device | str = "cpu",
     progress: Callable[[int], Any] | None = None,
 ) -> torch.Tensor:
-    """Flattened latents of images ``0..count-1``: float32 ``(count, 18432)`` on ``device``.
+    """Flattened latents of images ``0..count-1``: float32 ``(count, D)`` on ``device``.
 
-    ``encoder`` maps ``(n, 3, 96, 96)`` to ``(n, 128, 12, 12)`` (e.g. ``Autoencoder.encode``);
+    ``encoder`` maps ``(n, 3, 96, 96)`` to ``(n, ...)``, e.g. ``Autoencoder.encode`` to
+    ``(n, 128, 12, 12)`` (D = 18,432) or ``RawPixels.encode`` to the image itself (D = 27,648);
     it is called once per batch. ``progress(n)`` is told how many images each batch held.
     """
-    features = torch.empty((count, LATENT_DIM), dtype=torch.float32, device=device)
+    features: torch.Tensor | None = None
     for start in range(0, count, batch_size):
         indices = torch.arange(start, min(start + batch_size, count))
         images = load(indices).to(device, torch.float32, non_blocking=True)
-        features[start : start + len(indices)] = encoder(images).reshape(len(indices), -1).float()
+        batch = encoder(images).reshape(len(indices), -1).float()
+        if features is None:
+            features = torch.empty((count, batch.shape[1]), dtype=torch.float32, device=device)
+        features[start : start + len(indices)] = batch
         if progress is not None:
             progress(len(indices))
+    if features is None:
+        raise InputError("There are no images to encode: the probe needs at least one image per split.")
     return features
+
+
+class RawPixels(nn.Module):
+    """The paper's "raw pixels" baseline as an encoder: ``encode`` returns the image ``(N, 3, 96, 96)``."""
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """The pixels themselves: ``(N, 3, H, W)`` in, the same tensor out."""
+        return images
 
 
 @torch.no_grad()

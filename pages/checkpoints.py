@@ -4,7 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from focusmim_core.catalog import TRAIN_HINT, checkpoint_folders, describe
-from focusmim_core.figures import line_chart, probe_chart
+from focusmim_core.errors import InputError
+from focusmim_core.figures import line_chart, probe_chart, sweep_chart
+from focusmim_core.grid import find_sweeps, read_results, read_sweep, summarise
 from focusmim_core.runs import (
     CURVE_KEYS,
     PAPER_ACCURACY,
@@ -76,6 +78,27 @@ else:
     skipped = {run.name: run.skipped for run in selected if run.skipped}
     if skipped:
         st.warning(f"Unreadable log lines were skipped: {skipped}.")
+
+sweeps = [folder for root in run_folders() if root.is_dir() for folder in find_sweeps(root)]
+if sweeps:
+    st.subheader("Experiment grids")
+    folder = st.selectbox("Sweep folder", sweeps, format_func=str, key="w_sweep_folder")
+    try:
+        settings, summaries = read_sweep(folder), summarise(folder)
+    except InputError as error:
+        settings, summaries = None, []
+        st.warning(str(error), icon=":material/warning:")
+    if settings is not None:
+        total = len(settings.get("conditions", [])) * len(settings.get("seeds", []))
+        st.caption(
+            f"`python -m train.sweep {settings.get('grid')}`: {len(read_results(folder))} of {total} cells "
+            "finished; probe accuracy per condition, mean ± std over pretraining seeds, next to the paper's Fig. 4."
+        )
+    if summaries:
+        st.dataframe(pd.DataFrame([item.row() for item in summaries]), hide_index=True, width="stretch")
+        st.plotly_chart(sweep_chart(summaries), key="sweep_chart")
+    elif settings is not None:
+        st.info(f"No cell of {folder} has finished yet.")
 
 st.subheader("Linear-probe accuracy: ours vs the paper's")
 rows = probe_rows(infos)

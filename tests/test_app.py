@@ -416,6 +416,33 @@ def test_checkpoints_page_lists_checkpoints_curves_and_probe_vs_paper(checkpoint
     assert "No foreground_mse logged" in texts(at.caption)
 
 
+def test_checkpoints_page_shows_a_sweep_folder_like_the_report(checkpoint_dir, tmp_path):
+    sweep = tmp_path / "runs" / "sweeps" / "fig4"
+    sweep.mkdir(parents=True)
+    (sweep / "sweep.json").write_text(json.dumps({"grid": "fig4", "conditions": ["periphery_0.8", "raw_pixels"],
+                                                  "seeds": [0, 1]}))  # fmt: skip
+    lines = [
+        {"cell": f"periphery_0.8-s{seed}", "condition": "periphery_0.8", "label": "masked periphery 0.8",
+         "paper_entry": "masked periphery", "accuracy_mean": value}
+        for seed, value in ((0, 0.6), (1, 0.64))
+    ]  # fmt: skip
+    (sweep / "results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    broken = tmp_path / "runs" / "sweeps" / "broken"
+    broken.mkdir()
+    (broken / "sweep.json").write_text("{not json")
+    at = app("pages/checkpoints.py")
+    assert "cannot be read" in texts(at.warning)  # the broken folder sorts first: a message, the page goes on
+    at.selectbox(key="w_sweep_folder").set_value(sweep).run()
+    assert "2 of 4 cells finished" in texts(at.caption)
+    table = next(frame.value for frame in at.dataframe if "condition" in frame.value).set_index("condition")
+    assert table.loc["masked periphery 0.8", "probe % (mean)"] == pytest.approx(62.0)
+    assert table.loc["masked periphery 0.8", "paper %"] == 68.0 and table.loc["masked periphery 0.8", "seeds"] == 2
+    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    chart = next(c for c in charts if "per condition" in c["layout"]["title"]["text"])
+    assert chart["data"][0]["error_y"]["array"] == pytest.approx([2.8284271])
+    assert not at.exception
+
+
 def test_the_held_out_quality_shows_in_the_demo_notice_and_on_the_checkpoints_page(checkpoint_dir):
     from ui import state
 

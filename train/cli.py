@@ -69,6 +69,35 @@ def add_config_arguments(
             parser.add_argument(*names, type=kind, default=default, **kwargs)
 
 
+def config_argv(
+    config: object, bool_values: bool = False, flags: tuple[str, ...] = (), always: tuple[str, ...] = ()
+) -> list[str]:
+    """The command line that ``add_config_arguments`` parses back into ``config``: fields off their defaults
+    and those named in ``always``.
+
+    The inverse of the parser built with the same ``bool_values`` and ``flags``. Raises
+    ``InputError`` for a field set to ``None`` whose default is not ``None`` (no option says that).
+    """
+    argv: list[str] = []
+    for item in dataclasses.fields(config):  # type: ignore[arg-type]
+        value = getattr(config, item.name)
+        default = item.default if item.default is not dataclasses.MISSING else None
+        if value == default and item.name not in always:
+            continue
+        name = f"--{item.name.replace('_', '-')}"
+        if value is None:
+            raise InputError(f"{name} cannot be set back to its unset value on a command line.")
+        if item.name in flags:
+            argv += [name] if value else []
+        elif isinstance(value, bool):
+            argv += [name, str(value)] if bool_values else [name if value else f"--no-{name[2:]}"]
+        elif isinstance(value, tuple | list):
+            argv += [name, *(str(part) for part in value)]
+        else:
+            argv += [name, str(value)]
+    return argv
+
+
 def parse_bool(text: str) -> bool:
     """The reference's "True"/"False" option values (also true/false/1/0/yes/no)."""
     value = text.strip().lower()
@@ -80,8 +109,9 @@ def parse_bool(text: str) -> bool:
 
 
 def config_from_args(config: type[Config], args: argparse.Namespace) -> Config:
-    """The dataclass ``config`` filled from parsed arguments."""
-    return config(**{item.name: getattr(args, item.name) for item in dataclasses.fields(config)})  # type: ignore[call-arg]
+    """The dataclass ``config`` filled from parsed arguments (``nargs`` lists become the fields' tuples)."""
+    values = {item.name: getattr(args, item.name) for item in dataclasses.fields(config)}  # type: ignore[arg-type]
+    return config(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})  # type: ignore[call-arg]
 
 
 def fail(error: InputError) -> int:

@@ -14,16 +14,18 @@ class DemoSpec:
     mode: str
     ratio: float = 0.0
     fill: str = "mean"
-    share: float = 2.0  # relative share of a --continue time budget (issue budget: 200k vs 100k images)
+    share: float = 2.0  # relative share of a --continue time budget, set by what each goal still needs
+    learning_rate: float | None = None  # --continue: this checkpoint's own Adam rate (None: the command line's)
 
 
-DEMOS = (
-    DemoSpec("autoencoder", "Autoencoder (no mask)", "none"),
-    DemoSpec("random_patches_0.6", "Random patches 0.6", "random_patches", 0.6),
-    DemoSpec("periphery_0.8", "Masked periphery 0.8", "periphery", 0.8),
-    DemoSpec("foveate", "Foveal filter", "foveate"),
-    DemoSpec("blurry_patches_0.6", "Blurry patches 0.6", "random_patches", 0.6, "blur", 1.0),
-    DemoSpec("blurry_periphery_0.8", "Blurry periphery 0.8", "periphery", 0.8, "blur", 1.0),
+DEMOS = (  # shares from 2026-12-02 (3rd session): more time where a goal is furthest, less where all are met
+    DemoSpec("autoencoder", "Autoencoder (no mask)", "none", share=2.5),
+    DemoSpec("random_patches_0.6", "Random patches 0.6", "random_patches", 0.6, share=1.5),
+    # 5e-3: the best of four rates over 3,072 images from the shipped weights (bench_recipe --quality)
+    DemoSpec("periphery_0.8", "Masked periphery 0.8", "periphery", 0.8, share=2.0, learning_rate=5e-3),
+    DemoSpec("foveate", "Foveal filter", "foveate", share=3.0),
+    DemoSpec("blurry_patches_0.6", "Blurry patches 0.6", "random_patches", 0.6, "blur", 0.5),
+    DemoSpec("blurry_periphery_0.8", "Blurry periphery 0.8", "periphery", 0.8, "blur", 0.5),
 )
 PAPER_ENTRY = {  # which of the paper's Fig. 4 numbers (focusmim_core.runs.PAPER_ACCURACY) each demo mirrors
     "autoencoder": "autoencoder",

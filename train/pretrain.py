@@ -114,6 +114,9 @@ class PretrainConfig:
         """Raise ``InputError`` for values that cannot work."""
         if self.dataset not in DATASETS:
             raise InputError(f"Unknown dataset {self.dataset!r}: use one of {', '.join(DATASETS)}.")
+        if self.dataset in ("stl10", "folder") and not self.input_path:
+            where = "the folder holding stl10_binary/" if self.dataset == "stl10" else "a folder of image files"
+            raise InputError(f"--dataset {self.dataset} needs --input-path: {where}.")
         for name in ("batch_size", "epochs", "save_every", "size"):
             if getattr(self, name) < 1:
                 raise InputError(f"--{name.replace('_', '-')} must be at least 1.")
@@ -340,6 +343,22 @@ def load_last(
     for name, generator in generators.items():
         generator.set_state(tensors[f"{TRAINER_PREFIX}rng.{name}"])
     return progress, tensors.get(f"{TRAINER_PREFIX}permutation")
+
+
+def run_finished(config: PretrainConfig) -> bool:
+    """Whether the run in ``config.output_path`` has done all its epochs or used up its ``max_minutes``.
+
+    Read from the progress recorded in ``last.safetensors`` (no weights are loaded); False when
+    there is no run yet or the file cannot be read (an interrupted save: resuming will tell).
+    """
+    path = Path(config.output_path) / "last.safetensors"
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            progress = Progress(**json.loads((handle.metadata() or {})["progress"]))
+    except (SafetensorError, OSError, KeyError, json.JSONDecodeError, TypeError):
+        return False
+    out_of_time = config.max_minutes is not None and progress.seconds >= 60.0 * config.max_minutes
+    return (progress.epoch >= config.epochs and progress.step == 0) or out_of_time
 
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:

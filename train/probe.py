@@ -3,6 +3,7 @@
     python -m train.probe checkpoints/random_patches.safetensors --dataset stl10 --data-root data
     python -m train.probe run/best.safetensors --dataset synthetic --limit 500 --seeds 2
     python -m train.probe reference/model.pt --finetune
+    python -m train.probe raw-pixels --dataset stl10   # the paper's raw-pixel baseline (27,648 features)
 
 Encodes every image once, fits the paper's linear layer on the cached features for each
 seed (early stopping on 1,000 held-out training images), reports test accuracy (mean and
@@ -26,6 +27,7 @@ from focusmim_core.errors import InputError
 from focusmim_core.model import inference_model
 from focusmim_core.probe import (
     ProbeSettings,
+    RawPixels,
     finetune_encoder,
     probe_encoder,
     record_probe_result,
@@ -34,6 +36,8 @@ from focusmim_core.probe import (
 )
 
 from .cli import parse_config, pick_device, run_and_report
+
+RAW_PIXELS = "raw-pixels"  # in place of a checkpoint: probe the flattened pixels (the paper's baseline row)
 
 
 @dataclass
@@ -44,6 +48,7 @@ class ProbeConfig:
     dataset: str = "stl10"
     data_root: str = "data"
     seeds: int = 5
+    first_seed: int = 0
     limit: int | None = None
     train_size: int = 4000
     val_size: int = 1000
@@ -69,10 +74,11 @@ class ProbeConfig:
 
 
 HELP = {
-    "checkpoint": "FocusMIM .safetensors checkpoint or reference .pt state dict",
+    "checkpoint": f"FocusMIM .safetensors checkpoint or reference .pt state dict ('{RAW_PIXELS}': the pixels)",
     "dataset": "labelled data to probe on",
     "data_root": "STL-10 folder (holding stl10_binary/ or the *.bin files)",
-    "seeds": "number of seeded probe runs (seeds 0..N-1)",
+    "seeds": "number of seeded probe runs (seeds first_seed .. first_seed + N - 1)",
+    "first_seed": "the first probe seed",
     "limit": "use at most this many images per split (quick runs)",
     "train_size": "synthetic: training images",
     "val_size": "synthetic: validation images; STL-10: held out of train per seed",
@@ -134,8 +140,11 @@ def run(config: ProbeConfig) -> dict:
         raise InputError(f"--seeds must be at least 1 (got {config.seeds}).")
     if config.limit is not None and config.limit < 10:
         raise InputError(f"--limit must be at least 10 images (got {config.limit}).")
+    raw = config.checkpoint == RAW_PIXELS
+    if raw and config.finetune:
+        raise InputError(f"'{RAW_PIXELS}' has no encoder to fine-tune: drop --finetune.")
     device = pick_device(config.device)
-    model, _ = load_checkpoint(config.checkpoint, device)
+    model = RawPixels() if raw else load_checkpoint(config.checkpoint, device)[0]
     if config.dataset == "stl10":
         data = stl10_probe_data(config.data_root, config.limit, config.val_size)
     else:
@@ -147,13 +156,13 @@ def run(config: ProbeConfig) -> dict:
             config.limit,
             config.synthetic_layout,
         )
-    seeds = list(range(config.seeds))
+    seeds = list(range(config.first_seed, config.first_seed + config.seeds))
     progress = Progress()
     try:
         if config.finetune:
             result = finetune_encoder(model, data, seeds, config.settings(), device, progress)
         else:
-            encoder = inference_model(model)  # frozen: channels-last inference is faster on CPU and GPU
+            encoder = model if raw else inference_model(model)  # frozen: channels-last inference is faster
             result = probe_encoder(
                 encoder,
                 data,
@@ -167,7 +176,7 @@ def run(config: ProbeConfig) -> dict:
     finally:
         progress.close()
     summary = result.to_dict()
-    if config.write_metadata:
+    if config.write_metadata and not raw:
         summary["metadata"] = str(record_probe_result(config.checkpoint, result))
     summary["config"] = asdict(config)
     return summary

@@ -7,7 +7,7 @@ stay out), within a time budget each, stores them as float16 safetensors in
 and (with ``--probe``) linear-probe accuracy on the procedural labelled set, next to a
 random-init encoder measured the same way.
 ``--continue --budget-minutes M`` trains the shipped checkpoints further from their own
-weights (the four main ones get twice the time of the two blurry ones), evaluates them on
+weights (each its share of the time, set in ``train/demos.py``), evaluates them on
 the held-out gallery (``focusmim_core.evaluation``) and records the session in each
 checkpoint's history; run it in the background early in a session and commit the result.
 ``--table-only`` rewrites the README table from the checkpoints' metadata.
@@ -126,6 +126,7 @@ def continue_demo(
         fill=spec.fill,
         max_minutes=minutes,
         init_from=str(target),
+        learning_rate=spec.learning_rate or base.learning_rate,
         demo=True,
         description=previous.description or f"{spec.label}: small demo checkpoint trained on the CPU",
     )
@@ -300,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         "--budget-minutes",
         type=float,
         default=None,
-        help="with --continue: total training time, split 2:1 between the four main and the two blurry checkpoints",
+        help="with --continue: total training time, split by each checkpoint's share (train/demos.py)",
     )
     parser.add_argument("--schedule", default="cosine", help="with --continue: constant or cosine")
     parser.add_argument(

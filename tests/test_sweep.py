@@ -1,0 +1,285 @@
+"""The experiment grid (``python -m train.sweep``): cells and their commands, a tiny real sweep that
+reports, skips and resumes, submitit's local executor, the SLURM script, and requeue on preemption."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from focusmim_core.grid import RESULTS_FILE, append_result, markdown_table, read_results, summarise
+from focusmim_core.probe import RawPixels, encode_features
+from train import sweep as sweeps
+from train.cli import config_argv
+from train.pretrain import PretrainConfig, build_parser, config_from_args
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--dataset", "synthetic", "--size", "64", "--batch-size", "32", "--epochs", "2", "--device", "cpu"]
+QUICK_PROBE = ["--probe-limit", "40", "--probe-seeds", "2"]
+
+
+@pytest.fixture(autouse=True)
+def child_environment(monkeypatch):
+    """Cells run ``python -m train...`` in subprocesses: from the repository, one thread each."""
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.chdir(REPO)
+
+
+def dry_run(capsys, *argv: str) -> dict[str, list[list[str]]]:
+    """The commands ``--dry-run`` prints, by cell id."""
+    assert sweeps.main([*argv, "--dry-run"]) == 0
+    cells, current = {}, None
+    for line in capsys.readouterr().out.splitlines():
+        if line.startswith("# "):
+            current = cells.setdefault(line[2:], [])
+        elif current is not None:
+            current.append(line.split())
+    return cells
+
+
+def flag(command: list[str], name: str) -> str | None:
+    """The value after ``name`` in a command line (None when absent)."""
+    return command[command.index(name) + 1] if name in command else None
+
+
+def test_fig4_dry_run_lists_40_cells_with_the_paper_flags(capsys, tmp_path):
+    cells = dry_run(capsys, "fig4", "--out", str(tmp_path / "fig4"), "--input-path", "data/stl10")
+    assert len(cells) == 40
+    names = {cell.rsplit("-s", 1)[0] for cell in cells}
+    assert names == {c.name for c in sweeps.FIG4} and len(names) == 8
+    assert {cell.rsplit("-s", 1)[1] for cell in cells} == {"0", "1", "2", "3", "4"}
+    pretrain = {cell: commands[0] for cell, commands in cells.items() if len(commands) == 2}
+    assert len(pretrain) == 35  # raw pixels: a probe only
+    for cell, command in pretrain.items():
+        assert command[1:3] == ["-m", "train.pretrain"] and "--resume" in command
+        assert flag(command, "--epochs") == "500" and flag(command, "--dataset") == "stl10"
+        assert flag(command, "--seed") == (None if cell.endswith("-s0") else cell[-1])
+        assert flag(command, "--output-path") == str(tmp_path / "fig4" / "cells" / cell)
+    no_crop = pretrain["periphery_0.8_no_crop-s2"]
+    assert flag(no_crop, "--masking-mode") == "periphery" and flag(no_crop, "--masking-ratio") == "0.8"
+    assert flag(no_crop, "--random-crop") == "False" and flag(no_crop, "--learning-rate") == "0.001"
+    assert flag(pretrain["blurry_patches_0.6-s0"], "--fill") == "blur"
+    assert flag(pretrain["blurry_patches_0.6-s0"], "--learning-rate") == "0.005"
+    assert flag(pretrain["foveate-s1"], "--masking-mode") == "foveate"
+    assert flag(pretrain["autoencoder-s1"], "--masking-mode") == "none"
+    probe = cells["random_patches_0.6-s3"][1]
+    assert probe[3] == str(tmp_path / "fig4" / "cells" / "random_patches_0.6-s3" / "best.safetensors")
+    assert flag(probe, "--seeds") == "5" and flag(probe, "--data-root") == "data/stl10"
+    raw = [cells[f"raw_pixels-s{seed}"][0] for seed in range(5)]
+    assert {command[3] for command in raw} == {"raw-pixels"}
+    assert [flag(command, "--first-seed") for command in raw] == ["0", "5", "10", "15", "20"]
+
+
+def test_options_of_the_trainer_override_the_whole_grid(capsys, tmp_path):
+    cells = dry_run(capsys, "ratios", "--out", str(tmp_path), "--seeds", "7", "--epochs", "3", "--batch-size", "64")
+    assert len(cells) == 18
+    ratios = sorted(flag(commands[0], "--masking-ratio") for commands in cells.values())
+    assert ratios == sorted([f"0.{r}" for r in range(1, 10)] * 2)
+    for commands in cells.values():
+        assert flag(commands[0], "--epochs") == "3" and flag(commands[0], "--batch-size") == "64"
+        assert flag(commands[0], "--seed") == "7"
+
+
+def test_torchrun_runs_each_cell_on_several_processes(capsys, tmp_path):
+    cells = dry_run(capsys, "fig4", "--out", str(tmp_path), "--launcher", "torchrun", "--nproc-per-node", "4")
+    command = cells["foveate-s0"][0]
+    assert command[1:4] == ["-m", "torch.distributed.run", "--standalone"] and "--nproc-per-node=4" in command
+    assert command[command.index("-m", 2) + 1] == "train.pretrain"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["fig4", "--output-path", "x"], "--output-path is set per cell by the sweep: use --out"),
+        (["fig4", "--seed", "3"], "use --seeds"),
+        (["foreground"], "The foreground grid needs --segment-path"),
+        (["fig4", "--only", "periphery_0.9"], "--only: periphery_0.9 not in fig4"),
+        (["fig4", "--learning-rate", "-1", "--input-path", "d"], "--learning-rate must be positive"),
+        (["fig4"], "--dataset stl10 needs --input-path"),
+        (["report", "nowhere"], "nowhere is not a sweep folder"),
+    ],
+)
+def test_bad_sweep_options_get_a_message(capsys, tmp_path, argv, message):
+    argv = [*argv, "--out", str(tmp_path / "s")] if argv[0] != "report" else argv
+    assert sweeps.main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_command_line_of_a_config_parses_back_into_it():
+    config = PretrainConfig(
+        dataset="synthetic", masking_mode="periphery", masking_ratio=0.75, random_crop=False, fill="blur",
+        crop_scale=(0.2, 1.0), learning_rate=3e-4, max_minutes=2.5, resume=True, segment_path="seg.npy",
+    )  # fmt: skip
+    argv = config_argv(config, bool_values=True, flags=("resume", "demo"))
+    assert config_from_args(PretrainConfig, build_parser().parse_args(argv)) == config
+    assert config_argv(PretrainConfig(), bool_values=True, flags=("resume", "demo")) == []
+
+
+def test_raw_pixels_are_a_probe_encoder():
+    images = __import__("torch").rand(5, 3, 96, 96)
+    features = encode_features(RawPixels().encode, lambda index: images[index], 5, batch_size=2)
+    assert features.shape == (5, 27_648) and features.equal(images.reshape(5, -1))
+
+
+def test_results_are_summarised_per_condition_next_to_the_paper(tmp_path):
+    (tmp_path / "sweep.json").write_text(json.dumps({"grid": "fig4", "conditions": ["b", "a"], "seeds": [0, 1]}))
+    for cell, condition, accuracy in [("a-s0", "a", 0.5), ("a-s1", "a", 0.7), ("b-s0", "b", 0.2), ("a-s1", "a", 0.6)]:
+        record = {"cell": cell, "condition": condition, "label": condition.upper(), "accuracy_mean": accuracy}
+        append_result(tmp_path, {**record, "paper_entry": "masked periphery" if condition == "a" else None})
+    with open(tmp_path / RESULTS_FILE, "a") as handle:
+        handle.write('{"cell": "c-s0", "condition": "c", "accuracy_mean": "n/a"}\n{"cell": "cut sh')
+    assert set(read_results(tmp_path)) == {"a-s0", "a-s1", "b-s0"}  # the last record of a cell wins
+    summary = summarise(tmp_path)
+    assert [item.name for item in summary] == ["b", "a"]  # the grid's order
+    assert summary[1].mean == pytest.approx(55.0) and summary[1].std == pytest.approx(7.0710678, abs=1e-5)
+    assert summary[1].paper == 68.0 and summary[0].paper is None and summary[0].seeds == 1
+    assert "| A | 2 | 55.0 ± 7.1 | 68.0 |" in markdown_table(summary)
+
+
+@pytest.mark.slow
+def test_a_tiny_sweep_runs_to_a_report_and_is_not_retrained_when_run_again(capsys, tmp_path):
+    out = tmp_path / "fig4"
+    argv = ["fig4", "--out", str(out), "--only", "random_patches_0.6", "periphery_0.8", "--seeds", "0", "1"]
+    assert sweeps.main([*argv, *TINY, *QUICK_PROBE]) == 0
+    results = read_results(out)
+    assert set(results) == {f"{c}-s{s}" for c in ("random_patches_0.6", "periphery_0.8") for s in (0, 1)}
+    for record in results.values():
+        assert 0.0 <= record["accuracy_mean"] <= 1.0 and len(record["accuracies"]) == 2
+        assert Path(record["checkpoint"]).is_file() and record["final_loss"] > 0
+    logs = {cell: (out / "cells" / cell / "pretrain.log").read_text() for cell in results}
+    capsys.readouterr()
+    assert sweeps.main(["report", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "4 of 4 cells finished" in printed
+    assert re.search(r"\| random patches 0\.6 \| 2 \| [\d.]+ ± [\d.]+ \| 70\.3 \|", printed)
+    assert re.search(r"\| masked periphery 0\.8 \| 2 \| [\d.]+ ± [\d.]+ \| 68\.0 \|", printed)
+    chart = (out / "report.html").read_text()
+    assert "masked periphery 0.8" in chart and (out / "report.md").read_text().count("\n| ") == 3
+    lines = (out / RESULTS_FILE).read_text()
+    assert sweeps.main([*argv, *TINY, *QUICK_PROBE]) == 0  # again: every cell is done
+    assert (out / RESULTS_FILE).read_text() == lines
+    assert {cell: (out / "cells" / cell / "pretrain.log").read_text() for cell in results} == logs
+    assert sweeps.main([*argv, *TINY[:-4], "--epochs", "3", *QUICK_PROBE]) == 2  # other settings: refused
+    assert "holds a sweep with other settings" in capsys.readouterr().err
+
+
+def sweep_process(out: Path, extra: list[str]) -> subprocess.Popen:
+    """``python -m train.sweep`` of one periphery cell in its own process group."""
+    argv = ["fig4", "--out", str(out), "--only", "periphery_0.8", "--seeds", "0", *extra, *QUICK_PROBE]
+    return subprocess.Popen(
+        [sys.executable, "-m", "train.sweep", *argv], cwd=REPO, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+
+
+def wait_for(path: Path, timeout: float = 180) -> None:
+    """Wait until ``path`` exists."""
+    deadline = time.monotonic() + timeout
+    while not path.is_file():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+LONGER = ["--dataset", "synthetic", "--size", "128", "--batch-size", "16", "--epochs", "5", "--device", "cpu"]
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_mid_cell_resumes_that_cell(tmp_path):
+    out = tmp_path / "fig4"
+    process = sweep_process(out, LONGER)
+    cell = out / "cells" / "periphery_0.8-s0"
+    wait_for(cell / "last.safetensors")  # the first epoch is done
+    os.killpg(process.pid, signal.SIGKILL)  # the sweep and its trainer die without any handler
+    process.wait()
+    assert not read_results(out)
+    done = sweep_process(out, LONGER)
+    assert done.wait(timeout=600) == 0
+    assert "Resuming at epoch" in (cell / "pretrain.log").read_text()
+    epochs = [json.loads(line)["epoch"] for line in (cell / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2, 3, 4, 5]  # no epoch lost twice, none done twice
+    assert set(read_results(out)) == {"periphery_0.8-s0"}
+
+
+@pytest.mark.slow
+def test_a_preempted_slurm_cell_saves_its_trainer_and_is_requeued_as_it_was(tmp_path):
+    sweep, _ = sweeps.parse_sweep(["fig4", "--out", str(tmp_path), "--only", "periphery_0.8", "--seeds", "0", *LONGER])
+    sweeps.prepare(sweep)
+    cell = sweep.cells()[0]
+    failure = []
+
+    def run() -> None:
+        try:
+            sweeps.run_cell(sweep, cell)
+        except sweeps.Interrupted as error:
+            failure.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    wait_for(cell.folder / "last.safetensors")
+    requeued = sweeps.CellJob().__submitit_checkpoint__(sweep, cell)  # what submitit calls on SIGUSR2
+    thread.join(timeout=120)
+    assert failure and "resumes from" in str(failure[0])  # the trainer stopped early, having saved
+    assert isinstance(requeued.function, sweeps.CellJob) and requeued.args == (sweep, cell)
+    record = requeued.result()  # the requeued job, run here: it resumes and finishes the cell
+    assert record["cell"] == "periphery_0.8-s0"
+    assert "Resuming at epoch" in (cell.folder / "pretrain.log").read_text()
+    epochs = [json.loads(line)["epoch"] for line in (cell.folder / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.slow
+def test_submitit_runs_a_cell_as_a_real_job(tmp_path, capsys):
+    out = tmp_path / "fig4"
+    argv = ["fig4", "--out", str(out), "--only", "autoencoder", "--seeds", "3", "--launcher", "submitit-local"]
+    assert sweeps.main([*argv, *TINY, *QUICK_PROBE, "--gpus-per-job", "0"]) == 0
+    assert set(read_results(out)) == {"autoencoder-s3"}
+    jobs = [json.loads(line) for line in (out / "jobs.jsonl").read_text().splitlines()]
+    assert [job["cell"] for job in jobs] == ["autoencoder-s3"]
+    logs = list((out / "submitit").rglob("*_log.out"))
+    assert logs, "submitit wrote no job log"
+    assert "Submitted 1 cell(s)" in capsys.readouterr().out
+
+
+def fake_slurm(folder: Path) -> Path:
+    """``srun`` and an ``sbatch`` that records the script it is given and answers like SLURM."""
+    folder.mkdir()
+    (folder / "srun").write_text("#!/bin/sh\nexit 0\n")
+    (folder / "sbatch").write_text(f'#!/bin/sh\ncp "$1" {folder}/submitted.sh\necho "Submitted batch job 4242"\n')
+    for name in ("srun", "sbatch"):
+        (folder / name).chmod(0o755)
+    return folder / "submitted.sh"
+
+
+def test_the_slurm_launcher_submits_one_job_array_with_the_asked_resources(tmp_path, monkeypatch, capsys):
+    script = fake_slurm(tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    argv = ["fig4", "--out", str(tmp_path / "fig4"), "--only", "periphery_0.8", "foveate", "--seeds", "0", "1"]
+    argv += ["--launcher", "slurm", "--partition", "gpu", "--gpus-per-job", "2", "--nproc-per-node", "2"]
+    argv += ["--time-limit", "90", "--array-parallelism", "3", "--input-path", "data/stl10"]
+    assert sweeps.main(argv) == 0
+    text = script.read_text()
+    for line in ("--partition=gpu", "--gpus-per-node=2", "--time=90", "--array=0-3%3", "--job-name=focusmim-fig4"):
+        assert f"#SBATCH {line}" in text
+    assert re.search(r"#SBATCH --signal=USR2@\d+", text)  # submitit's warning before the limit: checkpoint
+    assert "srun" in text and "submitit.core._submit" in text
+    assert "4242" in capsys.readouterr().out
+    jobs = [json.loads(line) for line in (tmp_path / "fig4" / "jobs.jsonl").read_text().splitlines()]
+    assert [job["job"] for job in jobs] == ["4242_0", "4242_1", "4242_2", "4242_3"]
+    sweep, _ = sweeps.parse_sweep(argv)
+    command = sweep.pretrain_command(sweep.cells()[0])
+    assert "torch.distributed.run" in command and "--nproc-per-node=2" in command
+
+
+def test_the_slurm_launcher_without_slurm_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no srun anywhere
+    assert sweeps.main(["fig4", "--out", str(tmp_path / "s"), "--launcher", "slurm", "--input-path", "d"]) == 2
+    assert "--launcher slurm cannot submit from here" in capsys.readouterr().err
