@@ -14,6 +14,7 @@ BENCHMARKS = (
     ("bench.bench_masking", []),
     ("bench.bench_train", ["--steps", "3"]),
     ("bench.bench_recipe", ["--seconds", "8"]),
+    ("bench.bench_arch", []),
     ("bench.bench_probe", []),
     ("bench.bench_segment", []),
     ("bench.bench_app", []),

@@ -26,7 +26,6 @@ from safetensors.torch import load_file, save_file
 from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
 from .errors import CheckpointError
-from .model import Autoencoder
 
 __version__ = "0.1.0"
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
@@ -74,6 +73,7 @@ class CheckpointMetadata:
     demo: bool = False
     source: str = "focusmim"
     description: str = ""
+    arch: str = "cnn_mae"  # focusmim_core.architectures.ARCHITECTURES
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -102,14 +102,16 @@ class CheckpointMetadata:
         ratio = f" {self.ratio:g}" if spec is not None and spec.uses_ratio else ""
         fill = " blurry" if self.fill == "blur" and spec is not None and spec.uses_fill else ""
         demo = " [demo]" if self.demo else ""
-        return f"{self.mode}{ratio}{fill}, {self.epochs} epochs on {self.data}{demo}"
+        arch = "" if self.arch == "cnn_mae" else f" ({self.arch})"
+        return f"{self.mode}{ratio}{fill}{arch}, {self.epochs} epochs on {self.data}{demo}"
 
 
 FIELD_TYPES: dict[str, tuple[type, ...]] = {  # CheckpointMetadata's fields -> the JSON types they accept
     "mode": (str,), "ratio": (int, float), "fill": (str,), "data": (str,), "epochs": (int,),
     "learning_rate": (int, float, type(None)), "seed": (int, type(None)), "metrics": (dict,),
     "code_version": (str,), "date": (str,), "fixation": (str,), "attention": (str,), "random_crop": (bool,),
-    "foreground_loss": (bool,), "demo": (bool,), "source": (str,), "description": (str,), "extra": (dict, type(None)),
+    "foreground_loss": (bool,), "demo": (bool,), "source": (str,), "description": (str,), "arch": (str,),
+    "extra": (dict, type(None)),
 }  # fmt: skip
 
 
@@ -132,6 +134,10 @@ def check_metadata_values(values: Any) -> None:
         raise CheckpointError(f"metadata field 'fill' is {str(values['fill'])[:40]!r}, not mean or blur")
     if not 0 <= values.get("ratio", 0.0) <= 1:
         raise CheckpointError("metadata field 'ratio' must lie between 0 and 1")
+    from .architectures import ARCHITECTURES
+
+    if values.get("arch", "cnn_mae") not in ARCHITECTURES:
+        raise CheckpointError(f"metadata field 'arch' is {str(values['arch'])[:40]!r}, not a known architecture")
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -251,7 +257,9 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return _clean_state_dict(raw, path)
 
 
-def check_architecture(state: dict[str, torch.Tensor], path: Path, model: torch.nn.Module) -> None:
+def check_architecture(
+    state: dict[str, torch.Tensor], path: Path, model: torch.nn.Module, label: str = "the CNN autoencoder"
+) -> None:
     """Raise ``CheckpointError`` unless ``state`` has exactly the model's parameter names and shapes."""
     expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
     missing = [name for name in expected if name not in state]
@@ -270,7 +278,7 @@ def check_architecture(state: dict[str, torch.Tensor], path: Path, model: torch.
         if wrong:
             parts.append(f"{len(wrong)} of the wrong shape (e.g. {'; '.join(wrong[:2])})")
         raise CheckpointError(
-            f"{path.name} is not a checkpoint of the paper's CNN autoencoder: parameters "
+            f"{path.name} is not a checkpoint of {label}: parameters "
             + ", ".join(parts)
             + ". Pick a FocusMIM or reference FocusMIM checkpoint."
         )
@@ -304,19 +312,24 @@ def read_metadata(path: str | os.PathLike) -> CheckpointMetadata:
 
 def load_checkpoint(
     path: str | os.PathLike, device: torch.device | str = "cpu"
-) -> tuple[Autoencoder, CheckpointMetadata]:
-    """Load a checkpoint into a fresh ``Autoencoder`` in eval mode, with its metadata.
+) -> tuple[torch.nn.Module, CheckpointMetadata]:
+    """Load a checkpoint into a fresh model of its metadata's ``arch`` in eval mode, with its metadata.
 
     Accepts FocusMIM ``.safetensors`` files and reference ``.pt`` state dicts (also
-    ``{"state_dict": ...}`` wrappers and DDP/compiled prefixes). Raises ``CheckpointError``
-    for a missing, truncated or unsafe file, or one of another architecture.
+    ``{"state_dict": ...}`` wrappers and DDP/compiled prefixes; no metadata means the paper's
+    CNN, loaded strictly). Raises ``CheckpointError`` for a missing, truncated or unsafe file,
+    or one whose parameters are not those of its architecture.
     """
+    from .architectures import get_architecture
+
     path = Path(path)
     state = read_state_dict(path)
-    model = Autoencoder()
-    check_architecture(state, path, model)
+    metadata = read_metadata(path)
+    arch = get_architecture(metadata.arch)
+    model = arch.build()
+    check_architecture(state, path, model, f"the {arch.label}")
     model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
-    return model.to(device).eval(), read_metadata(path)
+    return model.to(device).eval(), metadata
 
 
 @dataclass(frozen=True)

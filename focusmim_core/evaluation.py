@@ -23,6 +23,7 @@ from torch import nn
 
 from .data import gallery_images
 from .losses import masked_mse
+from .masking import visible_pixels
 from .model import reconstruct
 from .render import ViewSettings, mask_views
 
@@ -91,7 +92,7 @@ def evaluate_reconstruction(model: nn.Module, mode: str, ratio: float, fill: str
     views = gallery_views(mode, ratio, fill)
     images = photos.repeat_interleave(len(views), dim=0)  # (8 * 5, 3, 96, 96), photo-major
     inputs, hidden = mask_views(images, views * photos.shape[0])
-    output, _ = reconstruct(model, inputs)
+    output, _ = reconstruct(model, inputs, visible_pixels(hidden, mode))
     output = output.float().to(images.device)
     visible = 1.0 - hidden
     recon_hidden, input_hidden = _psnr(output, images, hidden), _psnr(inputs, images, hidden)

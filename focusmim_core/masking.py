@@ -294,3 +294,14 @@ def mask_images(
         hidden = REGION_MASKS[spec.name](points, ratios, height, width, dtype=images.dtype)
     # lerp with a 0/1 weight returns exactly the image or exactly the fill, in one pass
     return torch.lerp(images, fill_values(images, fill).to(images.dtype), hidden), hidden
+
+
+def visible_pixels(loss_mask: torch.Tensor, modes: str | Sequence[str]) -> torch.Tensor:
+    """The pixels a network is shown, ``(N, 1, H, W)`` in [0, 1], from the loss masks of ``modes`` (one or per sample).
+
+    Modes that fill what they hide show the complement of their loss mask; the others (no mask,
+    the foveal filter) show every pixel. Sparse architectures (ConvNeXt-V2) read this.
+    """
+    names = [modes] * loss_mask.shape[0] if isinstance(modes, str) else list(modes)
+    hides = torch.tensor([check_mode(name).uses_fill for name in names], device=loss_mask.device)
+    return torch.where(hides.view(-1, 1, 1, 1), 1.0 - loss_mask, torch.ones_like(loss_mask))

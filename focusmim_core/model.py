@@ -77,13 +77,17 @@ class Autoencoder(nn.Module):
         self.encoder = _stack(ConvBlock, ENCODER_WIDTHS, ENCODER_STRIDES, 3, nn.ReLU())
         self.decoder = _stack(UpConvBlock, DECODER_WIDTHS, DECODER_STRIDES, ENCODER_WIDTHS[-1], nn.Sigmoid())
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        latent = self.encoder(x)
+    def forward(self, x: torch.Tensor, visible: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        latent = self.encoder(x)  # ``visible`` is not needed: the fill already hides what is not shown
         return self.decoder(latent), latent
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, visible: torch.Tensor | None = None) -> torch.Tensor:
         """Latent ``(N, 128, 12, 12)`` of ``(N, 3, 96, 96)`` images, without decoding."""
         return self.encoder(x)
+
+    def probe_features(self, x: torch.Tensor) -> torch.Tensor:
+        """What the linear probe reads (paper 3.4): the latent flattened, ``(N, 18432)``."""
+        return self.encoder(x).flatten(1)
 
 
 def inference_model(model: nn.Module) -> nn.Module:
@@ -102,11 +106,19 @@ def model_device(model: nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def reconstruct(model: nn.Module, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eval-mode forward pass without gradients: ``(N, 3, H, W)`` -> ``(reconstruction, latent)``."""
+def reconstruct(
+    model: nn.Module, inputs: torch.Tensor, visible: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval-mode forward pass without gradients: ``(N, 3, H, W)`` -> ``(reconstruction, latent)``.
+
+    ``visible`` ``(N, 1, H, W)``: the pixels shown (``masking.visible_pixels``), for architectures
+    that mask sparsely; None shows every pixel.
+    """
     was_training = model.training
     model.eval()
+    device = model_device(model)
     try:
-        return model(inputs.to(model_device(model)).contiguous(memory_format=torch.channels_last))
+        shown = None if visible is None else visible.to(device)
+        return model(inputs.to(device).contiguous(memory_format=torch.channels_last), shown)
     finally:
         model.train(was_training)

@@ -19,23 +19,40 @@ from .augment import CROP_SCALE, crop_boxes, resized_crop
 from .errors import InputError
 from .fixations import sample_fixations
 from .losses import loss_weights
-from .masking import FILLS, check_mode, mask_images
+from .masking import FILLS, check_mode, mask_images, visible_pixels
 
 FIXATION_POLICIES = ("center", "uniform", "foreground")
 ATTENTION_POLICIES = ("none", "random", "foreground")
 PRECISIONS = ("auto", "fp32", "bf16")
 SCHEDULES = ("constant", "cosine")
-OPTIMIZERS = {  # name -> torch optimizer class; Adam is the paper's
+OPTIMIZERS = {  # name -> torch optimizer class; Adam is the paper's, AdamW its ConvNeXt-V2 runs' (3.5)
     "adam": torch.optim.Adam,
     "sgd": torch.optim.SGD,
+    "adamw": torch.optim.AdamW,
 }
+DECOUPLED = ("adamw",)  # optimizers whose weight decay spares biases, norms and tokens (1-d tensors)
 
 
-def make_optimizer(name: str, parameters, learning_rate: float, weight_decay: float) -> torch.optim.Optimizer:
-    """The optimizer registered as ``name`` (``OPTIMIZERS``) over ``parameters``; ``InputError`` if unknown."""
+def make_optimizer(
+    name: str, model: torch.nn.Module, learning_rate: float, weight_decay: float
+) -> torch.optim.Optimizer:
+    """The optimizer registered as ``name`` (``OPTIMIZERS``) over ``model``'s parameters.
+
+    For AdamW (as FCMAE), parameters with fewer than two dimensions or shaped like a token get
+    no weight decay. ``InputError`` for an unknown name.
+    """
     if name not in OPTIMIZERS:
         raise InputError(f"Unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}.")
-    return OPTIMIZERS[name](parameters, lr=learning_rate, weight_decay=weight_decay)
+    parameters = list(model.parameters())  # frozen ones too: the order of saved optimizer states stays the same
+    if name not in DECOUPLED:
+        return OPTIMIZERS[name](parameters, lr=learning_rate, weight_decay=weight_decay)
+    spared = [p for n, p in model.named_parameters() if p.ndim <= 1 or n.endswith("token")]
+    ids = {id(p) for p in spared}
+    groups = [
+        {"params": [p for p in parameters if id(p) not in ids], "weight_decay": weight_decay},
+        {"params": spared, "weight_decay": 0.0},
+    ]
+    return OPTIMIZERS[name](groups, lr=learning_rate)
 
 
 def scheduled_learning_rate(base: float, progress: float, schedule: str = "constant", warmup: float = 0.0) -> float:
@@ -64,6 +81,7 @@ class BatchRecipe:
     fixation: str = "center"
     attention: str = "none"
     foreground_loss: bool = False
+    hflip: bool = False  # flip half the images horizontally
 
     def check(self, has_foreground: bool) -> None:
         """Raise ``InputError`` for settings that cannot work together or with this data."""
@@ -98,6 +116,7 @@ class Batch:
     inputs: torch.Tensor
     targets: torch.Tensor
     weights: torch.Tensor
+    visible: torch.Tensor | None = None  # (B, 1, H, W) pixels shown, for sparse architectures
 
 
 def prepare_batch(
@@ -121,6 +140,10 @@ def prepare_batch(
         targets = images.float() / 255.0
         if foreground is not None:
             fg = foreground.float() / 255.0
+    if recipe.hflip:  # paper 3.5's augmentation: half the images mirrored, with their foreground
+        flip = (torch.rand(count, generator=generator, device=device) < 0.5).view(-1, 1, 1, 1)
+        targets = torch.where(flip, targets.flip(-1), targets)
+        fg = None if fg is None else torch.where(flip, fg.flip(-1), fg)
     spec = check_mode(recipe.mode)
     fixations = attention = None
     if spec.uses_fixation:
@@ -132,7 +155,7 @@ def prepare_batch(
         targets, recipe.mode, recipe.ratio, fixations, recipe.fill, attention, generator=generator
     )
     weights = loss_weights(loss_mask, fg if recipe.foreground_loss else None)
-    return Batch(inputs, targets, weights)
+    return Batch(inputs, targets, weights, visible_pixels(loss_mask, recipe.mode))
 
 
 def global_weight_sum(weights: torch.Tensor) -> torch.Tensor:
@@ -173,7 +196,7 @@ def train_step(
         inputs = inputs.contiguous(memory_format=torch.channels_last)
     optimizer.zero_grad(set_to_none=True)
     with torch.autocast(inputs.device.type, dtype=precision or torch.float32, enabled=precision is not None):
-        reconstruction, latent = model(inputs)
+        reconstruction, latent = model(inputs, batch.visible)
     loss = reconstruction_loss(reconstruction, batch)
     loss.backward()
     optimizer.step()

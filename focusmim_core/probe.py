@@ -188,6 +188,10 @@ class RawPixels(nn.Module):
         """The pixels themselves: ``(N, 3, H, W)`` in, the same tensor out."""
         return images
 
+    def probe_features(self, images: torch.Tensor) -> torch.Tensor:
+        """The pixels flattened: ``(N, 3 * H * W)``."""
+        return images.flatten(1)
+
 
 @torch.no_grad()
 def batched_logits(
@@ -328,7 +332,7 @@ def probe_encoder(
     encode_batch_size: int = 256,
     progress: Callable[[str, int, int], Any] | None = None,
 ) -> ProbeResult:
-    """The paper's linear probe of ``model.encode`` over several seeds, features encoded once.
+    """The paper's linear probe of ``model.probe_features`` over several seeds, features encoded once.
 
     ``progress(stage, done, total)`` reports encoding (stages ``encode train`` ...) and seeds
     (stage ``seeds``). Returns test accuracies per seed, and k-NN accuracy (train+val as the
@@ -348,7 +352,8 @@ def probe_encoder(
             if progress is not None:
                 progress(f"encode {name}", done[0], total)
 
-        features[name] = encode_features(model.encode, split.load, len(split), encode_batch_size, device, tick)
+        read = getattr(model, "probe_features", model.encode)  # an encoder with only encode(): its output
+        features[name] = encode_features(read, split.load, len(split), encode_batch_size, device, tick)
     train_x, val_x, test_x = features["train"], features["val"], features["test"]
     test_y = data.test.labels.to(device)
     accuracies, best_epochs, epochs = [], [], []
@@ -373,10 +378,10 @@ def probe_encoder(
 class Classifier(nn.Module):
     """The encoder followed by a linear layer on its flattened latent: ``(N, 3, 96, 96)`` -> ``(N, 10)``."""
 
-    def __init__(self, encoder: nn.Module):
+    def __init__(self, encoder: nn.Module, features: int = LATENT_DIM):
         super().__init__()
         self.encoder = encoder
-        self.head = nn.Linear(LATENT_DIM, NUM_CLASSES)
+        self.head = nn.Linear(features, NUM_CLASSES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(x).flatten(1))
@@ -422,7 +427,10 @@ def finetune_encoder(
     for i, seed in enumerate(seeds):
         fit_images, fit_y, hold_images, hold_y = _fit_and_validation(data, train_images, val_images, seed)
         torch.manual_seed(seed)
-        classifier = Classifier(copy.deepcopy(model.encoder)).to(device).train()
+        encoder = copy.deepcopy(model.encoder).to(device)  # ConvNeXt: timm's, globally pooled (paper 3.5)
+        with torch.no_grad():
+            features = encoder.eval()(_as_float(test_images[:1], device)).flatten(1).shape[1]
+        classifier = Classifier(encoder, features).to(device).train()
 
         def tick(epoch: int, _: float, seed: int = seed) -> None:
             if progress is not None:

@@ -16,7 +16,7 @@ from torch import nn
 
 from .fixations import as_points
 from .losses import error_map, per_sample_masked_mse
-from .masking import MODES, check_mode, mask_images
+from .masking import MODES, check_mode, mask_images, visible_pixels
 from .metrics import psnr
 from .model import reconstruct
 
@@ -146,6 +146,7 @@ def render_batch(
         foreground = foreground.expand(n_views, *foreground.shape[1:]) if foreground.shape[0] == 1 else foreground
     images = images.contiguous()
     inputs, loss_mask = mask_views(images, views, fixations)
+    visible = visible_pixels(loss_mask, [view.mode for view in views])
     reconstruction = torch.empty_like(images)
     latents: list[torch.Tensor | None] = [None] * n_views
     networks = model if isinstance(model, Mapping) else {v.mode: model for v in views}
@@ -157,7 +158,7 @@ def render_batch(
     for members in by_network.values():
         network = networks[views[members[0]].mode]
         index = torch.tensor(members)
-        out, latent = reconstruct(network, inputs[index])
+        out, latent = reconstruct(network, inputs[index], visible[index])
         reconstruction[index] = out.to(images.device, images.dtype)
         for row, i in enumerate(members):
             latents[i] = latent[row].cpu()

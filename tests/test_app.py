@@ -304,7 +304,7 @@ def test_checkpoint_of_another_architecture_gives_a_message(checkpoint_dir):
 
     save_file({"encoder.0.conv1.weight": torch.zeros(8, 3, 3, 3)}, str(checkpoint_dir / "other_net.safetensors"))
     at = app(ckpt="ckpts/other_net")
-    assert "not a checkpoint of the paper's CNN autoencoder" in texts(at.warning)
+    assert "not a checkpoint of the CNN autoencoder" in texts(at.warning)
     assert status(at).startswith("Showing periphery")
 
 
@@ -347,6 +347,23 @@ def test_compare_draws_random_patches_from_the_views_seed(checkpoint_dir):
 
 
 # --- Scanpath --------------------------------------------------------------------------------------------------
+def test_every_page_works_with_a_convnext_checkpoint(checkpoint_dir):
+    from focusmim_core.architectures import build_model
+
+    torch.manual_seed(0)
+    metadata = CheckpointMetadata(
+        mode="periphery_square", ratio=0.8, data="synthetic", epochs=1, arch="convnextv2_pico"
+    )
+    save_checkpoint(checkpoint_dir / "convnext_square.safetensors", build_model("convnextv2_pico"), metadata)
+    at = app(mode="periphery_square", ratio="0.8", ckpt="ckpts/convnext_square")
+    assert "convnextv2_pico" in texts(at.caption) + texts(at.markdown) + texts(at.info)
+    for page in ("pages/compare.py", "pages/scanpath.py", "pages/latent.py", "pages/checkpoints.py"):
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+    listed = at.dataframe[0].value.set_index("checkpoint")
+    assert "convnextv2_pico" in listed.loc["ckpts/convnext_square"].to_string()
+
+
 def test_scanpath_glimpses_suggestion_undo_and_clear(checkpoint_dir):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.query_params.update({"src": "synthetic", "img": "3"})

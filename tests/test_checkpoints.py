@@ -84,7 +84,7 @@ def test_reference_pt_state_dicts_import(tmp_path, wrap):
 def test_wrong_architecture_is_named(tmp_path):
     path = tmp_path / "resnet.pt"
     torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7), "fc.weight": torch.zeros(10, 512)}, path)
-    with pytest.raises(CheckpointError, match=r"not a checkpoint of the paper's CNN autoencoder.*missing.*unexpected"):
+    with pytest.raises(CheckpointError, match=r"not a checkpoint of the CNN autoencoder.*missing.*unexpected"):
         load_checkpoint(path)
     state = Autoencoder().state_dict()
     state["encoder.0.conv1.weight"] = torch.zeros(16, 3, 3, 3)

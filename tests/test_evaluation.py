@@ -28,14 +28,14 @@ class Echo(nn.Module):
         super().__init__()
         self.shift = nn.Parameter(torch.tensor(shift))
 
-    def forward(self, x):
+    def forward(self, x, visible=None):
         return (x + self.shift).clamp(0, 1), torch.zeros(x.shape[0], 128, 12, 12)
 
 
 class Grey(Echo):
     """Predicts mid-grey everywhere."""
 
-    def forward(self, x):
+    def forward(self, x, visible=None):
         return torch.full_like(x, 0.5) + 0 * self.shift, torch.zeros(x.shape[0], 128, 12, 12)
 
 

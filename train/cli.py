@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import os
@@ -96,6 +97,16 @@ def config_argv(
         else:
             argv += [name, str(value)]
     return argv
+
+
+UNSET = object()
+
+
+def explicit_options(parser: argparse.ArgumentParser, argv: list[str] | None) -> dict[str, Any]:
+    """The options ``argv`` gives explicitly (even at their default values), by field name."""
+    probe = copy.deepcopy(parser)
+    probe.set_defaults(**{action.dest: UNSET for action in parser._actions if action.dest != "help"})
+    return {name: value for name, value in vars(probe.parse_args(argv)).items() if value is not UNSET}
 
 
 def parse_bool(text: str) -> bool:

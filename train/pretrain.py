@@ -24,7 +24,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from focusmim_core import Autoencoder, CheckpointMetadata, load_checkpoint, save_checkpoint
+from focusmim_core import CheckpointMetadata, load_checkpoint, save_checkpoint
+from focusmim_core.architectures import build_model, get_architecture
 from focusmim_core.augment import CROP_SCALE
 from focusmim_core.checkpoints import TRAINER_PREFIX, atomic_write, sidecar_path, write_json
 from focusmim_core.errors import CheckpointError, InputError
@@ -52,7 +53,7 @@ from focusmim_core.pretraining import (
     train_step,
 )
 from focusmim_core.runtime import configure_cpu_allocator
-from train.cli import add_config_arguments, config_from_args, fail, pick_device
+from train.cli import add_config_arguments, config_from_args, explicit_options, fail, pick_device
 from train.training_data import DATASETS, TrainingData, load_training_data
 
 METRICS_FILE = "metrics.jsonl"
@@ -75,7 +76,9 @@ class PretrainConfig:
     schedule: str = "constant"  # constant (paper, reference) | cosine (to 0 at the end of the epochs or time budget)
     warmup: float = 0.0  # fraction of the run with a linear learning-rate warm-up
     weight_decay: float = 1e-8
-    optimizer: str = "adam"  # adam (the paper's) | sgd (plain, e.g. for exact comparisons)
+    optimizer: str = "adam"  # adam (the paper's) | sgd (plain, e.g. for exact comparisons) | adamw (ConvNeXt)
+    arch: str = "cnn_mae"  # cnn_mae (the paper's) | convnextv2_pico (paper 3.5; its own defaults, ARCH_DEFAULTS)
+    hflip: bool = False  # flip half the images horizontally (paper 3.5)
     batch_size: int = 512  # global batch, split over processes
     epochs: int = 500
     seed: int = 0
@@ -108,6 +111,7 @@ class PretrainConfig:
             fixation=self.fixation,
             attention=self.attention,
             foreground_loss=foreground_loss,
+            hflip=self.hflip,
         )
 
     def check(self) -> None:
@@ -126,6 +130,7 @@ class PretrainConfig:
             raise InputError("--learning-rate must be positive.")
         if not 0.0 <= self.warmup < 1.0:
             raise InputError("--warmup is a fraction of the run: give a value in [0, 1).")
+        get_architecture(self.arch)
         if self.optimizer not in OPTIMIZERS:
             raise InputError(f"Unknown --optimizer {self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}.")
         if self.schedule not in SCHEDULES:
@@ -141,7 +146,10 @@ HELP = {
     "blur": "the reference's blurry fill flag (same as --fill blur)",
     "fill": "mean or blur (default: from --blur)",
     "learning_rate": "the reference README: 1e-3 for periphery, 5e-3 otherwise",
-    "optimizer": "adam (the paper's) or sgd",
+    "optimizer": "adam (the paper's), sgd or adamw (no decay on biases and norms; ConvNeXt-V2's)",
+    "arch": "cnn_mae (the paper's CNN) or convnextv2_pico (paper 3.5: AdamW, wd 0.05, lr 5e-4, cosine, "
+    "20/370 warm-up, 370 epochs, flips, unless given)",
+    "hflip": "flip half the images horizontally",
     "schedule": "constant (the paper's) or cosine (down to 0 at the end of --epochs or --max-minutes)",
     "warmup": "fraction of the run spent warming the learning rate up linearly from 0",
     "init_from": "start from this checkpoint's weights with a new optimizer (e.g. to train a shipped one further)",
@@ -171,6 +179,12 @@ REFERENCE_ALIASES = {  # the reference's click short options and spellings
 }
 
 
+def with_arch_defaults(config: PretrainConfig, given: set[str] | frozenset[str]) -> PretrainConfig:
+    """``config`` with its architecture's own defaults (``Architecture.defaults``) for the fields not in ``given``."""
+    defaults = get_architecture(config.arch).defaults
+    return replace(config, **{name: value for name, value in defaults.items() if name not in given})
+
+
 def build_parser() -> argparse.ArgumentParser:
     """An argument parser mirroring ``PretrainConfig`` field by field, with the reference's spellings."""
     parser = argparse.ArgumentParser(
@@ -189,8 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_config(argv: list[str] | None = None) -> PretrainConfig:
-    """A ``PretrainConfig`` from command-line arguments."""
-    return config_from_args(PretrainConfig, build_parser().parse_args(argv))
+    """A ``PretrainConfig`` from command-line arguments; ``--arch`` brings its defaults for options not given."""
+    parser = build_parser()
+    config = config_from_args(PretrainConfig, parser.parse_args(argv))
+    return with_arch_defaults(config, set(explicit_options(parser, argv)))
 
 
 @dataclass
@@ -279,6 +295,7 @@ def metadata_for(
         attention=recipe.attention,
         random_crop=recipe.random_crop,
         foreground_loss=recipe.foreground_loss,
+        arch=config.arch,
         demo=config.demo,
         description=config.description,
         extra={"batch_size": config.batch_size, "command": "python -m train.pretrain " + " ".join(sys.argv[1:])},
@@ -417,15 +434,15 @@ def run(config: PretrainConfig) -> Path:
     steps_per_epoch = math.ceil(count / local_batch)
 
     torch.manual_seed(config.seed)
-    model = Autoencoder().to(device)
+    model = build_model(config.arch).to(device)
     for module in model.modules():  # skips that are identities never use match_dim: freeze it (needed by DDP)
         if isinstance(module, ConvBlock | UpConvBlock) and module.in_channels == module.out_channels:
             module.match_dim.requires_grad_(False)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     if config.init_from is not None and not (config.resume and last_path.exists()):
-        start_from_checkpoint(model, Path(config.init_from))
-    optimizer = make_optimizer(config.optimizer, model.parameters(), config.learning_rate, config.weight_decay)
+        start_from_checkpoint(model, Path(config.init_from), config.arch)
+    optimizer = make_optimizer(config.optimizer, model, config.learning_rate, config.weight_decay)
     generators = {
         "batches": torch.Generator(device=device).manual_seed(config.seed * 1_000_003 + ddp.rank),
         "order": torch.Generator(device=device).manual_seed(config.seed * 7_919 + 17 + ddp.rank),
@@ -512,9 +529,11 @@ def run(config: PretrainConfig) -> Path:
     return output
 
 
-def start_from_checkpoint(model: torch.nn.Module, path: Path) -> None:
+def start_from_checkpoint(model: torch.nn.Module, path: Path, arch: str = "cnn_mae") -> None:
     """Load a checkpoint's weights into ``model`` (float32, strict); ``CheckpointError`` when it cannot."""
-    source, _ = load_checkpoint(path)
+    source, meta = load_checkpoint(path)
+    if meta.arch != arch:
+        raise CheckpointError(f"--init-from {path} holds a {meta.arch} network, not {arch}: give --arch {meta.arch}.")
     model.load_state_dict({k: v.float() for k, v in source.state_dict().items()}, strict=True)
 
 

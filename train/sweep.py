@@ -21,7 +21,6 @@ and is requeued, up to ``--max-requeues`` times. Exit status 2 with a message fo
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import shlex
@@ -49,8 +48,8 @@ from focusmim_core.grid import (
     summarise,
 )
 
-from .cli import config_argv, fail
-from .pretrain import PretrainConfig, build_parser, run_finished
+from .cli import config_argv, explicit_options, fail
+from .pretrain import PretrainConfig, build_parser, run_finished, with_arch_defaults
 from .probe import RAW_PIXELS
 
 PERIPHERY_RATE, OTHER_RATE = 1e-3, 5e-3  # the reference README's learning rates
@@ -127,11 +126,24 @@ FOREGROUND = tuple(  # paper 3.7 and Fig. 5-6: the loss on the object only, and 
         ("periphery_0.8_att_object", "periphery + attention on the object", {**PERIPHERY, "attention": "foreground"}),
     )
 )
+CONVNEXT = tuple(  # paper 3.5: the periphery as the central cells (periphery_square, focusmim_core.convnext)
+    Condition(name, label, None, tuple(sorted({"arch": "convnextv2_pico", "learning_rate": rate, **flags}.items())))
+    for rate in (1.6e-4, 5e-4, 1.5e-3)
+    for name, label, flags in (
+        (f"convnext_patches_0.6_lr{rate:g}", f"ConvNeXt-V2 random patches 0.6, lr {rate:g}", PATCHES),
+        (
+            f"convnext_periphery_0.8_lr{rate:g}",
+            f"ConvNeXt-V2 central cells 0.8, lr {rate:g}",
+            {"masking_mode": "periphery_square", "masking_ratio": 0.8},
+        ),
+    )
+)
 GRIDS = {
     grid.name: grid
     for grid in (
         Grid("fig4", "Fig. 4: the masking conditions and the raw-pixel baseline (paper 3.2-3.4)", FIG4),
         Grid("ratios", "Paper 3.3: masking ratio 0.1-0.9 for random patches and the masked periphery", RATIOS),
+        Grid("convnext", "Paper 3.5: ConvNeXt-V2-Pico, random patches and the central cells, 3 rates", CONVNEXT),
         Grid("foreground", "Paper 3.7: loss on the object, covert attention", FOREGROUND, needs=("segment_path",)),
     )
 }
@@ -174,8 +186,10 @@ class Sweep:
 
     def pretrain_config(self, cell: Cell) -> PretrainConfig:
         """The cell's ``train.pretrain`` settings: paper defaults, the condition, the overrides, its seed."""
-        config = cell.condition.config(PretrainConfig())
-        return replace(config, **self.overrides, seed=cell.seed, output_path=str(cell.folder), resume=True)
+        config = replace(cell.condition.config(PretrainConfig()), **self.overrides)
+        given = {name for name, _ in cell.condition.flags} | set(self.overrides)
+        config = with_arch_defaults(config, given)  # ConvNeXt-V2: paper 3.5's settings where not set
+        return replace(config, seed=cell.seed, output_path=str(cell.folder), resume=True)
 
     def pretrain_command(self, cell: Cell) -> list[str]:
         """The cell's pretraining command line (torchrun for ``--launcher torchrun``)."""
@@ -491,15 +505,11 @@ def report(folder: Path) -> int:
     return 0
 
 
-UNSET = object()
-
-
 def pretrain_overrides(rest: list[str]) -> dict[str, Any]:
     """The ``train.pretrain`` options given on the sweep's command line, as ``PretrainConfig`` fields."""
     parser = build_parser()
     parser.prog = "python -m train.sweep GRID ... [train.pretrain options]"
-    parser.set_defaults(**{item.name: UNSET for item in dataclasses.fields(PretrainConfig)})
-    given = {name: value for name, value in vars(parser.parse_args(rest)).items() if value is not UNSET}
+    given = explicit_options(parser, rest)
     for name, instead in (("output_path", "--out"), ("seed", "--seeds"), ("resume", "nothing: cells always resume")):
         if name in given:
             raise InputError(f"--{name.replace('_', '-')} is set per cell by the sweep: use {instead}.")
