@@ -301,9 +301,46 @@ def channel_grid_figure(grid: torch.Tensor, columns: int, size: int) -> go.Figur
     return figure
 
 
-def segmentation_overlay(image: torch.Tensor, labels: torch.Tensor, alpha: float = 0.45, scale: int = 4) -> np.ndarray:
-    """Cluster labels ``(H, W)`` blended over the image in distinct colours: uint8 ``(H * s, W * s, 3)``."""
+def segmentation_overlay(
+    image: torch.Tensor, labels: torch.Tensor, alpha: float = 0.45, scale: int = 4, cell: int | None = None
+) -> np.ndarray:
+    """Cluster labels ``(h, w)`` (any grid dividing the image) blended over the image: uint8 ``(H * s, W * s, 3)``.
+
+    ``cell`` (a row-major index into the label grid) is outlined in white.
+    """
     base = pixelated(image, scale).astype(np.float32)
+    step = base.shape[0] // labels.shape[0]
     colours = CLUSTER_COLOURS[labels.cpu().numpy() % len(CLUSTER_COLOURS)]
-    colours = np.repeat(np.repeat(colours, scale, axis=0), scale, axis=1)
-    return np.clip((1 - alpha) * base + alpha * colours, 0, 255).astype(np.uint8)
+    colours = np.repeat(np.repeat(colours, step, axis=0), step, axis=1)
+    out = np.clip((1 - alpha) * base + alpha * colours, 0, 255).astype(np.uint8)
+    if cell is not None:
+        row, col = divmod(cell, labels.shape[1])
+        box = out[row * step : (row + 1) * step, col * step : (col + 1) * step]
+        box[:] = framed(box, width=max(1, step // 8), colour=(255, 255, 255))
+    return out
+
+
+def tsne_scatter(embedding: np.ndarray, labels: np.ndarray, title: str, cell: int | None = None) -> go.Figure:
+    """The t-SNE of the latent cells ``(P, 2)``, coloured by cluster ``(P,)`` like the overlay; ``cell`` ringed."""
+    colours = [f"rgb{tuple(int(v) for v in CLUSTER_COLOURS[k % len(CLUSTER_COLOURS)])}" for k in labels]
+    width = int(np.sqrt(len(labels)))
+    text = [f"cell row {i // width}, column {i % width}, cluster {k}" for i, k in enumerate(labels)]
+    figure = go.Figure(
+        go.Scatter(
+            x=embedding[:, 0], y=embedding[:, 1], mode="markers", text=text, hoverinfo="text",
+            marker={"color": colours, "size": 9, "line": {"width": 0.5, "color": "#333333"}},
+        )
+    )  # fmt: skip
+    if cell is not None:
+        figure.add_trace(
+            go.Scatter(
+                x=[embedding[cell, 0]], y=[embedding[cell, 1]], mode="markers", hoverinfo="skip",
+                marker={"size": 18, "color": "rgba(0,0,0,0)", "line": {"width": 2.5, "color": "#000000"}},
+            )
+        )  # fmt: skip
+    axis = {"showticklabels": False, "zeroline": False, "showgrid": False}
+    figure.update_layout(
+        title={"text": title, "font": {"size": 13}}, height=330, showlegend=False, xaxis=axis, yaxis=axis,
+        dragmode="select", **LAYOUT,
+    )  # fmt: skip
+    return figure

@@ -1,7 +1,8 @@
-"""Looking into the latent space: channel grids, unit correlations, unsupervised segmentation."""
+"""Looking into the latent space: channel grids, unit correlations, hierarchical segmentation, t-SNE."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -37,39 +38,64 @@ def strongest_units(latents: torch.Tensor, count: int = 64) -> torch.Tensor:
     return torch.argsort(flat.var(0), descending=True)[:count]
 
 
-def kmeans(features: torch.Tensor, clusters: int, iterations: int = 25, seed: int = 0) -> torch.Tensor:
-    """k-means (k-means++ start) on ``(P, D)`` features -> labels ``(P,)`` int64; deterministic per seed."""
-    generator = torch.Generator().manual_seed(seed)
-    points = features.float()
-    count = points.shape[0]
-    clusters = max(1, min(clusters, count))
-    centres = points[torch.randint(0, count, (1,), generator=generator)]
-    for _ in range(1, clusters):
-        distance = torch.cdist(points, centres).amin(1) ** 2
-        weights = distance if float(distance.sum()) > 0 else torch.ones_like(distance)
-        centres = torch.cat([centres, points[torch.multinomial(weights, 1, generator=generator)]])
-    labels = torch.zeros(count, dtype=torch.int64)
-    for _ in range(iterations):
-        labels = torch.cdist(points, centres).argmin(1)
-        updated = torch.zeros_like(centres).index_add_(0, labels, points)
-        sizes = torch.bincount(labels, minlength=clusters).clamp_min(1).unsqueeze(1)
-        updated = torch.where(torch.bincount(labels, minlength=clusters).unsqueeze(1) > 0, updated / sizes, centres)
-        if torch.allclose(updated, centres):
-            break
-        centres = updated
+SEGMENTATION_CUTS = (3, 4, 5)  # the Latent MIM paper's hierarchical segmentation maps: one tree, three cuts
+
+
+def cell_vectors(latent: torch.Tensor) -> np.ndarray:
+    """The ``h * w`` cell vectors of a latent ``(C, h, w)``, L2-normalised: float64 ``(h * w, C)``, row-major cells."""
+    channels = latent.shape[0]
+    return F.normalize(latent.reshape(channels, -1).T.double(), dim=1).cpu().numpy()
+
+
+def nested_labels(vectors: np.ndarray, cuts: tuple[int, ...] = SEGMENTATION_CUTS) -> np.ndarray:
+    """One Ward tree on ``(P, D)`` vectors cut at each count in ``cuts``: labels ``(len(cuts), P)``, nested colours.
+
+    Colour indices are stable across cuts: at the first cut clusters are numbered by size
+    (largest 0); when a later cut splits a cluster, its largest part keeps the parent's index
+    and the others take the next unused ones. Uses ``scipy.cluster.hierarchy`` (Ward linkage).
+    """
+    from scipy.cluster.hierarchy import cut_tree, linkage
+
+    cuts = tuple(min(max(1, k), len(vectors)) for k in cuts)
+    tree = linkage(vectors, method="ward")
+    raw = cut_tree(tree, n_clusters=list(cuts)).T  # (len(cuts), P), nested by construction
+    labels = np.empty_like(raw)
+    sizes = np.bincount(raw[0])
+    order = {cluster: colour for colour, cluster in enumerate(np.argsort(-sizes, kind="stable"))}
+    labels[0] = [order[c] for c in raw[0]]
+    for row in range(1, len(cuts)):
+        labels[row] = _inherit(raw[row], labels[row - 1])
     return labels
 
 
-def latent_segmentation(latent: torch.Tensor, clusters: int = 4, size: int = 96, seed: int = 0) -> torch.Tensor:
-    """Cluster the ``h x w`` latent vectors of ``(C, h, w)`` and upsample the labels to ``(size, size)``.
+def _inherit(children: np.ndarray, parents: np.ndarray) -> np.ndarray:
+    """Colours for one cut from the coarser cut's colours: the largest part of a parent keeps its colour."""
+    colours = np.empty_like(children)
+    next_colour = int(parents.max()) + 1
+    for parent in np.unique(parents):
+        inside = parents == parent
+        parts, counts = np.unique(children[inside], return_counts=True)
+        for rank, part in enumerate(parts[np.argsort(-counts, kind="stable")]):
+            colour = parent if rank == 0 else next_colour
+            next_colour += rank > 0
+            colours[inside & (children == part)] = colour
+    return colours
 
-    Vectors are L2-normalised first, so clusters follow what units respond to rather than
-    how strongly. Returns int64 labels (nearest-neighbour upsampling).
-    """
-    channels, height, width = latent.shape
-    vectors = F.normalize(latent.reshape(channels, -1).T.float(), dim=1)
-    labels = kmeans(vectors, clusters, seed=seed).view(1, 1, height, width).float()
-    return F.interpolate(labels, size=(size, size), mode="nearest")[0, 0].long()
+
+def latent_segmentation(latent: torch.Tensor, cuts: tuple[int, ...] = SEGMENTATION_CUTS) -> torch.Tensor:
+    """The nested hierarchical segmentation of a latent ``(C, h, w)`` per cell: int64 ``(len(cuts), h, w)``."""
+    _, height, width = latent.shape
+    return torch.from_numpy(nested_labels(cell_vectors(latent), cuts)).long().view(len(cuts), height, width)
+
+
+def latent_tsne(latent: torch.Tensor, perplexity: float = 30.0, seed: int = 0) -> np.ndarray:
+    """A t-SNE of the ``h * w`` cells of a latent ``(C, h, w)`` (scikit-learn, cosine metric): ``(h * w, 2)``."""
+    from sklearn.manifold import TSNE
+
+    vectors = cell_vectors(latent)
+    perplexity = min(perplexity, (len(vectors) - 1) / 3)  # scikit-learn needs perplexity < points
+    embedding = TSNE(n_components=2, perplexity=perplexity, metric="cosine", init="random", random_state=seed)
+    return embedding.fit_transform(vectors)
 
 
 def latent_statistics(latents: torch.Tensor) -> dict[str, float]:

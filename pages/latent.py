@@ -1,16 +1,53 @@
-"""Latent space: the current image's 128 x 12 x 12 code, batch statistics, unit correlations, segmentation."""
+"""Latent space: the current image's 128 x 12 x 12 code, its hierarchical segmentation and t-SNE, batch statistics."""
 
+import numpy as np
 import pandas as pd
 import streamlit as st
+import torch
 
 from focusmim_core import InputError, render
-from focusmim_core.figures import channel_grid_figure, correlation_heatmap, segmentation_overlay
-from focusmim_core.latent import channel_grid, latent_segmentation, strongest_units, unit_correlations
+from focusmim_core.figures import channel_grid_figure, correlation_heatmap, segmentation_overlay, tsne_scatter
+from focusmim_core.latent import (
+    SEGMENTATION_CUTS,
+    channel_grid,
+    latent_segmentation,
+    latent_tsne,
+    strongest_units,
+    unit_correlations,
+)
 from focusmim_core.latent_batch import BATCH_SOURCES, statistics_row
 from ui import state
 from ui.widgets import checkpoint_notice
 
 COLUMNS = 16
+NONE = "(none)"
+
+
+@st.cache_data(max_entries=32, show_spinner="t-SNE of the latent cells…")
+def cached_tsne(vectors: np.ndarray) -> np.ndarray:
+    """The t-SNE of a latent ``(C, 12, 12)`` given as an array (cached per latent)."""
+    return latent_tsne(torch.from_numpy(vectors))
+
+
+def selected_cell(key: str) -> int | None:
+    """The cell of the point last clicked in the t-SNE chart ``key`` (None: nothing selected)."""
+    event = st.session_state.get(key)
+    points = ((event or {}).get("selection") or {}).get("points") or []
+    first = next((p for p in points if p.get("curve_number", 0) == 0), None)
+    return None if first is None else int(first["point_index"])
+
+
+def segmentation_panel(image: torch.Tensor, code: torch.Tensor, name: str, cut: int, key: str) -> None:
+    """The three nested cuts overlaid on the image and the t-SNE of the cells, for one checkpoint's latent."""
+    labels = latent_segmentation(code)
+    cell = selected_cell(key)
+    st.markdown(f"**{name}**")
+    for column, k, cut_labels in zip(st.columns(len(SEGMENTATION_CUTS)), SEGMENTATION_CUTS, labels, strict=True):
+        column.image(segmentation_overlay(image, cut_labels, scale=2, cell=cell), caption=f"{k} clusters")
+    embedding = cached_tsne(code.float().numpy())
+    colours = labels[SEGMENTATION_CUTS.index(cut)].flatten().numpy()
+    figure = tsne_scatter(embedding, colours, f"t-SNE of the cells, coloured by the {cut}-cluster cut", cell)
+    st.plotly_chart(figure, key=key, on_select="rerun", selection_mode=("points", "box"), theme=None)
 
 st.title("Latent space")
 item, problems = state.current_item()
@@ -29,21 +66,36 @@ st.caption(
     f"(checkpoint: {info.name if info else 'untrained'})."
 )
 
-left, right = st.columns([3, 2], gap="large")
-with left:
-    grid = channel_grid_figure(channel_grid(latent, COLUMNS), COLUMNS, latent.shape[-1])
-    st.plotly_chart(grid, key="grid", theme=None)
-with right:
-    st.markdown("**Unsupervised segmentation**: the 12 x 12 latent vectors clustered (k-means)")
-    clusters = st.slider("Clusters", 2, 8, 4, key="w_clusters")
-    labels = latent_segmentation(latent, clusters)
-    st.image(segmentation_overlay(item.image, labels, scale=3), width="stretch")
+grid = channel_grid_figure(channel_grid(latent, COLUMNS), COLUMNS, latent.shape[-1])
+st.plotly_chart(grid, key="grid", theme=None)
+
+st.subheader("Hierarchical segmentation of the 144 latent cells")
+st.caption(
+    "Ward linkage on the L2-normalised 12 x 12 cell vectors (scipy), one tree cut at 3, 4 and 5 clusters: when a "
+    "cluster splits, its larger part keeps the parent's colour. The t-SNE (scikit-learn, perplexity 30, cosine) "
+    "places the same cells; click or box-select a point to outline its cell."
+)
+readable = [c for c in state.checkpoints() if c.error is None]  # broken files are listed on Checkpoints
+others = [c.name for c in readable if info is None or c.name != info.name]
+c1, c2 = st.columns(2)
+other_name = c1.selectbox("Side by side with", [NONE, *others], key="w_latent_other")
+cut = c2.radio("Colour the t-SNE by", SEGMENTATION_CUTS, index=1, horizontal=True, key="w_tsne_cut",
+               format_func=lambda k: f"{k} clusters")  # fmt: skip
+shown = [(info.name if info else "untrained", latent)]
+if other_name != NONE:
+    other_model, other_info, other_notes = state.network(view.mode, view.fill, selection=other_name)
+    state.show_messages(other_notes)
+    other = render(item.image, view.fixation, view.mode, view.ratio, other_model, fill=view.fill,
+                   attention=view.attention)  # fmt: skip
+    shown.append((other_info.name if other_info else "untrained", other.latent))
+for column, (name, code) in zip(st.columns(len(shown), gap="large"), shown, strict=True):
+    with column:
+        segmentation_panel(item.image, code, name, cut, f"tsne_{len(shown)}_{name}")
 
 st.subheader("Decorrelation and sparsity over a batch")
 b1, b2 = st.columns(2)
 source = b1.selectbox("Images", BATCH_SOURCES, index=1, key="w_batch_source")
 everyone = b2.toggle("Every checkpoint (slower)", key="w_all_checkpoints")
-readable = [c for c in state.checkpoints() if c.error is None]  # broken files are listed on Checkpoints
 targets = (readable or [info]) if everyone else [info]
 rows, latents = [], None
 try:

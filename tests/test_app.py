@@ -526,10 +526,26 @@ def test_checkpoints_page_without_checkpoints_or_runs(checkpoint_dir, tmp_path, 
 def test_latent_page_statistics_correlations_and_segmentation(checkpoint_dir):
     at = app("pages/latent.py")
     assert len(at.dataframe[0].value) == 1
-    assert len(at.get("plotly_chart")) == 2  # channel grid and correlations
-    segmentation = at.image[-1].proto.imgs[0].url
-    at.slider(key="w_clusters").set_value(6).run()
-    assert not at.exception and at.image[-1].proto.imgs[0].url != segmentation
+    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    assert len(charts) == 3  # channel grid, t-SNE of the cells, correlations
+    tsne = next(c for c in charts if "t-SNE" in c["layout"]["title"]["text"])
+    assert len(tsne["data"][0]["text"]) == 144 and "4-cluster cut" in tsne["layout"]["title"]["text"]
+    overlays = [image.proto.imgs[0].url for image in at.image[-3:]]
+    assert [image.proto.imgs[0].caption for image in at.image[-3:]] == ["3 clusters", "4 clusters", "5 clusters"]
+    at.session_state["tsne_1_ckpts/periphery_0.8"] = {"selection": {"points": [{"point_index": 13, "curve_number": 0}]}}
+    at.run()  # a point clicked in the t-SNE: its cell (row 1, column 1) is outlined in every overlay
+    assert not at.exception and all(
+        after.proto.imgs[0].url != before for after, before in zip(at.image[-3:], overlays, strict=True)
+    )
+    at.session_state["tsne_1_ckpts/periphery_0.8"] = {"selection": {"points": []}}
+    at.radio(key="w_tsne_cut").set_value(5).run()
+    titles = [json.loads(chart.proto.spec)["layout"]["title"]["text"] for chart in at.get("plotly_chart")]
+    assert not at.exception and any("5-cluster cut" in title for title in titles)
+    at.selectbox(key="w_latent_other").set_value("ckpts/random_patches_0.6").run()
+    assert not at.exception
+    assert len(at.image) >= 6 and len(at.get("plotly_chart")) == 4  # two checkpoints side by side
+    assert "**ckpts/random_patches_0.6**" in [m.value for m in at.markdown]
+    assert [image.proto.imgs[0].url for image in at.image[-6:-3]] == overlays  # the first column is unchanged
     at.toggle(key="w_all_checkpoints").set_value(True).run()
     rows = at.dataframe[0].value
     assert list(rows["checkpoint"]) == ["ckpts/periphery_0.8", "ckpts/random_patches_0.6"]

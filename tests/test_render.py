@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
 from focusmim_core import MODES, InputError, ViewSettings, mask_images, masked_mse, render, render_modes
-from focusmim_core.latent import channel_grid, kmeans, latent_segmentation, latent_statistics, unit_correlations
+from focusmim_core.latent import (
+    channel_grid,
+    latent_segmentation,
+    latent_statistics,
+    latent_tsne,
+    nested_labels,
+    unit_correlations,
+)
 from focusmim_core.render import render_batch, render_ratio_sweep
 from focusmim_core.scanpath import (
     error_curve,
@@ -155,16 +163,46 @@ def test_latent_views(model, images):
         latents = model.encode(images)
     grid = channel_grid(latents[0])
     assert grid.shape == (8 * 13 - 1, 16 * 13 - 1)
-    segmentation = latent_segmentation(latents[0], clusters=3)
-    assert segmentation.shape == (96, 96) and int(segmentation.max()) <= 2
+    segmentation = latent_segmentation(latents[0])
+    assert segmentation.shape == (3, 12, 12)
+    assert [len(torch.unique(cut)) for cut in segmentation] == [3, 4, 5]
     stats = latent_statistics(latents)
     assert set(stats) == {"decorrelation", "unit_sparsity", "population_sparsity"}
     correlations = unit_correlations(latents, torch.tensor([0, 5, 9]))
     assert correlations.shape == (3, 3)
 
 
-def test_kmeans_separates_obvious_clusters():
-    generator = torch.Generator().manual_seed(0)
-    points = torch.cat([torch.randn(50, 2, generator=generator) + 10, torch.randn(50, 2, generator=generator) - 10])
-    labels = kmeans(points, 2)
-    assert len(set(labels[:50].tolist())) == 1 and len(set(labels[50:].tolist())) == 1 and labels[0] != labels[-1]
+def blobs(sizes=(60, 40, 30, 14), spread=0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Points around four far-apart centres in 8-d (``sizes`` each) and their true groups."""
+    generator = np.random.default_rng(0)
+    centres = np.eye(8)[:4] * 10
+    groups = np.repeat(np.arange(4), sizes)
+    return centres[groups] + spread * generator.standard_normal((len(groups), 8)), groups
+
+
+def test_one_ward_tree_cut_three_ways_keeps_the_larger_part_in_the_parents_colour():
+    points, groups = blobs()
+    labels = nested_labels(points, (3, 4, 5))
+    assert [sorted(set(row)) for row in labels] == [[0, 1, 2], [0, 1, 2, 3], [0, 1, 2, 3, 4]]
+    assert len(set(labels[1][groups == 0])) == 1 and len({labels[1][groups == g][0] for g in range(4)}) == 4
+    assert labels[0][0] == 0  # the largest cluster of the first cut is colour 0
+    for coarse, fine in ((labels[0], labels[1]), (labels[1], labels[2])):
+        for part in set(fine):
+            assert len(set(coarse[fine == part])) == 1  # nested: every part lies inside one parent
+        for parent in set(coarse):  # the parent's colour stays on its largest part
+            parts, counts = np.unique(fine[coarse == parent], return_counts=True)
+            assert parts[np.argmax(counts)] == parent
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    reference = fcluster(linkage(points, "ward"), 4, criterion="maxclust")
+    assert len(set(zip(reference, labels[1], strict=True))) == 4  # the same partition as scipy's own cut
+
+
+def test_the_tsne_of_the_cells_keeps_neighbours_together():
+    points, groups = blobs((36, 36, 36, 36))
+    latent = torch.from_numpy(points.T.reshape(8, 12, 12)).float()
+    embedding = latent_tsne(latent)
+    assert embedding.shape == (144, 2) and np.allclose(embedding, latent_tsne(latent))  # seeded
+    distances = np.linalg.norm(embedding[:, None] - embedding[None], axis=-1)
+    same = groups[:, None] == groups[None]
+    assert distances[same].mean() < 0.5 * distances[~same].mean()
