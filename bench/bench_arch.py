@@ -1,38 +1,44 @@
-"""Training throughput per architecture: ConvNeXt-V2-Pico next to the paper's CNN, same run.
+"""Training throughput per architecture and objective: ConvNeXt-V2-Pico and the latent objective
+next to the paper's CNN with its pixel objective, same run.
 
     python -m bench.bench_arch [--batch 32] [--steps 4] [--mode random_patches] [--device cpu|cuda]
 
-Each architecture trains on the same prepared batches (``prepare_batch`` + ``train_step``)
-with its own paper optimizer (Adam for ``cnn_mae``, AdamW for ``convnextv2_pico``); the
-baseline is ``cnn_mae``, the ratio is images/s relative to it.
+Every setting trains on the same prepared batches (``prepare_batch`` + ``train_step``) with its
+own optimizer (Adam for the paper's CNN, AdamW for ConvNeXt-V2 and the latent objective); the
+baseline is ``cnn_mae`` with the pixel objective, the ratio is images/s relative to it.
 """
 
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
 import torch
 
 from bench.bench_train import images_per_second
 from bench.timing import machine, table
 from focusmim_core.architectures import ARCHITECTURES, build_model
+from focusmim_core.objectives import OBJECTIVES
 from focusmim_core.pretraining import BatchRecipe, make_optimizer, prepare_batch, train_step
 from focusmim_core.runtime import configure_cpu_allocator
 from train.training_data import synthetic_uint8
 
+SETTINGS = (("cnn_mae", "pixel"), ("convnextv2_pico", "pixel"), ("cnn_mae", "latent"))  # the first: baseline
 
-def arch_rate(name: str, batches: list, device: torch.device, steps: int) -> float:
-    """Training images/s of architecture ``name`` over ``steps`` steps on ``batches`` (cycled)."""
+
+def setting_rate(arch: str, objective: str, batches: list, device: torch.device, steps: int) -> float:
+    """Training images/s of ``arch`` with ``objective`` over ``steps`` steps on ``batches`` (cycled)."""
     torch.manual_seed(0)
-    model = build_model(name).to(device)
-    defaults = ARCHITECTURES[name].defaults
+    model = OBJECTIVES[objective].wrap(build_model(arch)).to(device)
+    defaults = {**ARCHITECTURES[arch].defaults, **OBJECTIVES[objective].defaults}
     optimizer = make_optimizer(defaults.get("optimizer", "adam"), model, 1e-4, defaults.get("weight_decay", 1e-8))
     precision = torch.bfloat16 if device.type == "cuda" else None
     cursor = {"i": 0}
 
     def step() -> None:
         cursor["i"] = (cursor["i"] + 1) % len(batches)
-        train_step(model, optimizer, batches[cursor["i"]], precision)
+        loss = partial(OBJECTIVES[objective].loss, core=model, fraction=0.5)
+        train_step(model, optimizer, batches[cursor["i"]], precision, loss)
 
     return images_per_second(step, batches[0].inputs.shape[0], steps, device)
 
@@ -52,11 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     recipe = BatchRecipe(mode=args.mode, ratio=0.8 if "periphery" in args.mode else 0.6)
     generator = torch.Generator(device=device).manual_seed(0)
     batches = [prepare_batch(images[i * batch : (i + 1) * batch].to(device), None, recipe, generator) for i in range(3)]
-    print(f"Training throughput per architecture, batch {batch}, mode {args.mode}, on {machine()}", flush=True)
-    rates = {name: arch_rate(name, batches, device, args.steps) for name in ARCHITECTURES}
-    baseline = rates["cnn_mae"]
-    rows = [[name, f"{rate:,.1f}", f"{rate / baseline:.2f}x"] for name, rate in rates.items()]
-    print(table(rows, ["architecture", "training images/s", "vs cnn_mae"]))
+    print(f"Training throughput per architecture and objective, batch {batch}, mode {args.mode}, on {machine()}")
+    rates = {setting: setting_rate(*setting, batches, device, args.steps) for setting in SETTINGS}
+    baseline = rates[SETTINGS[0]]
+    rows = [[arch, objective, f"{rate:,.1f}", f"{rate / baseline:.2f}x"] for (arch, objective), rate in rates.items()]
+    print(table(rows, ["architecture", "objective", "training images/s", "vs cnn_mae + pixel"]))
     return 0
 
 

@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             batches = iter(loader)
             inputs, targets, masks = next(batches)
         batch = Batch(inputs.to(device), targets.to(device), masks.to(device))
-        _, latent = train_step(model, optimizer, batch, precision)
+        _, latent, _ = train_step(model, optimizer, batch, precision)
         if covariance:
             reference_covariance(latent.float())
 

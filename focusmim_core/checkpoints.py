@@ -74,6 +74,7 @@ class CheckpointMetadata:
     source: str = "focusmim"
     description: str = ""
     arch: str = "cnn_mae"  # focusmim_core.architectures.ARCHITECTURES
+    objective: str = "pixel"  # focusmim_core.objectives.OBJECTIVES
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -103,6 +104,7 @@ class CheckpointMetadata:
         fill = " blurry" if self.fill == "blur" and spec is not None and spec.uses_fill else ""
         demo = " [demo]" if self.demo else ""
         arch = "" if self.arch == "cnn_mae" else f" ({self.arch})"
+        arch += "" if self.objective == "pixel" else " [latent objective]"
         return f"{self.mode}{ratio}{fill}{arch}, {self.epochs} epochs on {self.data}{demo}"
 
 
@@ -111,6 +113,7 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {  # CheckpointMetadata's fields -> t
     "learning_rate": (int, float, type(None)), "seed": (int, type(None)), "metrics": (dict,),
     "code_version": (str,), "date": (str,), "fixation": (str,), "attention": (str,), "random_crop": (bool,),
     "foreground_loss": (bool,), "demo": (bool,), "source": (str,), "description": (str,), "arch": (str,),
+    "objective": (str,),
     "extra": (dict, type(None)),
 }  # fmt: skip
 
@@ -138,6 +141,10 @@ def check_metadata_values(values: Any) -> None:
 
     if values.get("arch", "cnn_mae") not in ARCHITECTURES:
         raise CheckpointError(f"metadata field 'arch' is {str(values['arch'])[:40]!r}, not a known architecture")
+    from .objectives import OBJECTIVES
+
+    if values.get("objective", "pixel") not in OBJECTIVES:
+        raise CheckpointError(f"metadata field 'objective' is {str(values['objective'])[:40]!r}, not a known objective")
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -321,13 +328,15 @@ def load_checkpoint(
     or one whose parameters are not those of its architecture.
     """
     from .architectures import get_architecture
+    from .objectives import get_objective
 
     path = Path(path)
     state = read_state_dict(path)
     metadata = read_metadata(path)
     arch = get_architecture(metadata.arch)
-    model = arch.build()
-    check_architecture(state, path, model, f"the {arch.label}")
+    model = get_objective(metadata.objective).wrap(arch.build())
+    label = arch.label if metadata.objective == "pixel" else f"{arch.label} trained on latents"
+    check_architecture(state, path, model, f"the {label}")
     model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     return model.to(device).eval(), metadata
 

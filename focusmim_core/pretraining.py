@@ -9,7 +9,8 @@ Python, no DataLoader: the same code runs 32 images on a laptop CPU and 512 on a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import torch
 import torch.distributed as dist
@@ -34,7 +35,11 @@ DECOUPLED = ("adamw",)  # optimizers whose weight decay spares biases, norms and
 
 
 def make_optimizer(
-    name: str, model: torch.nn.Module, learning_rate: float, weight_decay: float
+    name: str,
+    model: torch.nn.Module,
+    learning_rate: float,
+    weight_decay: float,
+    betas: tuple[float, float] = (0.9, 0.999),
 ) -> torch.optim.Optimizer:
     """The optimizer registered as ``name`` (``OPTIMIZERS``) over ``model``'s parameters.
 
@@ -44,20 +49,23 @@ def make_optimizer(
     if name not in OPTIMIZERS:
         raise InputError(f"Unknown optimizer {name!r}: use one of {', '.join(OPTIMIZERS)}.")
     parameters = list(model.parameters())  # frozen ones too: the order of saved optimizer states stays the same
+    extra = {} if name == "sgd" else {"betas": tuple(betas)}
     if name not in DECOUPLED:
-        return OPTIMIZERS[name](parameters, lr=learning_rate, weight_decay=weight_decay)
+        return OPTIMIZERS[name](parameters, lr=learning_rate, weight_decay=weight_decay, **extra)
     spared = [p for n, p in model.named_parameters() if p.ndim <= 1 or n.endswith("token")]
     ids = {id(p) for p in spared}
     groups = [
         {"params": [p for p in parameters if id(p) not in ids], "weight_decay": weight_decay},
         {"params": spared, "weight_decay": 0.0},
     ]
-    return OPTIMIZERS[name](groups, lr=learning_rate)
+    return OPTIMIZERS[name](groups, lr=learning_rate, **extra)
 
 
-def scheduled_learning_rate(base: float, progress: float, schedule: str = "constant", warmup: float = 0.0) -> float:
+def scheduled_learning_rate(
+    base: float, progress: float, schedule: str = "constant", warmup: float = 0.0, floor: float = 0.0
+) -> float:
     """Learning rate at ``progress`` in [0, 1] of a run: linear warm-up over the first ``warmup``
-    fraction, then ``base`` (constant) or a cosine from ``base`` to 0 at the end (cosine)."""
+    fraction, then ``base`` (constant) or a cosine from ``base`` to ``floor * base`` at the end (cosine)."""
     if schedule not in SCHEDULES:
         raise InputError(f"Unknown learning-rate schedule {schedule!r}: use one of {', '.join(SCHEDULES)}.")
     progress = min(max(progress, 0.0), 1.0)
@@ -66,7 +74,7 @@ def scheduled_learning_rate(base: float, progress: float, schedule: str = "const
     if schedule == "constant":
         return base
     rest = (progress - warmup) / max(1.0 - warmup, 1e-12)
-    return base * 0.5 * (1.0 + math.cos(math.pi * rest))
+    return base * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * rest)))
 
 
 @dataclass
@@ -189,15 +197,24 @@ def train_step(
     optimizer: torch.optim.Optimizer,
     batch: Batch,
     precision: torch.dtype | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimisation step; returns the (detached) loss and latent ``(B, 128, 12, 12)``."""
+    loss_fn: Callable[..., tuple[torch.Tensor, torch.Tensor, dict]] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """One optimisation step; returns the (detached) loss, latent ``(B, 128, 12, 12)`` and the objective's logs.
+
+    ``loss_fn(model, batch)`` gives ``(loss, latent, logs)`` (an objective's loss,
+    ``focusmim_core.objectives``); the default is the paper's masked pixel MSE.
+    """
     inputs = batch.inputs
     if inputs.device.type == "cuda":
-        inputs = inputs.contiguous(memory_format=torch.channels_last)
+        batch = replace(batch, inputs=inputs.contiguous(memory_format=torch.channels_last))
     optimizer.zero_grad(set_to_none=True)
     with torch.autocast(inputs.device.type, dtype=precision or torch.float32, enabled=precision is not None):
-        reconstruction, latent = model(inputs, batch.visible)
-    loss = reconstruction_loss(reconstruction, batch)
+        if loss_fn is None:
+            reconstruction, latent = model(batch.inputs, batch.visible)
+        else:
+            loss, latent, logs = loss_fn(model, batch=batch)  # its loss in fp32 (autocast off inside)
+    if loss_fn is None:
+        loss, logs = reconstruction_loss(reconstruction, batch), {}
     loss.backward()
     optimizer.step()
-    return loss.detach(), latent.detach()
+    return loss.detach(), latent.detach(), logs

@@ -18,7 +18,8 @@ from .fixations import as_points
 from .losses import error_map, per_sample_masked_mse
 from .masking import MODES, check_mode, mask_images, visible_pixels
 from .metrics import psnr
-from .model import reconstruct
+from .model import model_device, reconstruct
+from .objectives.latent import cell_similarity
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Panels:
     foreground: torch.Tensor | None
     latent: torch.Tensor
     metrics: dict[str, float | None] = field(default_factory=dict)
+    latent_similarity: torch.Tensor | None = None  # (12, 12) for a latent-objective network, NaN off its targets
 
 
 def _finite(value: float) -> float | None:
@@ -155,10 +157,18 @@ def render_batch(
         if view.mode not in networks:
             raise KeyError(f"no model given for mode {view.mode!r}")
         by_network.setdefault(id(networks[view.mode]), []).append(i)
+    similarities: list[torch.Tensor | None] = [None] * n_views
     for members in by_network.values():
         network = networks[views[members[0]].mode]
         index = torch.tensor(members)
-        out, latent = reconstruct(network, inputs[index], visible[index])
+        if getattr(network, "objective", "pixel") == "latent":  # no pixels predicted: the input, and a cosine map
+            out, latent = inputs[index], network.encode(inputs[index].to(model_device(network))).detach()
+            cosine = cell_similarity(network, *(t[index].to(model_device(network)) for t in (inputs, visible, images,
+                                                                                             loss_mask)))  # fmt: skip
+            for row, i in enumerate(members):
+                similarities[i] = cosine[row].cpu()
+        else:
+            out, latent = reconstruct(network, inputs[index], visible[index])
         reconstruction[index] = out.to(images.device, images.dtype)
         for row, i in enumerate(members):
             latents[i] = latent[row].cpu()
@@ -180,6 +190,10 @@ def render_batch(
             "mse": float(whole[i]),
             "hidden_fraction": float(loss_mask[i].mean()),
         }
+        if similarities[i] is not None:  # a latent network's pixel errors would be those of its input: not shown
+            finite = similarities[i][torch.isfinite(similarities[i])]
+            metrics |= {"masked_mse": None, "foreground_mse": None, "psnr_hidden": None, "mse": None,
+                        "latent_similarity": float(finite.mean()) if finite.numel() else None}  # fmt: skip
         panels.append(
             Panels(
                 settings=view,
@@ -193,6 +207,7 @@ def render_batch(
                 foreground=foreground[i, 0].cpu() if foreground is not None else None,
                 latent=latents[i],
                 metrics=metrics,
+                latent_similarity=similarities[i],
             )
         )
     return panels

@@ -94,6 +94,7 @@ if panels is None:
     st.error(render_error)
     st.stop()
 
+latent_objective = panels.latent_similarity is not None
 with right:
     metrics = panels.metrics
     m1, m2, m3 = st.columns(3)
@@ -105,7 +106,15 @@ with right:
         help="Squared error weighted by the foreground confidence, over the loss mask (n/a: no foreground there).",
     )
     peak = metrics["psnr_hidden"]
-    m3.metric("PSNR of hidden region", f"{peak:.1f} dB" if peak is not None else "n/a")
+    if latent_objective:
+        similarity = metrics.get("latent_similarity")
+        m3.metric(
+            "Latent cosine (hidden cells)",
+            f"{similarity:.3f}" if similarity is not None else "n/a",
+            help="Mean cosine similarity of the predicted and the target latents over the hidden cells.",
+        )
+    else:
+        m3.metric("PSNR of hidden region", f"{peak:.1f} dB" if peak is not None else "n/a")
     st.caption(f"{metrics['hidden_fraction']:.0%} of the pixels are hidden or degraded (loss mask).")
 
 images = [
@@ -114,18 +123,30 @@ images = [
     ("Reconstruction with the visible pixels pasted back", pixelated(panels.pasted, PANEL_SCALE)),
     ("Loss mask: white where the input is incomplete", framed(pixelated(panels.loss_mask, PANEL_SCALE))),
 ]
+if latent_objective:  # it predicts latents, not pixels: no reconstruction panels
+    images = [images[0], images[3]]
 if panels.foreground is not None:
     images.append(("Foreground confidence (white: object)", framed(pixelated(panels.foreground, PANEL_SCALE))))
 for column, (title, image) in zip(st.columns(len(images)), images, strict=True):
     with column:
         st.image(image, caption=title, width="stretch")
 
-maps = [("Squared error (mean over RGB)", panels.error_map)]
-if panels.weighted_error_map is not None:
-    maps.append(("Foreground-weighted error", panels.weighted_error_map))
+if latent_objective:
+    st.caption(
+        "This checkpoint was trained on the latent objective (Latent MIM): it predicts the hidden cells' latents, "
+        "not their pixels. The map shows, per hidden cell, the cosine similarity between its predicted latent and "
+        "the target encoder's latent of the true image (1: a perfect prediction)."
+    )
+    similarity = panels.latent_similarity.clamp(0, 1)
+    st.plotly_chart(heatmap_row([("Predicted vs target latent (cosine)", similarity)], colorbar_title="cosine",
+                                zmax=1.0), key="error_maps", theme=None)  # fmt: skip
 else:
-    st.caption("Foreground-weighted error: no foreground map for this image.")
-st.plotly_chart(heatmap_row(maps, colorbar_title="error"), key="error_maps", theme=None)
+    maps = [("Squared error (mean over RGB)", panels.error_map)]
+    if panels.weighted_error_map is not None:
+        maps.append(("Foreground-weighted error", panels.weighted_error_map))
+    else:
+        st.caption("Foreground-weighted error: no foreground map for this image.")
+    st.plotly_chart(heatmap_row(maps, colorbar_title="error"), key="error_maps", theme=None)
 
 checkpoint_info = describe(info)
 d1, d2, _ = st.columns([1, 1, 3])

@@ -364,6 +364,24 @@ def test_every_page_works_with_a_convnext_checkpoint(checkpoint_dir):
     assert "convnextv2_pico" in listed.loc["ckpts/convnext_square"].to_string()
 
 
+def test_a_latent_objective_checkpoint_shows_its_cosine_map_and_every_page_works(checkpoint_dir):
+    from focusmim_core.objectives import OBJECTIVES
+
+    torch.manual_seed(0)
+    metadata = CheckpointMetadata(mode="periphery", ratio=0.8, data="synthetic", epochs=1, objective="latent")
+    model = OBJECTIVES["latent"].wrap(untrained_model())
+    save_checkpoint(checkpoint_dir / "latent_periphery.safetensors", model, metadata)
+    at = app(mode="periphery", ratio="0.8", ckpt="ckpts/latent_periphery")
+    assert "Latent cosine (hidden cells)" in [m.label for m in at.metric]
+    assert "Reconstruction" not in [i.proto.imgs[0].caption for i in at.image]
+    chart = json.loads(at.get("plotly_chart")[-1].proto.spec)
+    assert "Predicted vs target latent (cosine)" in json.dumps(chart["layout"]["annotations"])
+    assert "latent objective (Latent MIM)" in texts(at.caption)
+    for page in ("pages/compare.py", "pages/scanpath.py", "pages/latent.py", "pages/checkpoints.py"):
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+
+
 def test_scanpath_glimpses_suggestion_undo_and_clear(checkpoint_dir):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.query_params.update({"src": "synthetic", "img": "3"})

@@ -25,6 +25,7 @@ import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from focusmim_core.errors import CheckpointError, InputError
 from focusmim_core.latent import latent_statistics
 from focusmim_core.masking import check_mode
 from focusmim_core.model import ConvBlock, UpConvBlock
+from focusmim_core.objectives import TARGET_VIEWS, LatentSettings, get_objective, objective_defaults
 from focusmim_core.pretraining import (
     OPTIMIZERS,
     SCHEDULES,
@@ -79,6 +81,14 @@ class PretrainConfig:
     optimizer: str = "adam"  # adam (the paper's) | sgd (plain, e.g. for exact comparisons) | adamw (ConvNeXt)
     arch: str = "cnn_mae"  # cnn_mae (the paper's) | convnextv2_pico (paper 3.5; its own defaults, ARCH_DEFAULTS)
     hflip: bool = False  # flip half the images horizontally (paper 3.5)
+    objective: str = "pixel"  # pixel (the paper's) | latent (Latent MIM; its own defaults)
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam/AdamW betas
+    lr_floor: float = 0.0  # cosine schedule: the end as a fraction of --learning-rate
+    target_view: str = "complement"  # latent: what the target encoder sees (complement | full)
+    temperature: float = 0.2  # latent: InfoNCE temperature
+    ema_momentum: tuple[float, float] = (0.99, 1.0)  # latent: EMA momentum at the start and end (cosine)
+    sim_coeff: float = 0.1  # latent: weight of the similarity regulariser
+    sim_target: tuple[float, float] = (0.75, 0.25)  # latent: target mean similarity s* at the start and end
     batch_size: int = 512  # global batch, split over processes
     epochs: int = 500
     seed: int = 0
@@ -114,6 +124,13 @@ class PretrainConfig:
             hflip=self.hflip,
         )
 
+    def latent_settings(self) -> LatentSettings:
+        """The latent objective's settings from these flags."""
+        return LatentSettings(
+            temperature=self.temperature, momentum=tuple(self.ema_momentum), sim_coeff=self.sim_coeff,
+            sim_target=tuple(self.sim_target), target_view=self.target_view,
+        )  # fmt: skip
+
     def check(self) -> None:
         """Raise ``InputError`` for values that cannot work."""
         if self.dataset not in DATASETS:
@@ -131,6 +148,15 @@ class PretrainConfig:
         if not 0.0 <= self.warmup < 1.0:
             raise InputError("--warmup is a fraction of the run: give a value in [0, 1).")
         get_architecture(self.arch)
+        objective = get_objective(self.objective)
+        if self.arch not in objective.archs:
+            raise InputError(f"--objective {self.objective} works with --arch {' or '.join(objective.archs)}.")
+        if objective.modes is not None and check_mode(self.masking_mode).name not in objective.modes:
+            raise InputError(f"--objective {self.objective} needs --masking-mode {', '.join(objective.modes)}.")
+        if self.target_view not in TARGET_VIEWS:
+            raise InputError(f"Unknown --target-view {self.target_view!r}: use {' or '.join(TARGET_VIEWS)}.")
+        if not 0.0 <= self.lr_floor <= 1.0:
+            raise InputError("--lr-floor is a fraction of --learning-rate: give a value in [0, 1].")
         if self.optimizer not in OPTIMIZERS:
             raise InputError(f"Unknown --optimizer {self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}.")
         if self.schedule not in SCHEDULES:
@@ -180,8 +206,8 @@ REFERENCE_ALIASES = {  # the reference's click short options and spellings
 
 
 def with_arch_defaults(config: PretrainConfig, given: set[str] | frozenset[str]) -> PretrainConfig:
-    """``config`` with its architecture's own defaults (``Architecture.defaults``) for the fields not in ``given``."""
-    defaults = get_architecture(config.arch).defaults
+    """``config`` with its architecture's and its objective's own defaults for the fields not in ``given``."""
+    defaults = {**get_architecture(config.arch).defaults, **objective_defaults(config.objective, config.batch_size)}
     return replace(config, **{name: value for name, value in defaults.items() if name not in given})
 
 
@@ -296,6 +322,7 @@ def metadata_for(
         random_crop=recipe.random_crop,
         foreground_loss=recipe.foreground_loss,
         arch=config.arch,
+        objective=config.objective,
         demo=config.demo,
         description=config.description,
         extra={"batch_size": config.batch_size, "command": "python -m train.pretrain " + " ".join(sys.argv[1:])},
@@ -407,19 +434,76 @@ def trim_metrics(path: Path, epochs: int) -> int:
     return dropped
 
 
+@dataclass
+class Session:
+    """What every epoch of one run shares: settings, data, the model (and its DDP wrapper), optimizer, RNGs."""
+
+    config: PretrainConfig
+    ddp: Distributed
+    device: torch.device
+    data: TrainingData
+    model: torch.nn.Module
+    trained: torch.nn.Module  # the model, or its DDP wrapper (what the forward pass runs through)
+    optimizer: torch.optim.Optimizer
+    generators: dict[str, torch.Generator]
+    progress: Progress
+    permutation: torch.Tensor | None
+    started: float
+    precision: torch.dtype | None
+    previous: dict[str, Any] = field(default_factory=dict)  # the last epoch's record
+
+    @property
+    def local_batch(self) -> int:
+        """Images per step on this process."""
+        return self.config.batch_size // self.ddp.world
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Steps in one pass over this process's shard."""
+        return math.ceil(self.data.images.shape[0] / self.local_batch)
+
+    @property
+    def output(self) -> Path:
+        """The run folder."""
+        return Path(self.config.output_path)
+
+
 def run(config: PretrainConfig) -> Path:
     """Train as ``config`` says; returns the output folder. Raises ``InputError``/``DatasetError`` for bad input."""
+    session = start_session(config)
+    progress, ddp = session.progress, session.ddp
+    bar = tqdm(
+        total=config.epochs * session.steps_per_epoch,
+        initial=progress.epoch * session.steps_per_epoch + progress.step,
+        disable=not ddp.main,
+        unit="step",
+        dynamic_ncols=True,
+    )
+    try:
+        with StopRequest() as stop:
+            while progress.epoch < config.epochs:
+                epoch = train_one_epoch(session, bar, stop)
+                if epoch.stopped:
+                    save_stopped(session)
+                    break
+                if progress.step == 0:  # the budget ran out before this epoch began
+                    break
+                if not close_epoch(session, epoch):
+                    break
+    finally:
+        bar.close()
+    return session.output
+
+
+def start_session(config: PretrainConfig) -> Session:
+    """Check the settings, load the data, build (or resume) model and optimizer: everything before the first step."""
     config.check()
     configure_cpu_allocator()
     device = pick_device(config.device)
     ddp = init_distributed(device)
-    recipe = config.recipe()
-    precision = autocast_dtype(config.precision, device)
     if config.batch_size % ddp.world:
         raise InputError(f"--batch-size {config.batch_size} must be divisible by the {ddp.world} processes.")
-    local_batch = config.batch_size // ddp.world
-    output = Path(config.output_path)
-    last_path = output / "last.safetensors"
+    output, last_path = Path(config.output_path), Path(config.output_path) / "last.safetensors"
     if ddp.main:
         output.mkdir(parents=True, exist_ok=True)
         if not config.resume and last_path.exists():
@@ -427,22 +511,12 @@ def run(config: PretrainConfig) -> Path:
                 f"{output} already holds a run (last.safetensors): add --resume to continue it, "
                 "or choose another --output-path."
             )
-
     data = load_training_data(config, device, ddp.rank, ddp.world)
-    recipe.check(data.foreground is not None)
-    count = data.images.shape[0]
-    steps_per_epoch = math.ceil(count / local_batch)
-
-    torch.manual_seed(config.seed)
-    model = build_model(config.arch).to(device)
-    for module in model.modules():  # skips that are identities never use match_dim: freeze it (needed by DDP)
-        if isinstance(module, ConvBlock | UpConvBlock) and module.in_channels == module.out_channels:
-            module.match_dim.requires_grad_(False)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    config.recipe().check(data.foreground is not None)
+    model = build_trained_model(config, device)
     if config.init_from is not None and not (config.resume and last_path.exists()):
-        start_from_checkpoint(model, Path(config.init_from), config.arch)
-    optimizer = make_optimizer(config.optimizer, model, config.learning_rate, config.weight_decay)
+        start_from_checkpoint(model, Path(config.init_from), config.arch, config.objective)
+    optimizer = make_optimizer(config.optimizer, model, config.learning_rate, config.weight_decay, config.betas)
     generators = {
         "batches": torch.Generator(device=device).manual_seed(config.seed * 1_000_003 + ddp.rank),
         "order": torch.Generator(device=device).manual_seed(config.seed * 7_919 + 17 + ddp.rank),
@@ -450,90 +524,158 @@ def run(config: PretrainConfig) -> Path:
     progress, permutation = Progress(), None
     if config.resume and last_path.exists():
         progress, permutation = load_last(last_path, model, optimizer, generators)
-        if ddp.main:
-            dropped = trim_metrics(output / METRICS_FILE, progress.epoch)
-            print(
-                f"Resuming at epoch {progress.epoch + 1}, step {progress.step} of {steps_per_epoch} "
-                f"({progress.images_seen:,} images done)"
-                + (f"; dropped {dropped} log line(s) written after that checkpoint." if dropped else "."),
-                flush=True,
-            )
-    elif config.resume and ddp.main:
-        print(f"No {last_path} yet: starting a new run.", flush=True)
     trained = torch.nn.parallel.DistributedDataParallel(model) if ddp.world > 1 else model
+    session = Session(
+        config, ddp, device, data, model, trained, optimizer, generators, progress, permutation,
+        time.monotonic() - progress.seconds, autocast_dtype(config.precision, device),
+    )  # fmt: skip
     if ddp.main:
+        announce(session, last_path)
+    return session
+
+
+def build_trained_model(config: PretrainConfig, device: torch.device) -> torch.nn.Module:
+    """The network ``config`` trains: its architecture, wrapped by its objective, seeded, on ``device``."""
+    torch.manual_seed(config.seed)
+    model = get_objective(config.objective).wrap(build_model(config.arch), config.latent_settings())
+    for module in model.modules():  # skips that are identities never use match_dim: freeze it (needed by DDP)
+        if isinstance(module, ConvBlock | UpConvBlock) and module.in_channels == module.out_channels:
+            module.match_dim.requires_grad_(False)
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
+
+
+def announce(session: Session, last_path: Path) -> None:
+    """Print what the run does (and where a resumed run picks up)."""
+    config, progress, data = session.config, session.progress, session.data
+    if config.resume and last_path.exists():
+        dropped = trim_metrics(session.output / METRICS_FILE, progress.epoch)
         print(
-            f"{data.description}: {count * ddp.world} images, batch {config.batch_size}, {steps_per_epoch} steps per "
-            f"epoch on {device}; mode {recipe.mode}, ratio {recipe.ratio}, fill {recipe.fill}.",
+            f"Resuming at epoch {progress.epoch + 1}, step {progress.step} of {session.steps_per_epoch} "
+            f"({progress.images_seen:,} images done)"
+            + (f"; dropped {dropped} log line(s) written after that checkpoint." if dropped else "."),
             flush=True,
         )
-
-    started = time.monotonic() - progress.seconds
-    bar = tqdm(
-        total=config.epochs * steps_per_epoch,
-        initial=progress.epoch * steps_per_epoch + progress.step,
-        disable=not ddp.main,
-        unit="step",
-        dynamic_ncols=True,
+    elif config.resume:
+        print(f"No {last_path} yet: starting a new run.", flush=True)
+    recipe = config.recipe()
+    print(
+        f"{data.description}: {data.images.shape[0] * session.ddp.world} images, batch {config.batch_size}, "
+        f"{session.steps_per_epoch} steps per epoch on {session.device}; {config.arch}, {config.objective} "
+        f"objective; mode {recipe.mode}, ratio {recipe.ratio}, fill {recipe.fill}.",
+        flush=True,
     )
-    latent = None
-    with StopRequest() as stop:
-        while progress.epoch < config.epochs:
-            epoch_start = time.monotonic()
-            if progress.step == 0 or permutation is None:
-                permutation = torch.randperm(count, generator=generators["order"], device=device)
-            time_up = False
-            while progress.step < steps_per_epoch:
-                fraction, time_up = run_clock(config, progress, steps_per_epoch, started, ddp, device)
-                if time_up:
-                    break
-                set_learning_rate(optimizer, config, fraction)
-                index = permutation[progress.step * local_batch : (progress.step + 1) * local_batch]
-                foreground = data.foreground[index] if data.foreground is not None else None
-                batch = prepare_batch(data.images[index], foreground, recipe, generators["batches"])
-                loss, latent = train_step(trained, optimizer, batch, precision)
-                progress.loss_sum += float(loss)
-                progress.images_seen += index.numel() * ddp.world
-                progress.step += 1
-                bar.update(1)
-                bar.set_postfix(epoch=progress.epoch + 1, loss=f"{float(loss):.5f}")
-                if agreed(stop.requested, ddp, device):
-                    progress.seconds = time.monotonic() - started
-                    if ddp.main:
-                        meta = metadata_for(config, data, progress.epoch, {"loss": progress.best_loss})
-                        save_last(last_path, model, optimizer, generators, permutation, progress, meta)
-                        tqdm.write(f"Saved {last_path}; continue with --resume.")
-                    bar.close()
-                    return output
-            if progress.step == 0:  # the budget ran out before this epoch began
-                break
-            epoch_images = min(progress.step * local_batch, count) * ddp.world
-            record = finish_epoch(config, optimizer, progress, latent, ddp, device)
-            record["seconds"] = time.monotonic() - epoch_start
-            record["images_per_second"] = epoch_images / max(record["seconds"], 1e-9)
-            progress.seconds = time.monotonic() - started
-            if ddp.main:
-                append_jsonl(output / METRICS_FILE, record)
-                save_epoch_checkpoints(config, data, model, optimizer, generators, progress, record, output)
-            if not math.isfinite(record["loss"]):
-                bar.close()
-                raise InputError(
-                    f"The loss became {record['loss']} in epoch {record['epoch']}: lower --learning-rate. "
-                    f"The checkpoints written before are kept in {output}."
-                )
-            if time_up or run_clock(config, progress, steps_per_epoch, started, ddp, device)[1]:
-                if ddp.main:
-                    tqdm.write(f"Time budget of {config.max_minutes} min reached after {progress.epoch} epochs.")
-                break
-    bar.close()
-    return output
 
 
-def start_from_checkpoint(model: torch.nn.Module, path: Path, arch: str = "cnn_mae") -> None:
+@dataclass
+class EpochResult:
+    """How an epoch's loop ended: stopped by a signal, out of time, and its last latent and mean logs."""
+
+    stopped: bool = False
+    time_up: bool = False
+    latent: torch.Tensor | None = None
+    logs: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def train_one_epoch(session: Session, bar: tqdm, stop: StopRequest) -> EpochResult:
+    """Run the steps left in the current epoch (fewer when the time budget ends or a stop is requested)."""
+    config, progress, ddp = session.config, session.progress, session.ddp
+    started, result = time.monotonic(), EpochResult()
+    count = session.data.images.shape[0]
+    if progress.step == 0 or session.permutation is None:
+        session.permutation = torch.randperm(count, generator=session.generators["order"], device=session.device)
+    recipe, objective, sums = config.recipe(), get_objective(config.objective), {}
+    while progress.step < session.steps_per_epoch:
+        fraction, result.time_up = run_clock(config, progress, session.steps_per_epoch, session.started, ddp,
+                                             session.device)  # fmt: skip
+        if result.time_up:
+            break
+        set_learning_rate(session.optimizer, config, fraction)
+        index = session.permutation[progress.step * session.local_batch : (progress.step + 1) * session.local_batch]
+        foreground = session.data.foreground[index] if session.data.foreground is not None else None
+        batch = prepare_batch(session.data.images[index], foreground, recipe, session.generators["batches"])
+        loss_fn = partial(objective.loss, core=session.model, fraction=fraction)
+        loss, result.latent, logs = train_step(session.trained, session.optimizer, batch, session.precision, loss_fn)
+        for name, value in logs.items():
+            sums[name] = sums.get(name, 0.0) + float(value)
+        progress.loss_sum += float(loss)
+        progress.images_seen += index.numel() * ddp.world
+        progress.step += 1
+        bar.update(1)
+        bar.set_postfix(epoch=progress.epoch + 1, loss=f"{float(loss):.5f}")
+        if agreed(stop.requested, ddp, session.device):
+            result.stopped = True
+            break
+    result.logs = {name: total / max(progress.step, 1) for name, total in sums.items()}
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def save_stopped(session: Session) -> None:
+    """A stop was requested mid-epoch: save ``last.safetensors`` where the run stands."""
+    session.progress.seconds = time.monotonic() - session.started
+    if session.ddp.main:
+        meta = metadata_for(session.config, session.data, session.progress.epoch, {"loss": session.progress.best_loss})
+        last_path = session.output / "last.safetensors"
+        save_last(last_path, session.model, session.optimizer, session.generators, session.permutation,
+                  session.progress, meta)  # fmt: skip
+        tqdm.write(f"Saved {last_path}; continue with --resume.")
+
+
+def close_epoch(session: Session, epoch: EpochResult) -> bool:
+    """Log and checkpoint a finished epoch; whether the run goes on (False: time budget spent)."""
+    config, progress, ddp = session.config, session.progress, session.ddp
+    epoch_images = min(progress.step * session.local_batch, session.data.images.shape[0]) * ddp.world
+    record = finish_epoch(config, session.optimizer, progress, epoch.latent, ddp, session.device)
+    record.update(epoch.logs)
+    record["seconds"] = epoch.seconds
+    record["images_per_second"] = epoch_images / max(epoch.seconds, 1e-9)
+    progress.seconds = time.monotonic() - session.started
+    if ddp.main:
+        append_jsonl(session.output / METRICS_FILE, record)
+        save_epoch_checkpoints(config, session.data, session.model, session.optimizer, session.generators, progress,
+                               record, session.output)  # fmt: skip
+        warn_of_collapse(record, session.previous, config)
+    session.previous = record
+    if not math.isfinite(record["loss"]):
+        raise InputError(
+            f"The loss became {record['loss']} in epoch {record['epoch']}: lower --learning-rate. "
+            f"The checkpoints written before are kept in {session.output}."
+        )
+    if epoch.time_up or run_clock(config, progress, session.steps_per_epoch, session.started, ddp, session.device)[1]:
+        if ddp.main:
+            tqdm.write(f"Time budget of {config.max_minutes} min reached after {progress.epoch} epochs.")
+        return False
+    return True
+
+
+def warn_of_collapse(record: dict[str, Any], previous: dict[str, Any], config: PretrainConfig) -> None:
+    """Latent objective: warn when a mean similarity stays above the collapse threshold (above it, and not
+    lower than in the epoch before; a random CNN starts above it on flat regions)."""
+    limit = config.latent_settings().collapse
+    high = {
+        k: v for k, v in record.items()
+        if k.startswith("avg_sim_") and v > limit and k in previous and v >= previous[k]
+    }  # fmt: skip
+    if high:
+        values = ", ".join(f"{k} {v:.3f}" for k, v in high.items())
+        tqdm.write(f"Warning: epoch {record['epoch']} {values} above {config.latent_settings().collapse}: the "
+                   "latents may be collapsing (lower --learning-rate, or raise --sim-coeff).")  # fmt: skip
+
+
+def start_from_checkpoint(
+    model: torch.nn.Module, path: Path, arch: str = "cnn_mae", objective: str = "pixel"
+) -> None:
     """Load a checkpoint's weights into ``model`` (float32, strict); ``CheckpointError`` when it cannot."""
     source, meta = load_checkpoint(path)
     if meta.arch != arch:
         raise CheckpointError(f"--init-from {path} holds a {meta.arch} network, not {arch}: give --arch {meta.arch}.")
+    if meta.objective != objective:
+        raise CheckpointError(
+            f"--init-from {path} was trained with the {meta.objective} objective, not {objective}: "
+            f"give --objective {meta.objective}."
+        )
     model.load_state_dict({k: v.float() for k, v in source.state_dict().items()}, strict=True)
 
 
@@ -557,7 +699,7 @@ def run_clock(
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, config: PretrainConfig, fraction: float) -> None:
     """Put the scheduled learning rate for ``fraction`` of the run into every parameter group."""
-    rate = scheduled_learning_rate(config.learning_rate, fraction, config.schedule, config.warmup)
+    rate = scheduled_learning_rate(config.learning_rate, fraction, config.schedule, config.warmup, config.lr_floor)
     for group in optimizer.param_groups:
         group["lr"] = rate
 
@@ -591,8 +733,8 @@ def finish_epoch(
     record: dict[str, Any] = {
         "epoch": progress.epoch + 1,
         "loss": loss,
-        "masked_mse": None if recipe.foreground_loss else loss,
-        "foreground_mse": loss if recipe.foreground_loss else None,
+        "masked_mse": None if recipe.foreground_loss or config.objective != "pixel" else loss,
+        "foreground_mse": loss if recipe.foreground_loss and config.objective == "pixel" else None,
         "learning_rate": optimizer.param_groups[0]["lr"],
         "images": progress.images_seen,
     }
@@ -630,7 +772,10 @@ def save_epoch_checkpoints(
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit code (2 for bad input, with a message, no traceback)."""
-    config = parse_config(argv)
+    try:
+        config = parse_config(argv)
+    except InputError as error:
+        return fail(error)
     try:
         output = run(config)
     except InputError as error:  # DatasetError and CheckpointError included
