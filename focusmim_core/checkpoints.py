@@ -386,7 +386,7 @@ def list_checkpoints(*folders: str | os.PathLike) -> list[CheckpointInfo]:
 def default_checkpoint(
     mode: str, fill: str = "mean", checkpoints: list[CheckpointInfo] | None = None
 ) -> CheckpointInfo | None:
-    """The checkpoint trained for ``mode`` (and ``fill``), preferring exact fill, then best metadata.
+    """The checkpoint trained for ``mode`` (and ``fill``): pixel objective first, then exact fill, best metadata.
 
     A mode without a checkpoint of its own borrows its nearest relative's
     (``periphery_square`` -> ``periphery``); ``None`` when nothing fits.
@@ -397,5 +397,7 @@ def default_checkpoint(
         candidates = [c for c in available if c.metadata.mode == RELATED_MODE[mode]]
     if not candidates:
         return None
-    candidates.sort(key=lambda c: (c.metadata.fill != fill, c.metadata.demo, -c.metadata.epochs))
+    candidates.sort(  # pixels first: a latent-objective checkpoint has no reconstruction to show
+        key=lambda c: (c.metadata.objective != "pixel", c.metadata.fill != fill, c.metadata.demo, -c.metadata.epochs)
+    )
     return candidates[0]

@@ -105,3 +105,27 @@ def evaluate_reconstruction(model: nn.Module, mode: str, ratio: float, fill: str
         psnr_whole=_psnr(output, images, torch.ones_like(hidden)) or math.inf,
         views=images.shape[0],
     )
+
+
+LATENT_KEY = "gallery_latent"  # a latent-objective checkpoint's held-out measure in its metadata metrics
+
+
+@torch.no_grad()
+def evaluate_latent(model: nn.Module, mode: str, ratio: float, fill: str = "mean") -> float:
+    """A latent-objective model's held-out measure: the mean cosine similarity of its predicted and target
+    latents over the hidden cells of the same 8 photos x 5 fixations (1: perfect)."""
+    from .objectives.latent import cell_similarity
+
+    _, photos = gallery_images()
+    views = gallery_views(mode, ratio, fill)
+    images = photos.repeat_interleave(len(views), dim=0)
+    inputs, hidden = mask_views(images, views * photos.shape[0])
+    similarity = cell_similarity(model.eval(), inputs, visible_pixels(hidden, mode), images, hidden)
+    return float(similarity[torch.isfinite(similarity)].mean())
+
+
+def stored_latent(metrics: object) -> float | None:
+    """The held-out latent cosine stored in a checkpoint's ``metrics`` (under ``LATENT_KEY``); None when absent."""
+    stored = metrics.get(LATENT_KEY) if isinstance(metrics, dict) else None
+    value = stored.get("latent_cosine") if isinstance(stored, dict) else None
+    return float(value) if isinstance(value, int | float) else None

@@ -13,9 +13,15 @@ import pytest
 
 from focusmim_core import default_checkpoint, list_checkpoints, load_checkpoint
 from focusmim_core.checkpoints import SHIPPED_DIR
-from focusmim_core.evaluation import ReconstructionReport, evaluate_reconstruction, stored_report
+from focusmim_core.evaluation import (
+    ReconstructionReport,
+    evaluate_latent,
+    evaluate_reconstruction,
+    stored_latent,
+    stored_report,
+)
 from focusmim_core.runs import RANDOM_INIT_PROBE
-from train.demos import DEMOS, GOALS, Goal
+from train.demos import DEMOS, GOALS, DemoSpec, Goal
 from train.ship_demo import write_table
 
 SPECS = {spec.name: spec for spec in DEMOS}
@@ -30,16 +36,35 @@ def measured(name: str) -> ReconstructionReport:
     return evaluate_reconstruction(model, spec.mode, spec.ratio, spec.fill)
 
 
-@pytest.mark.parametrize("spec", DEMOS, ids=[spec.name for spec in DEMOS])
-def test_each_shipped_checkpoint_is_a_small_labelled_demo_whose_stored_quality_is_true(spec):
+PIXEL_DEMOS = [spec for spec in DEMOS if spec.objective == "pixel"]
+LATENT_DEMOS = [spec for spec in DEMOS if spec.objective == "latent"]
+
+
+def check_shipped(spec: DemoSpec):
+    """A shipped file exists, is small, labelled as the demo it is, and has a history adding up: its metadata."""
     path = SHIPPED_DIR / f"{spec.name}.safetensors"
     assert path.is_file(), f"missing shipped checkpoint {path.name}: run python -m train.ship_demo"
-    assert path.stat().st_size <= 6_000_000
+    assert path.stat().st_size <= spec.max_megabytes * 1e6
     _, meta = load_checkpoint(path)
-    assert meta.demo and meta.mode == spec.mode and meta.fill == spec.fill
+    assert meta.demo and meta.mode == spec.mode and meta.fill == spec.fill and meta.objective == spec.objective
     assert meta.extra.get("command", "").startswith("python -m train.pretrain")
     history = meta.extra.get("history") or []
     assert history and sum(entry["images"] for entry in history) == meta.extra["images_seen"]
+    return meta
+
+
+@pytest.mark.parametrize("spec", LATENT_DEMOS, ids=[spec.name for spec in LATENT_DEMOS])
+def test_each_latent_demo_is_labelled_and_its_stored_cosine_is_true(spec):
+    meta = check_shipped(spec)
+    stored = stored_latent(meta.metrics)
+    assert stored is not None, "no held-out latent cosine in the metadata: run python -m train.ship_demo"
+    model, _ = load_checkpoint(SHIPPED_DIR / f"{spec.name}.safetensors")
+    assert evaluate_latent(model, spec.mode, spec.ratio, spec.fill) == pytest.approx(stored, abs=5e-3)
+
+
+@pytest.mark.parametrize("spec", PIXEL_DEMOS, ids=[spec.name for spec in PIXEL_DEMOS])
+def test_each_shipped_checkpoint_is_a_small_labelled_demo_whose_stored_quality_is_true(spec):
+    meta = check_shipped(spec)
     stored = stored_report(meta.metrics)
     assert stored is not None, "no held-out report in the metadata: run python -m train.evaluate --write"
     now = measured(spec.name)
@@ -79,7 +104,7 @@ def test_shipped_checkpoints_meet_their_goals(goal):
 
 def test_the_app_finds_a_default_checkpoint_for_every_mode_and_fill():
     shipped = list_checkpoints()
-    for spec in DEMOS:
+    for spec in PIXEL_DEMOS:  # a latent-objective demo is never the default: it shows no reconstruction
         chosen = default_checkpoint(spec.mode, spec.fill, shipped)
         assert chosen is not None and chosen.path.stem == spec.name
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from focusmim_core.checkpoints import SHIPPED_DIR, read_metadata
 from focusmim_core.data.photos import PHOTO_SOURCES
-from focusmim_core.evaluation import ReconstructionReport, stored_report
+from focusmim_core.evaluation import ReconstructionReport, stored_latent, stored_report
 from focusmim_core.runs import PAPER_ACCURACY, probe_spread, random_init_probe
 from train.demos import DEMOS, GOALS, PAPER_ENTRY
 from train.evaluate import count_cell, report_header, report_row
@@ -83,20 +83,24 @@ def probe_goal_lines(probes: dict[str, dict], baseline: dict) -> str:
 
 
 def history_lines(name: str, history: list[dict]) -> str:
-    """A checkpoint's training sessions as a small Markdown table."""
-    rows = [
-        f"| {h.get('date', '?')} | {count_cell(h.get('images'))} | {h.get('minutes', '?')} | {h.get('device', '?')} | "
-        f"{h.get('recipe', '')} | {cell(h.get('after_psnr_hidden'), '.1f')} | {cell(h.get('after_gain'), '+.1f')} | "
-        f"{cell(h.get('after_psnr_whole'), '.1f')} |"
-        for h in history
-    ]
-    header = "| date | images | minutes | device | recipe | hidden PSNR after | gain after | whole after |"
+    """A checkpoint's training sessions as a small Markdown table (latent objective: its cosine last)."""
+    rows = []
+    for h in history:
+        last = (cell(h.get("after_latent_cosine"), ".3f") if "after_latent_cosine" in h
+                else cell(h.get("after_psnr_whole"), ".1f"))  # fmt: skip
+        rows.append(
+            f"| {h.get('date', '?')} | {count_cell(h.get('images'))} | {h.get('minutes', '?')} | "
+            f"{h.get('device', '?')} | {h.get('recipe', '')} | {cell(h.get('after_psnr_hidden'), '.1f')} | "
+            f"{cell(h.get('after_gain'), '+.1f')} | {last} |"
+        )
+    header = "| date | images | minutes | device | recipe | hidden PSNR after | gain after | whole after (or cosine) |"
     return f"**`{name}`**\n\n{header}\n|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
 
 
 def write_table(folder: Path = SHIPPED_DIR) -> Path:
     """Rewrite ``folder/README.md`` from the shipped checkpoints' metadata; returns its path."""
     quality, training, histories, commands, reports, probes, history_of = [], [], [], [], {}, {}, {}
+    latents: list[str] = []
     for spec in DEMOS:
         path = folder / f"{spec.name}.safetensors"
         if not path.exists():
@@ -109,10 +113,14 @@ def write_table(folder: Path = SHIPPED_DIR) -> Path:
         history_of[spec.name] = extra.get("history") or []
         if report is not None:
             quality.append(report_row(spec.name, images, report))
+        cosine = stored_latent(meta.metrics)
+        if cosine is not None:
+            latents.append(f"- `{spec.name}` ({images} images): mean cosine {cosine:.3f} over the hidden cells")
+        paper = PAPER_ENTRY.get(spec.name)
         training.append(
             f"| `{spec.name}` | {spec.label} | {images} | {extra.get('epochs_run', meta.epochs)} | "
             f"{cell(extra.get('train_seconds', 0) / 60, '.0f')} min | {extra.get('device', '?')} | "
-            f"{probe_cell(meta.metrics.get('probe') or {})} | {PAPER_ACCURACY[PAPER_ENTRY[spec.name]]:.1f} | "
+            f"{probe_cell(meta.metrics.get('probe') or {})} | {cell(PAPER_ACCURACY.get(paper or ''), '.1f')} | "
             f"{path.stat().st_size / 1e6:.1f} MB |"
         )
         if extra.get("history"):
@@ -123,6 +131,7 @@ def write_table(folder: Path = SHIPPED_DIR) -> Path:
     text = TEMPLATE.format(
         quality_header=report_header("file"),
         quality="\n".join(quality),
+        latents="\n".join(latents) or "(none)",
         goals=goal_lines(reports, history_of) + "\n" + probe_goal_lines(probes, baseline),
         training="\n".join(training),
         histories="\n\n".join(histories) or "(none yet)",
@@ -163,6 +172,12 @@ sees the exact image, so it has no input column and no gain.
 
 {quality_header}
 {quality}
+
+Checkpoints trained on the latent objective (Latent MIM) predict latents, not pixels; their
+held-out measure is the cosine similarity between predicted and target latents over the
+hidden cells of the same 40 views (1: perfect; `focusmim_core.evaluation.evaluate_latent`):
+
+{latents}
 
 Goals (the PSNR goals are asserted on these files by `tests/test_shipped_checkpoints.py`,
 which also fails if a retrained checkpoint falls below the last shipped value; the probe

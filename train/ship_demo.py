@@ -28,7 +28,14 @@ import torch
 from focusmim_core import Autoencoder, CheckpointMetadata, gallery_images, load_checkpoint, mask_images, save_checkpoint
 from focusmim_core.checkpoints import SHIPPED_DIR, read_metadata, write_json
 from focusmim_core.errors import InputError
-from focusmim_core.evaluation import METRICS_KEY, ReconstructionReport, evaluate_reconstruction, stored_report
+from focusmim_core.evaluation import (
+    LATENT_KEY,
+    METRICS_KEY,
+    evaluate_latent,
+    evaluate_reconstruction,
+    stored_latent,
+    stored_report,
+)
 from focusmim_core.losses import per_sample_masked_mse
 from focusmim_core.model import inference_model, reconstruct
 from focusmim_core.probe import probe_encoder, record_probe_result, synthetic_probe_data
@@ -36,7 +43,7 @@ from focusmim_core.runs import RANDOM_INIT_PROBE
 from train.cli import fail
 from train.demo_readme import PROBE_SIZES, write_table
 from train.demos import DEMOS, DemoSpec
-from train.pretrain import PretrainConfig, run
+from train.pretrain import PretrainConfig, run, with_arch_defaults
 
 
 def device_name() -> str:
@@ -61,29 +68,42 @@ def pretrain_command(config: PretrainConfig) -> str:
     defaults = PretrainConfig()
     parts = ["python -m train.pretrain"]
     for name in (
-        "dataset", "size", "masking_mode", "masking_ratio", "fill", "batch_size", "learning_rate", "schedule",
-        "warmup", "epochs", "max_minutes", "seed", "init_from", "output_path",
+        "dataset", "size", "masking_mode", "masking_ratio", "fill", "objective", "optimizer", "weight_decay", "betas",
+        "batch_size", "learning_rate", "schedule", "warmup", "lr_floor", "epochs", "max_minutes", "seed", "init_from",
+        "output_path",
     ):  # fmt: skip
         value, option = getattr(config, name), "--" + name.replace("_", "-")
         if value is not None and (value != getattr(defaults, name) or name in ("dataset", "masking_mode")):
-            parts.append(f"{option} {value:g}" if isinstance(value, float) else f"{option} {value}")
+            shown = " ".join(f"{v:g}" for v in value) if isinstance(value, tuple) else value
+            parts.append(f"{option} {value:g}" if isinstance(value, float) else f"{option} {shown}")
     return " ".join(parts + (["--demo"] if config.demo else []))
 
 
-def after_values(report: ReconstructionReport) -> dict:
-    """A report's PSNRs as a history entry records them: ``after_psnr_hidden``, ``after_gain``, ..."""
+OPTIMIZER_NAMES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD"}
+
+
+def after_values(measured: dict) -> dict:
+    """Held-out metrics as a history entry records them: ``after_psnr_hidden``, ``after_gain``, ... (pixel
+    objective) or ``after_latent_cosine`` (latent objective)."""
+    cosine = stored_latent(measured)
+    if cosine is not None:
+        return {"after_latent_cosine": round(cosine, 4)}
+    report = stored_report(measured)
     return {f"after_{k}": v for k, v in report.to_dict().items() if k != "views"}
 
 
 def held_out_metrics(model: torch.nn.Module, spec: DemoSpec) -> dict:
-    """The held-out metrics a shipped checkpoint's metadata carries: the gallery report and its masked MSE."""
+    """The held-out metrics a shipped checkpoint's metadata carries: the gallery report and its masked MSE,
+    or for a latent-objective checkpoint its mean latent cosine on the same views."""
+    if spec.objective == "latent":
+        return {LATENT_KEY: {"latent_cosine": evaluate_latent(model, spec.mode, spec.ratio, spec.fill), "views": 40}}
     return {
         METRICS_KEY: evaluate_reconstruction(model, spec.mode, spec.ratio, spec.fill).to_dict(),
         "gallery_masked_mse": gallery_error_of(model, spec),
     }
 
 
-def first_history_entry(meta: CheckpointMetadata, report: ReconstructionReport) -> dict:
+def first_history_entry(meta: CheckpointMetadata, measured: dict) -> dict:
     """A history entry describing how a checkpoint without history was trained, and how good it is."""
     extra = meta.extra
     return {
@@ -91,10 +111,11 @@ def first_history_entry(meta: CheckpointMetadata, report: ReconstructionReport) 
         "images": int(extra.get("images_seen", 0)),
         "minutes": round(float(extra.get("train_seconds", 0)) / 60, 1),
         "device": extra.get("device", "?"),
-        "recipe": f"first training: batch {extra.get('batch_size', '?')}, Adam lr {meta.learning_rate}, constant, "
+        "recipe": f"first training: batch {extra.get('batch_size', '?')}, lr {meta.learning_rate:g}, "
+        f"{meta.objective} objective, {'constant' if 'cosine' not in extra.get('command', '') else 'cosine'}, "
         f"{meta.data}",
         "command": extra.get("command", ""),
-        **after_values(report),
+        **after_values(measured),
     }
 
 
@@ -115,7 +136,7 @@ def continue_demo(
     target = folder / f"{spec.name}.safetensors"
     previous = read_metadata(target)
     if not previous.extra.get("history"):
-        before = evaluate_reconstruction(load_checkpoint(target)[0], spec.mode, spec.ratio, spec.fill)
+        before = held_out_metrics(load_checkpoint(target)[0], spec)
         previous.extra["history"] = [first_history_entry(previous, before)]
     config = replace(
         base,
@@ -130,13 +151,13 @@ def continue_demo(
         demo=True,
         description=previous.description or f"{spec.label}: small demo checkpoint trained on the CPU",
     )
+    config = objective_config(config, spec)
     run(config)
     records = [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
     seconds = sum(record["seconds"] for record in records)  # over every part of a resumed run
     model, meta = load_checkpoint(output / "last.safetensors")
     model = model.half().float()  # measured as shipped: float16 weights
     measured = held_out_metrics(model, spec)
-    report = stored_report(measured)
     extra = dict(previous.extra)
     images = records[-1]["images"]
     entry = {
@@ -144,10 +165,11 @@ def continue_demo(
         "images": images,
         "minutes": round(seconds / 60, 1),
         "device": device_name(),
-        "recipe": f"batch {config.batch_size}, Adam lr {config.learning_rate:g}, {config.schedule} "
+        "recipe": f"batch {config.batch_size}, {OPTIMIZER_NAMES[config.optimizer]} lr {config.learning_rate:g}, "
+        f"{config.objective} objective, {config.schedule} "
         f"(warm-up {config.warmup:g}), {config.dataset} data ({config.size} images)",
         "command": pretrain_command(config),
-        **after_values(report),
+        **after_values(measured),
     }
     extra.update(
         command=entry["command"],
@@ -165,8 +187,14 @@ def continue_demo(
     meta.metrics.update(measured)
     save_checkpoint(target, model, meta, dtype=torch.float16)
     write_json(output / SHIPPED_MARK, entry)
-    print(f"{spec.name}: {images:,} more images -> {extra['images_seen']:,}; {report.to_dict()}", flush=True)
+    print(f"{spec.name}: {images:,} more images -> {extra['images_seen']:,}; {after_values(measured)}", flush=True)
     return entry
+
+
+def objective_config(config: PretrainConfig, spec: DemoSpec) -> PretrainConfig:
+    """``config`` for ``spec``'s objective: its optimiser settings, the demo's own rate, schedule and warm-up."""
+    config = replace(config, objective=spec.objective, learning_rate=spec.learning_rate or config.learning_rate)
+    return with_arch_defaults(config, {"learning_rate", "schedule", "warmup"})
 
 
 def train_demo(spec: DemoSpec, base: PretrainConfig, runs: Path, minutes: float | None) -> Path:
@@ -184,6 +212,7 @@ def train_demo(spec: DemoSpec, base: PretrainConfig, runs: Path, minutes: float 
         demo=True,
         description=f"{spec.label}: small demo checkpoint trained on the CPU in minutes, not the paper's model",
     )
+    config = objective_config(config, spec)
     command = pretrain_command(config)
     started = time.monotonic()
     run(config)
@@ -201,7 +230,9 @@ def train_demo(spec: DemoSpec, base: PretrainConfig, runs: Path, minutes: float 
     )
     target = SHIPPED_DIR / f"{spec.name}.safetensors"
     save_checkpoint(target, model, meta, dtype=torch.float16)
-    meta.metrics.update(held_out_metrics(load_checkpoint(target)[0], spec))  # as shipped: float16 weights
+    measured = held_out_metrics(load_checkpoint(target)[0], spec)  # as shipped: float16 weights
+    meta.metrics.update(measured)
+    meta.extra["history"] = [first_history_entry(meta, measured)]
     write_json(target.with_suffix(".json"), meta.to_dict())
     return target
 
