@@ -14,6 +14,7 @@ import os
 import pickle
 import subprocess
 import tempfile
+import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -75,6 +76,7 @@ class CheckpointMetadata:
     description: str = ""
     arch: str = "cnn_mae"  # focusmim_core.architectures.ARCHITECTURES
     objective: str = "pixel"  # focusmim_core.objectives.OBJECTIVES
+    save_id: str = ""  # new at every save, in the header and the JSON: tells a JSON left from older weights
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -113,7 +115,7 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {  # CheckpointMetadata's fields -> t
     "learning_rate": (int, float, type(None)), "seed": (int, type(None)), "metrics": (dict,),
     "code_version": (str,), "date": (str,), "fixation": (str,), "attention": (str,), "random_crop": (bool,),
     "foreground_loss": (bool,), "demo": (bool,), "source": (str,), "description": (str,), "arch": (str,),
-    "objective": (str,),
+    "objective": (str,), "save_id": (str,),
     "extra": (dict, type(None)),
 }  # fmt: skip
 
@@ -195,6 +197,7 @@ def save_checkpoint(
     if path.suffix != ".safetensors":
         path = path.with_suffix(".safetensors")
     meta = metadata if isinstance(metadata, CheckpointMetadata) else CheckpointMetadata.from_dict(metadata)
+    meta.save_id = uuid.uuid4().hex  # in place: a caller that writes its metadata again keeps the pairing
     module = getattr(model, "module", model)
     tensors = {
         name: (t.detach().to(dtype) if dtype is not None else t.detach()).contiguous().cpu()
@@ -292,29 +295,41 @@ def check_architecture(
 
 
 def read_metadata(path: str | os.PathLike) -> CheckpointMetadata:
-    """Metadata of a checkpoint: the JSON beside it, else the safetensors header, else a stub."""
+    """Metadata of a checkpoint: the JSON beside it, else the safetensors header, else a stub.
+
+    A JSON whose ``save_id`` is not the header's belongs to weights that were replaced (a crash
+    between writing the weights and the JSON): the header, written with the weights, wins.
+    """
     path = Path(path)
     side = sidecar_path(path)
+    header = _header_metadata(path)
     if side.is_file():
         try:
-            return CheckpointMetadata.from_dict(json.loads(side.read_text()))
+            beside = CheckpointMetadata.from_dict(json.loads(side.read_text()))
         except (json.JSONDecodeError, UnicodeDecodeError, TypeError, CheckpointError) as error:
             raise CheckpointError(f"{side.name} is not valid checkpoint metadata: {str(error)[:200]}.") from None
-    if path.suffix == ".safetensors" and path.is_file():
-        try:
-            from safetensors import safe_open
-
-            with safe_open(str(path), framework="pt") as handle:
-                header = (handle.metadata() or {}).get(METADATA_KEY)
-            if header:
-                return CheckpointMetadata.from_dict(json.loads(header))
-        except (SafetensorError, OSError, json.JSONDecodeError, CheckpointError):
-            pass
+        return header if header is not None and header.save_id and header.save_id != beside.save_id else beside
+    if header is not None:
+        return header
     return CheckpointMetadata(
         source="reference" if path.suffix != ".safetensors" else "unknown",
         description=f"imported from {path.name}; no metadata",
         code_version="",
     )
+
+
+def _header_metadata(path: Path) -> CheckpointMetadata | None:
+    """The metadata in a safetensors file's header (None: not safetensors, unreadable or none there)."""
+    if path.suffix != ".safetensors" or not path.is_file():
+        return None
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            header = (handle.metadata() or {}).get(METADATA_KEY)
+        return CheckpointMetadata.from_dict(json.loads(header)) if header else None
+    except (SafetensorError, OSError, json.JSONDecodeError, CheckpointError):
+        return None
 
 
 def load_checkpoint(

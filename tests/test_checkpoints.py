@@ -17,7 +17,7 @@ from focusmim_core import (
     load_checkpoint,
     save_checkpoint,
 )
-from focusmim_core.checkpoints import sidecar_path
+from focusmim_core.checkpoints import read_metadata, sidecar_path
 
 
 def seeded_model(seed: int = 0) -> Autoencoder:
@@ -205,3 +205,19 @@ def test_a_refusal_quotes_whole_sentences_of_the_library_message():
     cut = first_sentence(run_on)
     assert cut.endswith(" …") and len(cut) <= 162 and not cut[:-2].endswith(" ")
     assert all(word in run_on.args[0].split() for word in cut[:-2].split())  # only whole words
+
+
+def test_a_json_left_from_replaced_weights_gives_way_to_the_header(tmp_path):
+    """A crash between writing new weights and their JSON leaves the old JSON: the header's metadata wins."""
+    from focusmim_core.probe import ProbeResult, record_probe_result
+
+    path = tmp_path / "run.safetensors"
+    save_checkpoint(path, Autoencoder(), CheckpointMetadata(epochs=1, description="first"))
+    old_json = sidecar_path(path).read_text()
+    save_checkpoint(path, Autoencoder(), CheckpointMetadata(epochs=2, description="second"))
+    sidecar_path(path).write_text(old_json)  # as if killed before the JSON was replaced
+    assert read_metadata(path).epochs == 2 and read_metadata(path).description == "second"
+    save_checkpoint(path, Autoencoder(), CheckpointMetadata(epochs=3))
+    record_probe_result(path, ProbeResult("synthetic", [0], [0.5], None, [1], [1], 0.1))  # the JSON alone changes
+    meta = read_metadata(path)
+    assert meta.epochs == 3 and meta.metrics["probe"]["accuracy_mean"] == 0.5  # same save: the JSON is used
