@@ -283,3 +283,13 @@ def test_the_slurm_launcher_without_slurm_says_so(tmp_path, monkeypatch, capsys)
     monkeypatch.setenv("PATH", str(tmp_path))  # no srun anywhere
     assert sweeps.main(["fig4", "--out", str(tmp_path / "s"), "--launcher", "slurm", "--input-path", "d"]) == 2
     assert "--launcher slurm cannot submit from here" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_torchrun_launcher_trains_a_cell_on_two_processes(tmp_path):
+    out = tmp_path / "fig4"
+    argv = ["fig4", "--out", str(out), "--only", "periphery_0.8", "--seeds", "0", "--launcher", "torchrun"]
+    assert sweeps.main([*argv, "--nproc-per-node", "2", *TINY, *QUICK_PROBE]) == 0
+    log = (out / "cells" / "periphery_0.8-s0" / "pretrain.log").read_text()
+    assert "torch.distributed.run --standalone --nproc-per-node=2" in log
+    assert set(read_results(out)) == {"periphery_0.8-s0"}
