@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -162,3 +168,36 @@ def test_the_cli_reports_a_missing_dataset_without_a_traceback(tmp_path, capsys)
     assert segment_cli.main(["--data-root", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.npy")]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_a_run_killed_with_sigkill_resumes_to_the_same_file(tmp_path):
+    """SIGKILL (no handler runs) mid-run with the real rembg model: the next run finishes the same masks."""
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+
+    def command(out: Path) -> list[str]:
+        return [sys.executable, "-m", "train.segment", "--dataset", "synthetic", "--limit", "24", "--chunk-size", "4",
+                "--device", "cpu", "--out", str(out)]  # fmt: skip
+
+    out = tmp_path / "fg.npy"
+    process = subprocess.Popen(command(out), env=env, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    record = SegmentationPaths.of(out).record
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        done = json.loads(record.read_text()).get("done", []) if record.is_file() else []
+        if len(done) >= 2 or process.poll() is not None:
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finished = json.loads(record.read_text())
+    assert not finished["complete"], "the run ended before it could be killed: make it longer"
+    again = subprocess.run(command(out), env=env, cwd=repo, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    straight = subprocess.run(command(tmp_path / "straight.npy"), env=env, cwd=repo, capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+    assert straight.returncode == 0, straight.stderr[-2000:]
+    masks, keep = load_segmentation(out, 24)
+    reference, reference_keep = load_segmentation(tmp_path / "straight.npy", 24)
+    assert torch.equal(masks, reference) and torch.equal(keep, reference_keep)
