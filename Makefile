@@ -9,7 +9,7 @@ ADDRESS ?= 127.0.0.1
 export U2NET_HOME ?= $(CURDIR)/.u2net
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup app test test-fast browser-deps bench lint clean
+.PHONY: setup app gradio test test-fast browser-deps bench lint clean
 
 setup: $(VENV)/.installed $(U2NET_HOME)/u2netp.onnx
 
@@ -24,6 +24,9 @@ $(U2NET_HOME)/u2netp.onnx: $(VENV)/.installed
 
 app: setup
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS) --server.headless true --browser.gatherUsageStats false
+
+gradio: setup
+	GRADIO_SERVER_NAME=$(ADDRESS) $(PY) gradio_app.py
 
 browser-deps:
 	@bash scripts/ensure_chromium.sh

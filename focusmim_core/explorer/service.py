@@ -1,0 +1,105 @@
+"""The explorer service without a UI framework: a view (``ViewState``) in, its image, network and panels out.
+
+Used by the Gradio app and its HTTP API; checkpoints are loaded once per file version and kept
+in a small cache. Everything that can go wrong with user input raises ``InputError`` with a
+message naming the problem.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..catalog import AUTO, available_checkpoints, choose, untrained_model
+from ..checkpoints import CheckpointInfo, load_checkpoint
+from ..data.images import load_image
+from ..errors import CheckpointError, InputError
+from ..export import panel_images
+from ..model import inference_model
+from ..render import Panels, ViewSettings, render_batch
+from ..sources import ImageItem, gallery_item, synthetic_item
+from ..viewstate import IMAGE_SIZE, SYNTHETIC_COUNT, ViewState
+
+SOURCES = ("gallery", "synthetic", "upload")  # what a visitor can pick here (STL-10: the Streamlit app)
+
+
+@dataclass
+class Rendered:
+    """One rendered view: its image, the panels, the checkpoint used (None: untrained) and notes for the user."""
+
+    item: ImageItem
+    panels: Panels
+    checkpoint: CheckpointInfo | None
+    notes: list[str]
+
+    def images(self, scale: int = 3) -> list[tuple[str, np.ndarray]]:
+        """The titled panel row as uint8 ``(H * scale, W * scale, 3)`` arrays (as the exports show it)."""
+        return panel_images(self.panels, scale)
+
+
+@functools.lru_cache(maxsize=16)
+def _network(path: str, modified: float) -> nn.Module:
+    return inference_model(load_checkpoint(path)[0])
+
+
+@functools.lru_cache(maxsize=1)
+def _untrained() -> nn.Module:
+    return inference_model(untrained_model())
+
+
+def network_for(view: ViewState) -> tuple[nn.Module, CheckpointInfo | None, list[str]]:
+    """The network a view uses (its checkpoint, or the default for its mode and fill), the checkpoint, notes."""
+    choice = choose(view.checkpoint or AUTO, view.mode, view.fill, available_checkpoints())
+    notes = [choice.note] if choice.note else []
+    if choice.info is None:
+        return _untrained(), None, [*notes, "No checkpoint found: an untrained network (meaningless output)."]
+    try:
+        return _network(str(choice.info.path), choice.info.path.stat().st_mtime), choice.info, notes
+    except (CheckpointError, OSError) as error:
+        return _untrained(), None, [*notes, f"{choice.info.name} could not be loaded ({error}); untrained network."]
+
+
+def item_for(view: ViewState, upload: str | bytes | None = None) -> ImageItem:
+    """The view's image: a gallery photo by name, a procedural scene by index, or the uploaded file."""
+    if view.source == "upload":
+        if upload is None:
+            raise InputError("No image was uploaded: upload a PNG or JPEG, or pick a gallery photo.")
+        return ImageItem(load_image(upload), "uploaded image")
+    if view.source == "synthetic":
+        index = int(view.image) if str(view.image).isdigit() else -1
+        if not 0 <= index < SYNTHETIC_COUNT:
+            raise InputError(f"Procedural scene {view.image!r} does not exist: give an index 0-{SYNTHETIC_COUNT - 1}.")
+        return synthetic_item(index)
+    if view.source != "gallery":
+        raise InputError(f"Unknown image source {view.source!r}: use one of {', '.join(SOURCES)}.")
+    return gallery_item(view.image)
+
+
+def check_point(point: tuple[int, int] | None, name: str) -> tuple[int, int] | None:
+    """A pixel inside the 96 x 96 image, or ``InputError`` naming ``name``."""
+    if point is None:
+        return None
+    x, y = (round(v) for v in point)
+    if not (0 <= x < IMAGE_SIZE and 0 <= y < IMAGE_SIZE):
+        raise InputError(f"The {name} ({x}, {y}) is outside the image: give x and y in 0-{IMAGE_SIZE - 1}.")
+    return x, y
+
+
+@torch.no_grad()
+def render_view(view: ViewState, upload: str | bytes | None = None) -> Rendered:
+    """Render one view: image, masking, network and panels (``InputError`` for a bad view or upload)."""
+    fixation, attention = check_point(view.fixation, "fixation"), check_point(view.attention, "attention point")
+    view = replace(view, fixation=fixation, attention=attention)
+    item = item_for(view, upload)
+    model, info, notes = network_for(view)
+    settings = ViewSettings(
+        mode=view.mode, ratio=view.ratio, fill=view.fill, fixation=view.fixation, attention=view.attention,
+        seed=view.seed,
+    )
+    foreground = None if item.foreground is None else item.foreground[None]
+    panels = render_batch(item.image, [settings], model, foreground=foreground)[0]
+    return Rendered(item, panels, info, notes)

@@ -1,0 +1,73 @@
+"""The Gradio front-end and its HTTP API: handlers called directly, and the app served and called by gradio_client."""
+
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import pytest
+from browser_app import free_port
+from gradio_client import Client, handle_file
+from PIL import Image
+
+import gradio_app
+from focusmim_core.explorer.service import render_view
+from focusmim_core.viewstate import ViewState
+
+API = ("coffee", 30, 40, "periphery", 0.8, "mean", 0, -1, -1, "auto")  # gallery, x, y, mode, ... checkpoint
+
+
+def test_a_click_on_the_upscaled_image_is_the_pixel_under_it():
+    event = gr.SelectData(None, {"index": [251, 124], "value": None})
+    assert gradio_app.click_to_fixation(event) == (50, 24)
+    assert gradio_app.click_to_fixation(gr.SelectData(None, {"index": [9999, -3], "value": None})) == (95, 0)
+
+
+def test_the_controls_describe_the_view_the_service_renders():
+    view = gradio_app.view_of("synthetic", "coffee", 7, 10, 20, "random_patches", 0.6, "blur", 3, True, 70, 30, "auto")
+    assert view == ViewState(source="synthetic", image="7", fixation=(10, 20), attention=(70, 30),
+                             mode="random_patches", ratio=0.6, fill="blur", seed=3)  # fmt: skip
+    clickable, panels, metrics = gradio_app.explore(None, "gallery", "coffee", 0, 48, 48, "periphery", 0.8, "mean",
+                                                    0, False, 0, 0, "auto")  # fmt: skip
+    assert clickable.shape == (96 * 5, 96 * 5, 3) and [title for _, title in panels][:3] == [
+        "image + fixation", "masked input", "reconstruction"]  # fmt: skip
+    assert "masked MSE" in metrics
+    with pytest.raises(gr.Error, match="No image was uploaded"):
+        gradio_app.explore(None, "upload", "coffee", 0, 48, 48, "periphery", 0.8, "mean", 0, False, 0, 0, "auto")
+
+
+@pytest.fixture(scope="module")
+def client():
+    """The app served on a free port of 127.0.0.1, and a gradio_client for it."""
+    demo = gradio_app.build()
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+    demo.close()
+
+
+def panel(result, title: str) -> np.ndarray:
+    """A panel of an API result as an array."""
+    files = {item["caption"]: item["image"] for item in result[0]}
+    return np.asarray(Image.open(files[title]).convert("RGB"))
+
+
+def test_the_render_endpoint_gives_the_libraries_panels_and_metrics(client):
+    result = client.predict(None, *API, api_name="/render")
+    expected = dict(render_view(ViewState(image="coffee", fixation=(30, 40))).images(gradio_app.PANEL_SCALE))
+    assert np.array_equal(panel(result, "masked input"), expected["masked input"])  # PNG: lossless
+    assert result[1]["checkpoint"] == "periphery_0.8" and 0 < result[1]["metrics"]["hidden_fraction"] < 1
+
+
+def test_an_uploaded_png_round_trips_and_a_bad_upload_gets_a_message(client, tmp_path):
+    picture = (np.random.default_rng(0).random((96, 96, 3)) * 255).astype(np.uint8)
+    Image.fromarray(picture).save(tmp_path / "mine.png")
+    result = client.predict(handle_file(str(tmp_path / "mine.png")), *API, api_name="/render")
+    shown = panel(result, "masked input")[::3, ::3]  # the panel is upscaled x3 (nearest)
+    visible = np.zeros((96, 96), bool)
+    yy, xx = np.mgrid[:96, :96]
+    visible[(xx - 30) ** 2 + (yy - 40) ** 2 <= 24**2] = True
+    assert np.abs(shown[visible].astype(int) - picture[visible].astype(int)).max() <= 1
+    (tmp_path / "broken.png").write_bytes(b"this is not an image")
+    with pytest.raises(Exception, match="not an image PIL can read: choose a PNG") as error:
+        client.predict(handle_file(str(tmp_path / "broken.png")), *API, api_name="/render")
+    assert "Traceback" not in str(error.value)
