@@ -2,7 +2,8 @@
 
 Layout only: every panel comes from ``focusmim_core.explorer.service``. The Explore tab: click
 the image to fixate, choose the masking and the checkpoint, see the panels and the metrics.
-HTTP API (``gradio_client`` or two-step curl, see the README): ``render``.
+The Compare tab: every mode at once and the error-vs-ratio sweep. HTTP API (``gradio_client`` or
+two-step curl, see the README): ``render``, ``compare``, ``sweep``.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ os.environ.setdefault("GRADIO_TEMP_DIR", str(ROOT / ".gradio"))  # project-owned
 os.environ.setdefault("U2NET_HOME", str(ROOT / ".u2net"))
 
 import gradio as gr  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from focusmim_core.data import GALLERY  # noqa: E402
 from focusmim_core.errors import InputError  # noqa: E402
-from focusmim_core.explorer.service import SOURCES, Rendered, render_view  # noqa: E402
-from focusmim_core.figures import marked_image  # noqa: E402
+from focusmim_core.explorer.service import SOURCES, Rendered, compare_view, render_view, sweep_view  # noqa: E402
+from focusmim_core.figures import colour_map, marked_image, pixelated, ratio_sweep_chart  # noqa: E402
 from focusmim_core.masking import FILLS, MODES  # noqa: E402
+from focusmim_core.sweeps import mode_table  # noqa: E402
 from focusmim_core.viewstate import IMAGE_SIZE, MAX_SEED, ViewState  # noqa: E402
 
 CLICK_SCALE = 5  # the clickable image is upscaled on the server: click indices are its pixels / 5
@@ -97,6 +100,44 @@ def render_api(
     return panels, {"metrics": rendered.panels.metrics, "checkpoint": name, "notes": rendered.notes}
 
 
+def compare(*controls) -> tuple:
+    """Compare tab: every mode's input, reconstruction and error, the metrics table and the ratio sweep plot."""
+    upload, *rest = controls
+    view = view_of(*rest)
+    try:
+        compared = compare_view(view, upload)
+        curves = sweep_view(view, upload)
+    except InputError as error:
+        raise gr.Error(str(error)) from None
+    top = max(float(p.error_map.max()) for p in compared.panels)
+    tiles = []
+    for mode, panels in zip(compared.modes, compared.panels, strict=True):
+        name = MODES[mode].short_label
+        tiles += [(pixelated(panels.masked_input, PANEL_SCALE), f"{name}: input"),
+                  (pixelated(panels.reconstruction, PANEL_SCALE), f"{name}: reconstruction"),
+                  (pixelated(colour_map(panels.error_map, top), PANEL_SCALE), f"{name}: squared error")]  # fmt: skip
+    table = pd.DataFrame(mode_table(compared.panels, compared.checkpoints))
+    return tiles, table, ratio_sweep_chart(curves, "masked_mse")
+
+
+def compare_api(image: str | None, gallery: str, x: float, y: float, ratio: float, fill: str, seed: float) -> tuple:
+    """API ``compare``: every mode at one fixation -> the input/reconstruction/error tiles (PNG) and the metrics."""
+    tiles, table, _ = compare(image, "upload" if image else "gallery", gallery, 0, x, y, "periphery", ratio, fill,
+                              seed, False, 0, 0, "auto")  # fmt: skip
+    return tiles, {"rows": table.to_dict(orient="records")}
+
+
+def sweep_api(image: str | None, gallery: str, x: float, y: float, fill: str, seed: float, metric: str) -> dict:
+    """API ``sweep``: error (masked_mse or foreground_mse) against the masking ratio, per mode."""
+    view = view_of("upload" if image else "gallery", gallery, 0, x, y, "periphery", 0.8, fill, seed, False, 0, 0, "")
+    try:
+        curves = sweep_view(view, image, metric)
+    except InputError as error:
+        raise gr.Error(str(error)) from None
+    names = {spec.label: name for name, spec in MODES.items()}  # the curves come labelled for a legend
+    return {names.get(label, label): {"ratios": r, "values": v} for label, (r, v) in curves.items()}
+
+
 def controls_column() -> list:
     """The Explore tab's controls (the upload first, then in ``view_of``'s order)."""
     source = gr.Radio(list(SOURCES), value="gallery", label="Image source")
@@ -116,43 +157,64 @@ def controls_column() -> list:
     return [upload, source, gallery, scene, x, y, mode, ratio, fill, seed, attention, ax, ay, checkpoint]
 
 
+def api_endpoints() -> None:
+    """The public HTTP API, defined first (Gradio de-duplicates endpoint names silently)."""
+    gallery = next(iter(GALLERY))
+    with gr.Column(visible=False):
+        render_in = [gr.File(type="filepath"), gr.Textbox(gallery), gr.Number(48), gr.Number(48),
+                     gr.Textbox("periphery"), gr.Number(0.8), gr.Textbox("mean"), gr.Number(0), gr.Number(-1),
+                     gr.Number(-1), gr.Textbox("auto")]  # fmt: skip
+        compare_in = [gr.File(type="filepath"), gr.Textbox(gallery), gr.Number(48), gr.Number(48), gr.Number(0.6),
+                      gr.Textbox("mean"), gr.Number(0)]  # fmt: skip
+        sweep_in = [*compare_in[:4], gr.Textbox("mean"), gr.Number(0), gr.Textbox("masked_mse")]
+        outputs = [gr.Gallery(format="png"), gr.JSON()]
+        sweep_out = gr.JSON()
+        buttons = [gr.Button() for _ in range(3)]
+    shared = {"concurrency_id": MODEL_GROUP, "concurrency_limit": 1}
+    buttons[0].click(render_api, render_in, outputs, api_name="render", **shared)
+    buttons[1].click(compare_api, compare_in, outputs, api_name="compare", **shared)
+    buttons[2].click(sweep_api, sweep_in, sweep_out, api_name="sweep", **shared)
+
+
 def build() -> gr.Blocks:
-    """The Gradio app: the public API first (names are de-duplicated silently), then the Explore tab."""
-    with gr.Blocks(title="FocusMIM Explorer") as demo:
-        with gr.Column(visible=False):  # the HTTP API's own inputs and outputs
-            api_inputs = [
-                gr.File(type="filepath"), gr.Textbox(next(iter(GALLERY))), gr.Number(48), gr.Number(48),
-                gr.Textbox("periphery"), gr.Number(0.8), gr.Textbox("mean"), gr.Number(0), gr.Number(-1),
-                gr.Number(-1), gr.Textbox("auto"),
-            ]  # fmt: skip
-            api_outputs = [gr.Gallery(format="png"), gr.JSON()]
-            api_button = gr.Button()
-        api_button.click(render_api, api_inputs, api_outputs, api_name="render", concurrency_id=MODEL_GROUP,
-                         concurrency_limit=1)  # fmt: skip
+    """The Gradio app: the public API, then the controls beside the Explore and Compare tabs."""
+    with gr.Blocks(title="FocusMIM Explorer", delete_cache=(600, 3600)) as demo:  # temp files: an hour at most
+        api_endpoints()
         gr.Markdown("# FocusMIM Explorer\nClick the image to move the fixation (red); cyan: covert attention.")
-        with gr.Tab("Explore"), gr.Row():
+        with gr.Row():
             with gr.Column(scale=1):
                 controls = controls_column()
-            with gr.Column(scale=3):
-                clickable = gr.Image(label="Click to fixate", interactive=False, format="png", height=IMAGE_SIZE *
-                                     CLICK_SCALE, width=IMAGE_SIZE * CLICK_SCALE)  # fmt: skip
-                panels = gr.Gallery(label="Panels", columns=4, format="png", height="auto")
-                metrics = gr.Markdown()
+            with gr.Column(scale=3), gr.Tabs():
+                with gr.Tab("Explore"):
+                    clickable = gr.Image(label="Click to fixate", interactive=False, format="png",
+                                         height=IMAGE_SIZE * CLICK_SCALE, width=IMAGE_SIZE * CLICK_SCALE)  # fmt: skip
+                    panels = gr.Gallery(label="Panels", columns=4, format="png", height="auto")
+                    metrics = gr.Markdown()
+                with gr.Tab("Compare modes") as compare_tab:
+                    tiles = gr.Gallery(label="Every mode: input, reconstruction, squared error", columns=6,
+                                       format="png", height="auto")  # fmt: skip
+                    table = gr.Dataframe(label="Metrics per mode", interactive=False)
+                    sweep_plot = gr.Plot(label="Error vs masking ratio")
+        shared = {"concurrency_id": MODEL_GROUP, "concurrency_limit": 1, "api_visibility": "private"}
         outputs = [clickable, panels, metrics]
         x, y = controls[4], controls[5]
-        shared = {"concurrency_id": MODEL_GROUP, "concurrency_limit": 1, "api_visibility": "private"}
         clickable.select(click_to_fixation, None, [x, y], api_visibility="private").then(
             explore, controls, outputs, **shared
         )
         for control in controls:
-            if hasattr(control, "change") and control not in (x, y):
+            if control not in (x, y):
                 control.change(explore, controls, outputs, **shared)
         for control in (x, y):
             control.submit(explore, controls, outputs, **shared)
+        compare_tab.select(compare, controls, [tiles, table, sweep_plot], **shared)
         demo.load(explore, controls, outputs, **shared)
     return demo.queue(max_size=QUEUE_SIZE)
 
 
 if __name__ == "__main__":
-    build().launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), server_port=7860, share=False,
-                   max_file_size="10mb", delete_cache=(600, 3600))  # fmt: skip
+    build().launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        share=False,
+        max_file_size="10mb",
+    )

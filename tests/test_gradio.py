@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
 import gradio as gr
 import numpy as np
 import pytest
@@ -71,3 +78,41 @@ def test_an_uploaded_png_round_trips_and_a_bad_upload_gets_a_message(client, tmp
     with pytest.raises(Exception, match="not an image PIL can read: choose a PNG") as error:
         client.predict(handle_file(str(tmp_path / "broken.png")), *API, api_name="/render")
     assert "Traceback" not in str(error.value)
+
+
+def test_the_compare_and_sweep_endpoints_cover_every_mode(client):
+    from focusmim_core.masking import MODES
+
+    tiles, table = client.predict(None, "coffee", 48, 48, 0.6, "mean", 0, api_name="/compare")
+    assert len(tiles) == 3 * len(MODES) and tiles[0]["caption"].endswith(": input")
+    assert [row["mode"] for row in table["rows"]] == [spec.label for spec in MODES.values()]
+    curves = client.predict(None, "coffee", 48, 48, "mean", 0, "masked_mse", api_name="/sweep")
+    assert set(curves) == set(MODES)  # keyed by mode name, not by label
+    ratios = next(iter(curves.values()))["ratios"]
+    assert len(ratios) == 9 and all(len(c["values"]) == len(c["ratios"]) for c in curves.values())
+
+
+def test_the_script_serves_the_api_that_the_readmes_curl_calls(tmp_path):
+    """``python gradio_app.py`` (what ``make gradio`` runs), then the README's two-step HTTP call."""
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_TEMP_DIR": str(tmp_path)}
+    process = subprocess.Popen([sys.executable, "gradio_app.py"], cwd=gradio_app.ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    base = f"http://127.0.0.1:{port}/gradio_api/call/render"
+    body = json.dumps({"data": [None, "cat (chelsea)", 30, 40, "periphery", 0.8, "mean", 0, -1, -1, "auto"]})
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                request = urllib.request.Request(base, body.encode(), {"Content-Type": "application/json"})
+                event = json.load(urllib.request.urlopen(request, timeout=10))["event_id"]
+                break
+            except OSError:
+                assert process.poll() is None, process.stderr.read()[-2000:]
+                assert time.monotonic() < deadline, "the app did not start"
+                time.sleep(0.5)
+        stream = urllib.request.urlopen(f"{base}/{event}", timeout=60).read().decode()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert "event: complete" in stream and '"hidden_fraction"' in stream and "masked input" in stream

@@ -19,9 +19,11 @@ from ..checkpoints import CheckpointInfo, load_checkpoint
 from ..data.images import load_image
 from ..errors import CheckpointError, InputError
 from ..export import panel_images
+from ..masking import MODES
 from ..model import inference_model
-from ..render import Panels, ViewSettings, render_batch
+from ..render import Panels, ViewSettings, render_batch, render_modes
 from ..sources import ImageItem, gallery_item, synthetic_item
+from ..sweeps import ratio_curves
 from ..viewstate import IMAGE_SIZE, SYNTHETIC_COUNT, ViewState
 
 SOURCES = ("gallery", "synthetic", "upload")  # what a visitor can pick here (STL-10: the Streamlit app)
@@ -92,14 +94,62 @@ def check_point(point: tuple[int, int] | None, name: str) -> tuple[int, int] | N
 @torch.no_grad()
 def render_view(view: ViewState, upload: str | bytes | None = None) -> Rendered:
     """Render one view: image, masking, network and panels (``InputError`` for a bad view or upload)."""
-    fixation, attention = check_point(view.fixation, "fixation"), check_point(view.attention, "attention point")
-    view = replace(view, fixation=fixation, attention=attention)
+    settings = view_settings(view)
     item = item_for(view, upload)
     model, info, notes = network_for(view)
-    settings = ViewSettings(
-        mode=view.mode, ratio=view.ratio, fill=view.fill, fixation=view.fixation, attention=view.attention,
-        seed=view.seed,
-    )
     foreground = None if item.foreground is None else item.foreground[None]
     panels = render_batch(item.image, [settings], model, foreground=foreground)[0]
     return Rendered(item, panels, info, notes)
+
+
+@dataclass
+class Compared:
+    """Every masking mode of one view: its image, one ``Panels`` per mode, the checkpoint names and notes."""
+
+    item: ImageItem
+    modes: list[str]
+    panels: list[Panels]
+    checkpoints: dict[str, str]
+    notes: list[str]
+
+
+def view_settings(view: ViewState) -> ViewSettings:
+    """The render settings of a view (its fixation and attention checked)."""
+    fixation, attention = check_point(view.fixation, "fixation"), check_point(view.attention, "attention point")
+    return ViewSettings(
+        mode=view.mode, ratio=view.ratio, fill=view.fill, fixation=fixation, attention=attention, seed=view.seed
+    )
+
+
+def networks_by_mode(view: ViewState, modes: list[str]) -> tuple[dict[str, nn.Module], dict[str, str], list[str]]:
+    """One network per mode (the view's checkpoint, or each mode's default), their checkpoint names and notes."""
+    models, names, notes = {}, {}, []
+    for mode in modes:
+        model, info, mode_notes = network_for(replace(view, mode=mode))
+        models[mode], names[mode] = model, info.name if info else "untrained"
+        notes += [n for n in mode_notes if n not in notes]
+    return models, names, notes
+
+
+@torch.no_grad()
+def compare_view(view: ViewState, upload: str | bytes | None = None) -> Compared:
+    """The view's image and fixation under every mode (the view's ratio where a mode takes one), batched per network."""
+    item = item_for(view, upload)
+    modes = list(MODES)
+    models, names, notes = networks_by_mode(view, modes)
+    ratios = {m: (view.ratio if MODES[m].uses_ratio else MODES[m].default_ratio) for m in modes}
+    base = replace(view_settings(view), attention=None)
+    foreground = None if item.foreground is None else item.foreground[None]
+    return Compared(item, modes, render_modes(item.image, base, models, modes, foreground, ratios), names, notes)
+
+
+@torch.no_grad()
+def sweep_view(
+    view: ViewState, upload: str | bytes | None = None, metric: str = "masked_mse"
+) -> dict[str, tuple[list[float], list[float | None]]]:
+    """Error (``metric``) against the masking ratio for every mode: mode -> (ratios, values)."""
+    item = item_for(view, upload)
+    models, _, _ = networks_by_mode(view, list(MODES))
+    base = replace(view_settings(view), attention=None)
+    foreground = None if item.foreground is None else item.foreground[None]
+    return ratio_curves(item.image, base, models, foreground, metric)

@@ -1,0 +1,51 @@
+"""The Gradio app in headless Chromium: a click on a known pixel fixates there, both tabs load, and no
+request leaves 127.0.0.1. A screenshot of each tab goes to docs/."""
+
+from __future__ import annotations
+
+import pytest
+from browser_app import ROOT, free_port, launch_browser
+
+import gradio_app
+
+pytestmark = pytest.mark.browser
+playwright_api = pytest.importorskip("playwright.sync_api")
+WAIT = 60_000
+
+
+@pytest.fixture(scope="module")
+def served():
+    """The Gradio app on a free port of 127.0.0.1: its URL."""
+    demo = gradio_app.build()
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+def test_a_click_fixates_under_the_pointer_and_every_tab_loads_offline(served):
+    outside = []
+    with playwright_api.sync_playwright() as playwright:
+        browser = launch_browser(playwright)
+        page = browser.new_page(viewport={"width": 1500, "height": 1400})
+        page.set_default_timeout(WAIT)
+        page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((served, "data:", "blob:")) else 0)
+        page.goto(served)
+        side = 96 * gradio_app.CLICK_SCALE  # the clickable image is the one served at 480 x 480
+        find = f"[...document.images].findIndex(i => i.naturalWidth === {side})"
+        page.wait_for_function(f"() => {find} >= 0")
+        image = page.locator("img").nth(page.evaluate(find))
+        before = image.get_attribute("src")
+        box = image.bounding_box()
+        page.mouse.click(box["x"] + 20.5 * box["width"] / 96, box["y"] + 70.5 * box["height"] / 96)
+        x_field, y_field = page.get_by_label("Fixation x (column)"), page.get_by_label("Fixation y (row)")
+        page.wait_for_function(f"(old) => {find} >= 0 && document.images[{find}].src !== old", arg=before)
+        assert (x_field.input_value(), y_field.input_value()) == ("20", "70")
+        page.screenshot(path=str(ROOT / "docs" / "gradio_explore.png"), full_page=True)
+        page.get_by_role("tab", name="Compare modes").click()
+        page.get_by_text("Metrics per mode").wait_for()
+        page.get_by_text("Foveal filter: input", exact=False).first.wait_for()
+        page.screenshot(path=str(ROOT / "docs" / "gradio_compare.png"), full_page=True)
+        assert not page.get_by_text("Error", exact=True).count()
+        browser.close()
+    assert outside == []  # offline: no analytics, fonts or hub requests
