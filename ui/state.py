@@ -24,7 +24,8 @@ from focusmim_core.catalog import (
     untrained_model,
 )
 from focusmim_core.checkpoints import CheckpointInfo
-from focusmim_core.data import to_uint8_image
+from focusmim_core.explorer import service
+from focusmim_core.explorer.service import foreground_map
 from focusmim_core.latent_batch import BATCH_SOURCES, batch_images, encode_batch
 from focusmim_core.segmentation import foreground_model
 from focusmim_core.sources import ImageItem, gallery_item, open_stl10, stl10_item, stl10_root, synthetic_item
@@ -136,23 +137,12 @@ def _segmenter():
 
 @st.cache_data(max_entries=256, show_spinner="Finding the foreground (rembg)…")
 def _foreground_map(pixels: np.ndarray) -> np.ndarray | str:
-    try:
-        masks = _segmenter().predict(pixels[None])
-    except InputError as error:
-        return str(error)
-    except Exception as error:  # onnxruntime errors have no common base class
-        return f"The foreground model failed ({type(error).__name__}: {str(error)[:160]})."
-    return masks[0].astype(np.float32) / 255.0
+    return foreground_map(_segmenter(), pixels)
 
 
 def foreground_of(item: ImageItem) -> tuple[torch.Tensor | None, str | None]:
     """Foreground confidence ``(H, W)`` of an image (known, or rembg's, cached per image) or a message."""
-    if item.foreground is not None:
-        return item.foreground, None
-    result = _foreground_map(to_uint8_image(item.image))
-    if isinstance(result, str):
-        return None, f"No foreground map: {result} Foreground-weighted errors are not shown."
-    return torch.from_numpy(result), None
+    return service.foreground_of(item, _foreground_map)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

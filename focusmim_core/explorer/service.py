@@ -8,6 +8,7 @@ message naming the problem.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -16,12 +17,14 @@ from torch import nn
 
 from ..catalog import AUTO, available_checkpoints, choose, untrained_model
 from ..checkpoints import CheckpointInfo, load_checkpoint
+from ..data import to_uint8_image
 from ..data.images import load_image
 from ..errors import CheckpointError, InputError
 from ..export import panel_images
 from ..masking import MODES
 from ..model import inference_model
 from ..render import Panels, ViewSettings, render_batch, render_modes
+from ..segmentation import foreground_model
 from ..sources import ImageItem, gallery_item, synthetic_item
 from ..sweeps import ratio_curves
 from ..viewstate import IMAGE_SIZE, SYNTHETIC_COUNT, ViewState
@@ -97,9 +100,9 @@ def render_view(view: ViewState, upload: str | bytes | None = None) -> Rendered:
     settings = view_settings(view)
     item = item_for(view, upload)
     model, info, notes = network_for(view)
-    foreground = None if item.foreground is None else item.foreground[None]
+    foreground, note = foreground_of(item, rembg_foreground)
     panels = render_batch(item.image, [settings], model, foreground=foreground)[0]
-    return Rendered(item, panels, info, notes)
+    return Rendered(item, panels, info, [*notes, *([note] if note else [])])
 
 
 @dataclass
@@ -139,7 +142,7 @@ def compare_view(view: ViewState, upload: str | bytes | None = None) -> Compared
     models, names, notes = networks_by_mode(view, modes)
     ratios = {m: (view.ratio if MODES[m].uses_ratio else MODES[m].default_ratio) for m in modes}
     base = replace(view_settings(view), attention=None)
-    foreground = None if item.foreground is None else item.foreground[None]
+    foreground, _ = foreground_of(item, rembg_foreground)
     return Compared(item, modes, render_modes(item.image, base, models, modes, foreground, ratios), names, notes)
 
 
@@ -151,5 +154,43 @@ def sweep_view(
     item = item_for(view, upload)
     models, _, _ = networks_by_mode(view, list(MODES))
     base = replace(view_settings(view), attention=None)
-    foreground = None if item.foreground is None else item.foreground[None]
+    foreground, _ = foreground_of(item, rembg_foreground)
     return ratio_curves(item.image, base, models, foreground, metric)
+
+
+def foreground_map(segmenter: object, pixels: np.ndarray) -> np.ndarray | str:
+    """rembg's foreground confidence in [0, 1] ``(H, W)`` for uint8 ``(H, W, 3)`` pixels, or a message why not."""
+    try:
+        masks = segmenter.predict(pixels[None])  # type: ignore[attr-defined]
+    except InputError as error:
+        return str(error)
+    except Exception as error:  # onnxruntime errors have no common base class
+        return f"The foreground model failed ({type(error).__name__}: {str(error)[:160]})."
+    return masks[0].astype(np.float32) / 255.0
+
+
+def foreground_of(
+    item: ImageItem, find: Callable[[np.ndarray], np.ndarray | str]
+) -> tuple[torch.Tensor | None, str | None]:
+    """An image's foreground ``(H, W)`` (its own, else ``find(uint8 pixels)``, e.g. rembg's) or a message why not."""
+    if item.foreground is not None:
+        return item.foreground, None
+    result = find(to_uint8_image(item.image))
+    if isinstance(result, str):
+        return None, f"No foreground map: {result} Foreground-weighted errors are not shown."
+    return torch.from_numpy(result), None
+
+
+@functools.lru_cache(maxsize=1)
+def _segmenter() -> object:
+    return foreground_model("u2netp")
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_foreground(key: bytes) -> np.ndarray | str:
+    return foreground_map(_segmenter(), np.frombuffer(key, dtype=np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE, 3))
+
+
+def rembg_foreground(pixels: np.ndarray) -> np.ndarray | str:
+    """rembg's (u2netp) foreground of uint8 ``(96, 96, 3)`` pixels, cached per image."""
+    return _cached_foreground(np.ascontiguousarray(pixels, dtype=np.uint8).tobytes())
