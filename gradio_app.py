@@ -2,13 +2,16 @@
 
 Layout only: every panel comes from ``focusmim_core.explorer.service``. The Explore tab: click
 the image to fixate, choose the masking and the checkpoint, see the panels and the metrics.
-The Compare tab: every mode at once and the error-vs-ratio sweep. HTTP API (``gradio_client`` or
-two-step curl, see the README): ``render``, ``compare``, ``sweep``.
+The Compare tab: every mode at once and the error-vs-ratio sweep; Scanpath: clicks add fixations.
+HTTP API (``gradio_client`` or two-step curl, see the README): ``render``, ``compare``, ``sweep``,
+``scanpath``.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -23,8 +26,25 @@ import pandas as pd  # noqa: E402
 
 from focusmim_core.data import GALLERY  # noqa: E402
 from focusmim_core.errors import InputError  # noqa: E402
-from focusmim_core.explorer.service import SOURCES, Rendered, compare_view, render_view, sweep_view  # noqa: E402
-from focusmim_core.figures import colour_map, marked_image, pixelated, ratio_sweep_chart  # noqa: E402
+from focusmim_core.explorer.service import (  # noqa: E402
+    SOURCES,
+    Rendered,
+    compare_view,
+    item_for,
+    render_view,
+    scanpath_view,
+    sweep_view,
+)
+from focusmim_core.figures import (  # noqa: E402
+    MARKER_COLOURS,
+    SUGGESTION_COLOUR,
+    colour_map,
+    draw_markers,
+    marked_image,
+    pixelated,
+    ratio_sweep_chart,
+    scanpath_chart,
+)
 from focusmim_core.masking import FILLS, MODES  # noqa: E402
 from focusmim_core.sweeps import mode_table  # noqa: E402
 from focusmim_core.viewstate import IMAGE_SIZE, MAX_SEED, ViewState  # noqa: E402
@@ -33,6 +53,7 @@ CLICK_SCALE = 5  # the clickable image is upscaled on the server: click indices 
 PANEL_SCALE = 3
 MODEL_GROUP = "model"  # every listener that runs the network: one at a time, in a bounded queue
 QUEUE_SIZE = 32
+MAX_FIXATIONS = 12
 
 
 def click_to_fixation(evt: gr.SelectData) -> tuple[int, int]:
@@ -138,6 +159,59 @@ def sweep_api(image: str | None, gallery: str, x: float, y: float, fill: str, se
     return {names.get(label, label): {"ratios": r, "values": v} for label, (r, v) in curves.items()}
 
 
+def scanpath(path: list, *controls) -> tuple:
+    """Scanpath tab: the image with the fixations, the glimpses, the error curves and the suggestion."""
+    upload, *rest = controls
+    view = view_of(*rest)
+    if not path:
+        return marked_image(item_for_view(view, upload), [], CLICK_SCALE), [], None, "Click the image to fixate."
+    try:
+        result = scanpath_view(view, [tuple(p) for p in path], upload)
+    except InputError as error:
+        raise gr.Error(str(error)) from None
+    points = [*map(tuple, path), *([result.suggestion] if result.suggestion else [])]
+    colours = [MARKER_COLOURS[2]] * (len(path) - 1) + [MARKER_COLOURS[0]]
+    colours += [SUGGESTION_COLOUR] * bool(result.suggestion)
+    clickable = draw_markers(pixelated(result.item.image, CLICK_SCALE), points, CLICK_SCALE, colours)
+    glimpses = [(pixelated(g.masked_input, PANEL_SCALE), f"after {k + 1}") for k, g in enumerate(result.glimpses)]
+    where = f"Suggested next fixation: {result.suggestion}." if result.suggestion else "Nothing left to reveal."
+    return clickable, glimpses, scanpath_chart(result.curves, result.metric), where
+
+
+def item_for_view(view: ViewState, upload: str | None) -> object:
+    """The view's image tensor (for the empty scanpath), with a clear error for a bad choice."""
+    try:
+        return item_for(view, upload).image
+    except InputError as error:
+        raise gr.Error(str(error)) from None
+
+
+def add_fixation(path: list, evt: gr.SelectData) -> list:
+    """A click on the scanpath image appends its pixel (at most ``MAX_FIXATIONS``)."""
+    return [*path, list(click_to_fixation(evt))][:MAX_FIXATIONS]
+
+
+def scanpath_api(image: str | None, gallery: str, path: str, mode: str, ratio: float, fill: str) -> tuple:
+    """API ``scanpath``: fixations as JSON ``[[x, y], ...]`` -> each glimpse's input (PNG), curves, suggestion."""
+    try:
+        points = [tuple(int(v) for v in p) for p in json.loads(path)]
+    except (ValueError, TypeError) as error:
+        raise gr.Error(f"The path must be JSON like [[30, 40], [60, 50]] ({error}).") from None
+    view = view_of("upload" if image else "gallery", gallery, 0, 0, 0, mode, ratio, fill, 0, False, 0, 0, "")
+    try:
+        result = scanpath_view(view, points, image)
+    except InputError as error:
+        raise gr.Error(str(error)) from None
+    glimpses = [(pixelated(g.masked_input, PANEL_SCALE), f"after {k + 1}") for k, g in enumerate(result.glimpses)]
+    return glimpses, {"curves": result.curves, "metric": result.metric, "suggestion": result.suggestion}
+
+
+def follow_suggestion(path: list, where: str) -> list:
+    """Append the suggested fixation shown in the text (nothing when there is none)."""
+    numbers = [int(v) for v in re.findall(r"\d+", where or "")]
+    return [*path, numbers[:2]][:MAX_FIXATIONS] if path and len(numbers) >= 2 else path
+
+
 def controls_column() -> list:
     """The Explore tab's controls (the upload first, then in ``view_of``'s order)."""
     source = gr.Radio(list(SOURCES), value="gallery", label="Image source")
@@ -169,11 +243,15 @@ def api_endpoints() -> None:
         sweep_in = [*compare_in[:4], gr.Textbox("mean"), gr.Number(0), gr.Textbox("masked_mse")]
         outputs = [gr.Gallery(format="png"), gr.JSON()]
         sweep_out = gr.JSON()
-        buttons = [gr.Button() for _ in range(3)]
+        scan_in = [gr.File(type="filepath"), gr.Textbox(gallery), gr.Textbox("[[48, 48]]"), gr.Textbox("periphery"),
+                   gr.Number(0.9), gr.Textbox("mean")]  # fmt: skip
+        scan_out = [gr.Gallery(format="png"), gr.JSON()]
+        buttons = [gr.Button() for _ in range(4)]
     shared = {"concurrency_id": MODEL_GROUP, "concurrency_limit": 1}
     buttons[0].click(render_api, render_in, outputs, api_name="render", **shared)
     buttons[1].click(compare_api, compare_in, outputs, api_name="compare", **shared)
     buttons[2].click(sweep_api, sweep_in, sweep_out, api_name="sweep", **shared)
+    buttons[3].click(scanpath_api, scan_in, scan_out, api_name="scanpath", **shared)
 
 
 def build() -> gr.Blocks:
@@ -195,6 +273,16 @@ def build() -> gr.Blocks:
                                        format="png", height="auto")  # fmt: skip
                     table = gr.Dataframe(label="Metrics per mode", interactive=False)
                     sweep_plot = gr.Plot(label="Error vs masking ratio")
+                with gr.Tab("Scanpath") as scan_tab:
+                    path = gr.State([])
+                    gr.Markdown("Each click adds a fixation (latest red, earlier yellow); green: where to look next.")
+                    scan_image = gr.Image(label="Click to add a fixation", interactive=False, format="png",
+                                          height=IMAGE_SIZE * CLICK_SCALE, width=IMAGE_SIZE * CLICK_SCALE)  # fmt: skip
+                    with gr.Row():
+                        follow, undo, clear = gr.Button("Look where suggested"), gr.Button("Undo"), gr.Button("Clear")
+                    where = gr.Markdown()
+                    glimpses = gr.Gallery(label="Glimpses", columns=6, format="png", height="auto")
+                    curve = gr.Plot(label="Error after each fixation")
         shared = {"concurrency_id": MODEL_GROUP, "concurrency_limit": 1, "api_visibility": "private"}
         outputs = [clickable, panels, metrics]
         x, y = controls[4], controls[5]
@@ -207,6 +295,13 @@ def build() -> gr.Blocks:
         for control in (x, y):
             control.submit(explore, controls, outputs, **shared)
         compare_tab.select(compare, controls, [tiles, table, sweep_plot], **shared)
+        scan_outputs = [scan_image, glimpses, curve, where]
+        redraw = {"fn": scanpath, "inputs": [path, *controls], "outputs": scan_outputs, **shared}
+        scan_tab.select(**redraw)
+        scan_image.select(add_fixation, path, path, api_visibility="private").then(**redraw)
+        follow.click(follow_suggestion, [path, where], path, api_visibility="private").then(**redraw)
+        undo.click(lambda p: p[:-1], path, path, api_visibility="private").then(**redraw)
+        clear.click(lambda: [], None, path, api_visibility="private").then(**redraw)
         demo.load(explore, controls, outputs, **shared)
     return demo.queue(max_size=QUEUE_SIZE)
 

@@ -32,7 +32,7 @@ def test_a_click_fixates_under_the_pointer_and_every_tab_loads_offline(served):
         page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((served, "data:", "blob:")) else 0)
         page.goto(served)
         side = 96 * gradio_app.CLICK_SCALE  # the clickable image is the one served at 480 x 480
-        find = f"[...document.images].findIndex(i => i.naturalWidth === {side})"
+        find = f"[...document.images].findIndex(i => i.naturalWidth === {side} && i.offsetParent !== null)"
         page.wait_for_function(f"() => {find} >= 0")
         image = page.locator("img").nth(page.evaluate(find))
         before = image.get_attribute("src")
@@ -46,6 +46,15 @@ def test_a_click_fixates_under_the_pointer_and_every_tab_loads_offline(served):
         page.get_by_text("Metrics per mode").wait_for()
         page.get_by_text("Foveal filter: input", exact=False).first.wait_for()
         page.screenshot(path=str(ROOT / "docs" / "gradio_compare.png"), full_page=True)
+        page.get_by_role("tab", name="Scanpath").click()
+        page.get_by_text("Click the image to fixate.").wait_for()
+        scan = page.locator("img").nth(page.evaluate(find))
+        box = scan.bounding_box()
+        page.mouse.click(box["x"] + 30.5 * box["width"] / 96, box["y"] + 40.5 * box["height"] / 96)
+        page.get_by_text("Suggested next fixation", exact=False).wait_for()
+        page.get_by_role("button", name="Look where suggested").click()
+        page.get_by_text("after 2").first.wait_for()
+        page.screenshot(path=str(ROOT / "docs" / "gradio_scanpath.png"), full_page=True)
         assert not page.get_by_text("Error", exact=True).count()
         browser.close()
     assert outside == []  # offline: no analytics, fonts or hub requests

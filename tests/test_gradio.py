@@ -116,3 +116,17 @@ def test_the_script_serves_the_api_that_the_readmes_curl_calls(tmp_path):
         process.terminate()
         process.wait(timeout=30)
     assert "event: complete" in stream and '"hidden_fraction"' in stream and "masked input" in stream
+
+
+def test_the_scanpath_endpoint_and_handlers(client):
+    glimpses, info = client.predict(None, "coffee", "[[30, 40], [60, 50]]", "periphery", 0.9, "mean",
+                                    api_name="/scanpath")  # fmt: skip
+    assert [g["caption"] for g in glimpses] == ["after 1", "after 2"]
+    assert set(info["curves"]) == {"your scanpath", "suggested (model's own error)", "random"}
+    assert all(len(curve) == 2 for curve in info["curves"].values()) and len(info["suggestion"]) == 2
+    with pytest.raises(Exception, match="must be JSON like"):
+        client.predict(None, "coffee", "30, 40", "periphery", 0.9, "mean", api_name="/scanpath")
+    path = gradio_app.add_fixation([[1, 2]], gr.SelectData(None, {"index": [52, 103], "value": None}))
+    assert path == [[1, 2], [10, 20]]
+    assert gradio_app.follow_suggestion(path, "Suggested next fixation: (70, 12).") == [*path, [70, 12]]
+    assert gradio_app.follow_suggestion(path, "Nothing left to reveal.") == path

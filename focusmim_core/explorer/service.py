@@ -24,9 +24,10 @@ from ..export import panel_images
 from ..masking import MODES
 from ..model import inference_model
 from ..render import Panels, ViewSettings, render_batch, render_modes
+from ..scanpath import SCANPATH_MODES, render_scanpath, reveal_radius, suggest_fixation
 from ..segmentation import foreground_model
 from ..sources import ImageItem, gallery_item, synthetic_item
-from ..sweeps import ratio_curves
+from ..sweeps import ratio_curves, scanpath_curves
 from ..viewstate import IMAGE_SIZE, SYNTHETIC_COUNT, ViewState
 
 SOURCES = ("gallery", "synthetic", "upload")  # what a visitor can pick here (STL-10: the Streamlit app)
@@ -194,3 +195,34 @@ def _cached_foreground(key: bytes) -> np.ndarray | str:
 def rembg_foreground(pixels: np.ndarray) -> np.ndarray | str:
     """rembg's (u2netp) foreground of uint8 ``(96, 96, 3)`` pixels, cached per image."""
     return _cached_foreground(np.ascontiguousarray(pixels, dtype=np.uint8).tobytes())
+
+
+@dataclass
+class Scanpath:
+    """A scanpath of one view: each glimpse's panels, the suggested next fixation and the three error curves."""
+
+    item: ImageItem
+    glimpses: list[Panels]
+    suggestion: tuple[int, int] | None
+    curves: dict[str, list[float | None]]
+    metric: str
+
+
+@torch.no_grad()
+def scanpath_view(view: ViewState, path: list[tuple[int, int]], upload: str | bytes | None = None) -> Scanpath:
+    """Render a sequence of fixations (each reveals a region) under the view's mode: glimpses, suggestion, curves."""
+    if not path:
+        raise InputError("A scanpath needs at least one fixation: click the image.")
+    if view.mode not in SCANPATH_MODES:
+        raise InputError(f"A scanpath reveals regions: use one of {', '.join(SCANPATH_MODES)}, not {view.mode!r}.")
+    points = [check_point(point, f"fixation {k + 1}") for k, point in enumerate(path)]
+    item = item_for(view, upload)
+    model, _, _ = network_for(view)
+    base = ViewSettings(mode=view.mode, ratio=view.ratio, fill=view.fill)
+    foreground, _ = foreground_of(item, rembg_foreground)
+    glimpses = render_scanpath(item.image, points, base, model, foreground)
+    radius = reveal_radius(base, *item.image.shape[-2:])
+    suggestion = suggest_fixation(glimpses[-1], radius, view.mode == "periphery_square")
+    curves = scanpath_curves(item.image, points, base, model, foreground)
+    metric = "foreground-weighted MSE" if foreground is not None else "masked MSE"
+    return Scanpath(item, glimpses, suggestion, curves, metric)
