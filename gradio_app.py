@@ -40,6 +40,7 @@ from focusmim_core.figures import (  # noqa: E402
     SUGGESTION_COLOUR,
     colour_map,
     draw_markers,
+    heatmap_row,
     marked_image,
     pixelated,
     ratio_sweep_chart,
@@ -88,7 +89,7 @@ def metrics_markdown(rendered: Rendered) -> str:
 
 
 def explore(*controls) -> tuple:
-    """Explore tab: (clickable image, panels, metrics) for the controls; a clear error for bad input."""
+    """Explore tab: (clickable image, panels, metrics, error maps) for the controls; a clear error for bad input."""
     upload, *rest = controls
     try:
         rendered = render_view(view_of(*rest), upload)
@@ -98,7 +99,19 @@ def explore(*controls) -> tuple:
     points = [p for p in (view.fixation, view.attention) if p is not None]
     clickable = marked_image(rendered.item.image, points, CLICK_SCALE)
     panels = [(array, title) for title, array in rendered.images(PANEL_SCALE)]
-    return clickable, panels, metrics_markdown(rendered)
+    return clickable, panels, metrics_markdown(rendered), error_maps(rendered)
+
+
+def error_maps(rendered: Rendered) -> object:
+    """The squared-error maps with a colour bar (the latent objective: its cosine map instead)."""
+    panels = rendered.panels
+    if panels.latent_similarity is not None:
+        return heatmap_row([("Predicted vs target latent (cosine)", panels.latent_similarity.clamp(0, 1))],
+                           colorbar_title="cosine", zmax=1.0)  # fmt: skip
+    maps = [("Squared error (mean over RGB)", panels.error_map)]
+    if panels.weighted_error_map is not None:
+        maps.append(("Foreground-weighted error", panels.weighted_error_map))
+    return heatmap_row(maps, colorbar_title="error")
 
 
 def render_api(
@@ -268,6 +281,7 @@ def build() -> gr.Blocks:
                                          height=IMAGE_SIZE * CLICK_SCALE, width=IMAGE_SIZE * CLICK_SCALE)  # fmt: skip
                     panels = gr.Gallery(label="Panels", columns=4, format="png", height="auto")
                     metrics = gr.Markdown()
+                    maps = gr.Plot(label="Error maps")
                 with gr.Tab("Compare modes") as compare_tab:
                     tiles = gr.Gallery(label="Every mode: input, reconstruction, squared error", columns=6,
                                        format="png", height="auto")  # fmt: skip
@@ -284,7 +298,7 @@ def build() -> gr.Blocks:
                     glimpses = gr.Gallery(label="Glimpses", columns=6, format="png", height="auto")
                     curve = gr.Plot(label="Error after each fixation")
         shared = {"concurrency_id": MODEL_GROUP, "concurrency_limit": 1, "api_visibility": "private"}
-        outputs = [clickable, panels, metrics]
+        outputs = [clickable, panels, metrics, maps]
         x, y = controls[4], controls[5]
         clickable.select(click_to_fixation, None, [x, y], api_visibility="private").then(
             explore, controls, outputs, **shared

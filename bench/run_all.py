@@ -18,6 +18,7 @@ BENCHMARKS = (
     ("bench.bench_probe", []),
     ("bench.bench_segment", []),
     ("bench.bench_app", []),
+    ("bench.bench_gradio", []),
 )
 
 

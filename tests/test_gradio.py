@@ -33,11 +33,11 @@ def test_the_controls_describe_the_view_the_service_renders():
     view = gradio_app.view_of("synthetic", "coffee", 7, 10, 20, "random_patches", 0.6, "blur", 3, True, 70, 30, "auto")
     assert view == ViewState(source="synthetic", image="7", fixation=(10, 20), attention=(70, 30),
                              mode="random_patches", ratio=0.6, fill="blur", seed=3)  # fmt: skip
-    clickable, panels, metrics = gradio_app.explore(None, "gallery", "coffee", 0, 48, 48, "periphery", 0.8, "mean",
-                                                    0, False, 0, 0, "auto")  # fmt: skip
+    controls = (None, "gallery", "coffee", 0, 48, 48, "periphery", 0.8, "mean", 0, False, 0, 0, "auto")
+    clickable, panels, metrics, maps = gradio_app.explore(*controls)
     assert clickable.shape == (96 * 5, 96 * 5, 3) and [title for _, title in panels][:3] == [
         "image + fixation", "masked input", "reconstruction"]  # fmt: skip
-    assert "masked MSE" in metrics
+    assert "masked MSE" in metrics and maps.layout.coloraxis.colorbar.title.text == "error"
     with pytest.raises(gr.Error, match="No image was uploaded"):
         gradio_app.explore(None, "upload", "coffee", 0, 48, 48, "periphery", 0.8, "mean", 0, False, 0, 0, "auto")
 

@@ -1,0 +1,93 @@
+"""Gradio click latency: ``python -m bench.bench_gradio`` (part of ``make bench``).
+
+From the press on the Explore tab's image until the new fixation's image and panels are in
+the page (median of 20 clicks in headless Chromium, timed inside the page with its own clock),
+next to the same measurement on the Streamlit app in the same run (``bench_app.click_latency``).
+Goal on the 2-core machine: <= 250 ms. Prints what was measured, the Streamlit figure, the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "tests") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tests"))
+
+from browser_app import free_port, launch_browser, running_app  # noqa: E402
+
+import gradio_app  # noqa: E402
+from bench.bench_app import SETTLE_S, click_latency  # noqa: E402
+from bench.timing import machine  # noqa: E402
+
+GOAL_MS = 250
+SIDE = 96 * gradio_app.CLICK_SCALE
+FIND = f"[...document.images].findIndex(i => i.naturalWidth === {SIDE} && i.offsetParent !== null)"
+WATCH = f"""
+(old) => {{
+    window.__clickAt = null; window.__shownAt = null;
+    document.addEventListener('pointerdown', () => {{ window.__clickAt = Date.now(); }}, {{once: true, capture: true}});
+    const check = () => {{
+        const i = {FIND};
+        const image = i >= 0 ? document.images[i] : null;
+        if (image && image.src !== old && image.complete) {{ window.__shownAt = Date.now(); }}
+        else {{ requestAnimationFrame(check); }}
+    }};
+    requestAnimationFrame(check);
+}}
+"""
+
+
+def gradio_latency(clicks: int, playwright) -> float:
+    """Median ms from the press on the image until the new fixation's image has loaded in the page."""
+    demo = gradio_app.build()
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    browser = launch_browser(playwright)
+    try:
+        page = browser.new_page(viewport={"width": 1500, "height": 1400})
+        page.set_default_timeout(60_000)
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_function(f"() => {FIND} >= 0")
+        times = []
+        for i in range(clicks + 2):
+            image = page.locator("img").nth(page.evaluate(FIND))
+            box = image.bounding_box()
+            x, y = 10 + (i * 7) % 76, 15 + (i * 11) % 70
+            page.evaluate(WATCH, image.get_attribute("src"))
+            page.mouse.click(box["x"] + (x + 0.5) * box["width"] / 96, box["y"] + (y + 0.5) * box["height"] / 96)
+            page.wait_for_function("window.__shownAt !== null", polling=100)
+            clicked, shown = page.evaluate("[window.__clickAt, window.__shownAt]")
+            if i >= 2 and clicked is not None:  # two warm-up clicks
+                times.append(shown - clicked)
+            time.sleep(SETTLE_S)
+        return statistics.median(times)
+    finally:
+        browser.close()
+        demo.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Measure Gradio and Streamlit click latency and print both with their ratio."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clicks", type=int, default=20)
+    args = parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    print(f"machine: {machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    with sync_playwright() as playwright:
+        measured = gradio_latency(args.clicks, playwright)
+        with running_app() as url:
+            baseline = click_latency(url, args.clicks, playwright)
+    print(f"Gradio: click -> new fixation's image and panels, median of {args.clicks}: {measured:.0f} ms "
+          f"(goal <= {GOAL_MS} ms)")  # fmt: skip
+    print(f"Streamlit, same run, same measurement: {baseline:.0f} ms; Gradio / Streamlit = {measured / baseline:.2f}")
+
+
+if __name__ == "__main__":
+    main()
