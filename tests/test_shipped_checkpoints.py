@@ -124,3 +124,17 @@ def test_the_checkpoint_table_lists_every_shipped_checkpoint(tmp_path):
 def test_square_periphery_borrows_the_periphery_checkpoint():
     chosen = default_checkpoint("periphery_square", "mean")
     assert chosen is not None and chosen.metadata.mode == "periphery" and chosen.metadata.fill == "mean"
+
+
+@pytest.mark.parametrize("spec", LATENT_DEMOS, ids=[spec.name for spec in LATENT_DEMOS])
+def test_a_shipped_latent_demo_opens_in_the_app_with_its_cosine_map(spec, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.delenv("FOCUSMIM_CHECKPOINTS", raising=False)
+    at = AppTest.from_file(str(SHIPPED_DIR.parent / "app.py"), default_timeout=120)
+    at.query_params.update({"mode": spec.mode, "ratio": f"{spec.ratio:g}", "ckpt": spec.name})
+    at.run()
+    assert not at.exception, at.exception
+    assert "Latent cosine (hidden cells)" in [m.label for m in at.metric]
+    at.switch_page("pages/latent.py").run()
+    assert not at.exception, at.exception
