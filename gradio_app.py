@@ -26,16 +26,7 @@ import pandas as pd  # noqa: E402
 
 from focusmim_core.data import GALLERY  # noqa: E402
 from focusmim_core.errors import InputError  # noqa: E402
-from focusmim_core.explorer.service import (  # noqa: E402
-    SOURCES,
-    Rendered,
-    compare_view,
-    item_for,
-    render_view,
-    scanpath_view,
-    sweep_view,
-)
-from focusmim_core.figures import (  # noqa: E402
+from focusmim_core.explorer.figures import (  # noqa: E402
     MARKER_COLOURS,
     SUGGESTION_COLOUR,
     colour_map,
@@ -46,9 +37,18 @@ from focusmim_core.figures import (  # noqa: E402
     ratio_sweep_chart,
     scanpath_chart,
 )
+from focusmim_core.explorer.service import (  # noqa: E402
+    SOURCES,
+    Rendered,
+    compare_view,
+    item_for,
+    render_view,
+    scanpath_view,
+    sweep_view,
+)
+from focusmim_core.explorer.sweeps import mode_table  # noqa: E402
+from focusmim_core.explorer.viewstate import IMAGE_SIZE, MAX_SEED, ViewState  # noqa: E402
 from focusmim_core.masking import FILLS, MODES  # noqa: E402
-from focusmim_core.sweeps import mode_table  # noqa: E402
-from focusmim_core.viewstate import IMAGE_SIZE, MAX_SEED, ViewState  # noqa: E402
 
 CLICK_SCALE = 5  # the clickable image is upscaled on the server: click indices are its pixels / 5
 PANEL_SCALE = 3

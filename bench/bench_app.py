@@ -32,9 +32,9 @@ from browser_app import CLICK_FRAME, launch_browser, running_app, status_text  #
 
 from bench.timing import machine, median_seconds  # noqa: E402
 from focusmim_core import MODES, ViewSettings, inference_model, render, render_modes  # noqa: E402
-from focusmim_core.catalog import untrained_model  # noqa: E402
+from focusmim_core.explorer.catalog import untrained_model  # noqa: E402
+from focusmim_core.explorer.sources import synthetic_item  # noqa: E402
 from focusmim_core.runtime import configure_cpu_allocator  # noqa: E402
-from focusmim_core.sources import synthetic_item  # noqa: E402
 
 SERVER_GOAL_MS = 100
 CLICK_GOAL_MS = 500

@@ -110,7 +110,7 @@ QUALITY_ARMS = (  # (label, learning rate, schedule); the first is the recipe (b
 def quality(checkpoint: Path, images: int, folder: Path) -> list[list[str]]:
     """Train each arm of ``QUALITY_ARMS`` from ``checkpoint`` for ``images`` images; rows of the PSNR reached."""
     from focusmim_core import load_checkpoint
-    from focusmim_core.evaluation import evaluate_reconstruction
+    from focusmim_core.explorer.evaluation import evaluate_reconstruction
     from train.pretrain import PretrainConfig, run
 
     _, meta = load_checkpoint(checkpoint)

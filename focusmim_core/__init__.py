@@ -16,13 +16,13 @@ from .checkpoints import (
 )
 from .data import STL10, SyntheticScenes, gallery_image, gallery_images, load_image
 from .errors import CheckpointError, DatasetError, InputError
+from .explorer.render import Panels, ViewSettings, render, render_batch, render_modes, render_ratio_sweep
 from .fixations import as_points, sample_fixations
 from .foveation import FovealFilter, foveate
 from .losses import error_map, masked_mse, per_sample_masked_mse
 from .masking import MODES, MaskingMode, mask_images, patch_count, periphery_radius, square_side
 from .metrics import decorrelation, psnr, sparsity
 from .model import Autoencoder, inference_model
-from .render import Panels, ViewSettings, render, render_batch, render_modes, render_ratio_sweep
 from .segmentation import SegmentationUnavailable, foreground, keep_images
 
 __version__ = "0.1.0"

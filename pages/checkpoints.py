@@ -3,11 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from focusmim_core.catalog import TRAIN_HINT, checkpoint_folders, describe
 from focusmim_core.errors import InputError
-from focusmim_core.figures import line_chart, probe_chart, sweep_chart
-from focusmim_core.grid import find_sweeps, read_results, read_sweep, summarise
-from focusmim_core.runs import (
+from focusmim_core.explorer.catalog import TRAIN_HINT, checkpoint_folders, describe
+from focusmim_core.explorer.figures import line_chart, probe_chart, sweep_chart
+from focusmim_core.explorer.grid import find_sweeps, read_results, read_sweep, summarise
+from focusmim_core.explorer.runs import (
     CURVE_KEYS,
     PAPER_ACCURACY,
     find_runs,

@@ -4,8 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from focusmim_core import MODES, InputError, ViewSettings, render_modes
-from focusmim_core.figures import colour_map, pixelated, ratio_sweep_chart
-from focusmim_core.sweeps import SWEEP_RATIOS, mode_table, ratio_curves
+from focusmim_core.explorer.figures import colour_map, pixelated, ratio_sweep_chart
+from focusmim_core.explorer.sweeps import SWEEP_RATIOS, mode_table, ratio_curves
 from ui import state
 from ui.widgets import checkpoint_notice
 

@@ -5,11 +5,11 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from focusmim_core import MODES, InputError, render
-from focusmim_core.catalog import describe, details_markdown
-from focusmim_core.export import panel_row_png, settings_json
-from focusmim_core.figures import framed, heatmap_row, pixelated
+from focusmim_core.explorer.catalog import describe, details_markdown
+from focusmim_core.explorer.export import panel_row_png, settings_json
+from focusmim_core.explorer.figures import framed, heatmap_row, pixelated
+from focusmim_core.explorer.viewstate import IMAGE_SIZE, MAX_SEED, to_query
 from focusmim_core.masking import FILLS
-from focusmim_core.viewstate import IMAGE_SIZE, MAX_SEED, to_query
 from ui import state
 from ui.widgets import checkpoint_notice, clickable_image, explore_controls
 

@@ -6,7 +6,8 @@ import streamlit as st
 import torch
 
 from focusmim_core import InputError, render
-from focusmim_core.figures import channel_grid_figure, correlation_heatmap, segmentation_overlay, tsne_scatter
+from focusmim_core.explorer.figures import channel_grid_figure, correlation_heatmap, segmentation_overlay, tsne_scatter
+from focusmim_core.explorer.latent_batch import BATCH_SOURCES, statistics_row
 from focusmim_core.latent import (
     SEGMENTATION_CUTS,
     channel_grid,
@@ -15,7 +16,6 @@ from focusmim_core.latent import (
     strongest_units,
     unit_correlations,
 )
-from focusmim_core.latent_batch import BATCH_SOURCES, statistics_row
 from ui import state
 from ui.widgets import checkpoint_notice
 

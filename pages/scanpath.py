@@ -4,9 +4,9 @@
 import streamlit as st
 
 from focusmim_core import MODES, InputError, ViewSettings
-from focusmim_core.figures import MARKER_COLOURS, SUGGESTION_COLOUR, colour_map, pixelated, scanpath_chart
-from focusmim_core.scanpath import SCANPATH_MODES, render_scanpath, reveal_radius, suggest_fixation
-from focusmim_core.sweeps import scanpath_curves
+from focusmim_core.explorer.figures import MARKER_COLOURS, SUGGESTION_COLOUR, colour_map, pixelated, scanpath_chart
+from focusmim_core.explorer.scanpath import SCANPATH_MODES, render_scanpath, reveal_radius, suggest_fixation
+from focusmim_core.explorer.sweeps import scanpath_curves
 from ui import state
 from ui.widgets import bound, checkpoint_notice, clickable_image
 

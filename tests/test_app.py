@@ -20,12 +20,12 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-import focusmim_core.catalog as catalog
+import focusmim_core.explorer.catalog as catalog
 from focusmim_core import CheckpointMetadata, save_checkpoint
-from focusmim_core.catalog import untrained_model
 from focusmim_core.data import write_stl10_split
-from focusmim_core.runs import RANDOM_INIT_PROBE
-from focusmim_core.sources import ImageItem, synthetic_item
+from focusmim_core.explorer.catalog import untrained_model
+from focusmim_core.explorer.runs import RANDOM_INIT_PROBE
+from focusmim_core.explorer.sources import ImageItem, synthetic_item
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 120
@@ -203,7 +203,7 @@ def test_bad_upload_shows_the_loaders_message(checkpoint_dir):
 
 
 def test_a_bad_upload_after_a_good_one_removes_the_old_image(checkpoint_dir):
-    from focusmim_core.viewstate import ViewState
+    from focusmim_core.explorer.viewstate import ViewState
     from ui.sidebar import UPLOAD_ERROR, accept_upload
     from ui.state import UPLOAD, VIEW
 

@@ -13,11 +13,11 @@ import torch
 from PIL import Image
 
 from focusmim_core import MODES, Autoencoder, CheckpointMetadata, DatasetError, ViewSettings, render, save_checkpoint
-from focusmim_core.catalog import AUTO, choose, describe, details_markdown, untrained_model
 from focusmim_core.checkpoints import list_checkpoints
 from focusmim_core.data import write_stl10_split
-from focusmim_core.export import panel_images, panel_row_png, settings_json
-from focusmim_core.figures import (
+from focusmim_core.explorer.catalog import AUTO, choose, describe, details_markdown, untrained_model
+from focusmim_core.explorer.export import panel_images, panel_row_png, settings_json
+from focusmim_core.explorer.figures import (
     channel_grid_figure,
     colour_map,
     correlation_heatmap,
@@ -30,9 +30,8 @@ from focusmim_core.figures import (
     rgb_scale,
     segmentation_overlay,
 )
-from focusmim_core.latent import channel_grid
-from focusmim_core.latent_batch import BATCH_SOURCES, batch_images, encode_batch, statistics_row
-from focusmim_core.runs import (
+from focusmim_core.explorer.latent_batch import BATCH_SOURCES, batch_images, encode_batch, statistics_row
+from focusmim_core.explorer.runs import (
     PAPER_ACCURACY,
     RANDOM_INIT_PROBE,
     find_runs,
@@ -41,9 +40,17 @@ from focusmim_core.runs import (
     random_init_probe,
     read_run,
 )
-from focusmim_core.sources import open_stl10, stl10_class_indices, stl10_folders, stl10_item, stl10_root, synthetic_item
-from focusmim_core.sweeps import SWEEP_RATIOS, mode_table, ratio_curves, scanpath_curves, sweep_views
-from focusmim_core.viewstate import ViewState, parse_query, scale_click, to_query
+from focusmim_core.explorer.sources import (
+    open_stl10,
+    stl10_class_indices,
+    stl10_folders,
+    stl10_item,
+    stl10_root,
+    synthetic_item,
+)
+from focusmim_core.explorer.sweeps import SWEEP_RATIOS, mode_table, ratio_curves, scanpath_curves, sweep_views
+from focusmim_core.explorer.viewstate import ViewState, parse_query, scale_click, to_query
+from focusmim_core.latent import channel_grid
 
 
 # --- view <-> URL ---------------------------------------------------------------------------------------------

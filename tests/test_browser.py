@@ -13,7 +13,7 @@ import pytest
 from browser_app import CLICK_FRAME, ROOT, cpu_seconds, launch_browser, running_server, status_text
 
 from focusmim_core import CheckpointMetadata, save_checkpoint
-from focusmim_core.catalog import available_checkpoints, checkpoint_folders, untrained_model
+from focusmim_core.explorer.catalog import available_checkpoints, checkpoint_folders, untrained_model
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")

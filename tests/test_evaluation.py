@@ -1,4 +1,4 @@
-"""The held-out reconstruction evaluation (``focusmim_core.evaluation``) and its command line."""
+"""The held-out reconstruction evaluation (``focusmim_core.explorer.evaluation``) and its command line."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from focusmim_core import CheckpointMetadata, save_checkpoint
-from focusmim_core.catalog import untrained_model
-from focusmim_core.evaluation import (
+from focusmim_core.explorer.catalog import untrained_model
+from focusmim_core.explorer.evaluation import (
     EVAL_FIXATIONS,
     METRICS_KEY,
     ReconstructionReport,

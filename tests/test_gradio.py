@@ -18,7 +18,7 @@ from PIL import Image
 
 import gradio_app
 from focusmim_core.explorer.service import render_view
-from focusmim_core.viewstate import ViewState
+from focusmim_core.explorer.viewstate import ViewState
 
 API = ("coffee", 30, 40, "periphery", 0.8, "mean", 0, -1, -1, "auto")  # gallery, x, y, mode, ... checkpoint
 

@@ -9,16 +9,8 @@ import pytest
 import torch
 
 from focusmim_core import MODES, InputError, ViewSettings, mask_images, masked_mse, render, render_modes
-from focusmim_core.latent import (
-    channel_grid,
-    latent_segmentation,
-    latent_statistics,
-    latent_tsne,
-    nested_labels,
-    unit_correlations,
-)
-from focusmim_core.render import render_batch, render_ratio_sweep
-from focusmim_core.scanpath import (
+from focusmim_core.explorer.render import render_batch, render_ratio_sweep
+from focusmim_core.explorer.scanpath import (
     error_curve,
     glimpse_points,
     random_scanpath,
@@ -28,7 +20,15 @@ from focusmim_core.scanpath import (
     suggest_fixation,
     suggested_scanpath,
 )
-from focusmim_core.sweeps import scanpath_curves
+from focusmim_core.explorer.sweeps import scanpath_curves
+from focusmim_core.latent import (
+    channel_grid,
+    latent_segmentation,
+    latent_statistics,
+    latent_tsne,
+    nested_labels,
+    unit_correlations,
+)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import torch
 
 from focusmim_core import load_checkpoint
 from focusmim_core.checkpoints import SHIPPED_DIR, read_state_dict
-from focusmim_core.evaluation import stored_report
+from focusmim_core.explorer.evaluation import stored_report
 from train import ship_demo
 from train.demos import DEMOS
 from train.pretrain import PretrainConfig

@@ -13,14 +13,14 @@ import pytest
 
 from focusmim_core import default_checkpoint, list_checkpoints, load_checkpoint
 from focusmim_core.checkpoints import SHIPPED_DIR
-from focusmim_core.evaluation import (
+from focusmim_core.explorer.evaluation import (
     ReconstructionReport,
     evaluate_latent,
     evaluate_reconstruction,
     stored_latent,
     stored_report,
 )
-from focusmim_core.runs import RANDOM_INIT_PROBE
+from focusmim_core.explorer.runs import RANDOM_INIT_PROBE
 from train.demos import DEMOS, GOALS, DemoSpec, Goal
 from train.ship_demo import write_table
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from focusmim_core.grid import RESULTS_FILE, append_result, markdown_table, read_results, summarise
+from focusmim_core.explorer.grid import RESULTS_FILE, append_result, markdown_table, read_results, summarise
 from focusmim_core.probe import RawPixels, encode_features
 from train import sweep as sweeps
 from train.cli import config_argv

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from focusmim_core.checkpoints import SHIPPED_DIR, read_metadata
 from focusmim_core.data.photos import PHOTO_SOURCES
-from focusmim_core.evaluation import ReconstructionReport, stored_latent, stored_report
-from focusmim_core.runs import PAPER_ACCURACY, probe_spread, random_init_probe
+from focusmim_core.explorer.evaluation import ReconstructionReport, stored_latent, stored_report
+from focusmim_core.explorer.runs import PAPER_ACCURACY, probe_spread, random_init_probe
 from train.demos import DEMOS, GOALS, PAPER_ENTRY
 from train.evaluate import count_cell, report_header, report_row
 
@@ -175,7 +175,7 @@ sees the exact image, so it has no input column and no gain.
 
 Checkpoints trained on the latent objective (Latent MIM) predict latents, not pixels; their
 held-out measure is the cosine similarity between predicted and target latents over the
-hidden cells of the same 40 views (1: perfect; `focusmim_core.evaluation.evaluate_latent`):
+hidden cells of the same 40 views (1: perfect; `focusmim_core.explorer.evaluation.evaluate_latent`):
 
 {latents}
 

@@ -36,7 +36,7 @@ DEMOS = (  # shares from 2026-12-02 (3rd session): more time where a goal is fur
         share=1.0, learning_rate=3e-4, objective="latent", max_megabytes=12.0,
     ),
 )
-PAPER_ENTRY = {  # which of the paper's Fig. 4 numbers (focusmim_core.runs.PAPER_ACCURACY) each demo mirrors
+PAPER_ENTRY = {  # which of the paper's Fig. 4 numbers (focusmim_core.explorer.runs.PAPER_ACCURACY) each demo mirrors
     "autoencoder": "autoencoder",
     "random_patches_0.6": "random patches",
     "periphery_0.8": "masked periphery",
@@ -49,7 +49,7 @@ PAPER_ENTRY = {  # which of the paper's Fig. 4 numbers (focusmim_core.runs.PAPER
 
 @dataclass(frozen=True)
 class Goal:
-    """A quality goal of one shipped checkpoint on the held-out gallery (``focusmim_core.evaluation``).
+    """A quality goal of one shipped checkpoint on the held-out gallery (``focusmim_core.explorer.evaluation``).
 
     ``metric`` is a field of ``ReconstructionReport`` in dB; the goal is met at ``target`` or
     above. ``floor`` is the ratchet: the value the shipped file reached when it was last

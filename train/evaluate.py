@@ -2,7 +2,7 @@
 
 For each checkpoint, under its own masking (from its metadata, or ``--mode``/``--ratio``/
 ``--fill``): the 8 gallery photos at 5 fixations each, random patches from a fixed seed
-(``focusmim_core.evaluation``). Prints one row per checkpoint with the hidden-region PSNR
+(``focusmim_core.explorer.evaluation``). Prints one row per checkpoint with the hidden-region PSNR
 of the reconstruction and of its input, their difference, the visible-region PSNR and the
 whole-image PSNR; ``--write`` stores the report in the checkpoint's metadata
 (``metrics.gallery``, the JSON beside the weights), ``--json`` prints JSON lines instead.
@@ -18,7 +18,7 @@ from pathlib import Path
 from focusmim_core import load_checkpoint
 from focusmim_core.checkpoints import sidecar_path, write_json
 from focusmim_core.errors import InputError
-from focusmim_core.evaluation import METRICS_KEY, ReconstructionReport, evaluate_reconstruction
+from focusmim_core.explorer.evaluation import METRICS_KEY, ReconstructionReport, evaluate_reconstruction
 from train.cli import fail
 
 COLUMNS = (

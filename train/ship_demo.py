@@ -8,7 +8,7 @@ and (with ``--probe``) linear-probe accuracy on the procedural labelled set, nex
 random-init encoder measured the same way.
 ``--continue --budget-minutes M`` trains the shipped checkpoints further from their own
 weights (each its share of the time, set in ``train/demos.py``), evaluates them on
-the held-out gallery (``focusmim_core.evaluation``) and records the session in each
+the held-out gallery (``focusmim_core.explorer.evaluation``) and records the session in each
 checkpoint's history; run it in the background early in a session and commit the result.
 ``--table-only`` rewrites the README table from the checkpoints' metadata.
 """
@@ -28,7 +28,7 @@ import torch
 from focusmim_core import Autoencoder, CheckpointMetadata, gallery_images, load_checkpoint, mask_images, save_checkpoint
 from focusmim_core.checkpoints import SHIPPED_DIR, read_metadata, write_json
 from focusmim_core.errors import InputError
-from focusmim_core.evaluation import (
+from focusmim_core.explorer.evaluation import (
     LATENT_KEY,
     METRICS_KEY,
     evaluate_latent,
@@ -36,10 +36,10 @@ from focusmim_core.evaluation import (
     stored_latent,
     stored_report,
 )
+from focusmim_core.explorer.runs import RANDOM_INIT_PROBE
 from focusmim_core.losses import per_sample_masked_mse
 from focusmim_core.model import inference_model, reconstruct
 from focusmim_core.probe import probe_encoder, record_probe_result, synthetic_probe_data
-from focusmim_core.runs import RANDOM_INIT_PROBE
 from train.cli import fail
 from train.demo_readme import PROBE_SIZES, write_table
 from train.demos import DEMOS, DemoSpec

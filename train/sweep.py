@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from focusmim_core.checkpoints import write_json
 from focusmim_core.errors import InputError
-from focusmim_core.grid import (
+from focusmim_core.explorer.grid import (
     RESULTS_FILE,
     SWEEP_FILE,
     append_result,
@@ -64,7 +64,7 @@ class Condition:
 
     name: str
     label: str
-    paper_entry: str | None = None  # its key in focusmim_core.runs.PAPER_ACCURACY
+    paper_entry: str | None = None  # its key in focusmim_core.explorer.runs.PAPER_ACCURACY
     flags: tuple[tuple[str, Any], ...] = ()  # PretrainConfig fields it sets
     pretrain: bool = True  # False: the raw-pixel baseline, probed without any network
 
@@ -490,7 +490,7 @@ def dry_run(sweep: Sweep, cells: list[Cell]) -> int:
 
 def report(folder: Path) -> int:
     """Print the sweep's table and write ``report.md`` and ``report.html`` (the bar chart) into it."""
-    from focusmim_core.figures import sweep_chart
+    from focusmim_core.explorer.figures import sweep_chart
 
     if not (folder / SWEEP_FILE).is_file():
         raise InputError(f"{folder} is not a sweep folder (no {SWEEP_FILE}): give the --out of a sweep.")

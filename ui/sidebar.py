@@ -8,10 +8,10 @@ from typing import Any
 import streamlit as st
 
 from focusmim_core import InputError, load_image
-from focusmim_core.catalog import AUTO
 from focusmim_core.data import CLASS_NAMES, GALLERY, SPLITS, download_stl10
-from focusmim_core.sources import ImageItem, stl10_class_indices, stl10_folders, stl10_root
-from focusmim_core.viewstate import SOURCE_LABELS, SOURCES, SYNTHETIC_COUNT
+from focusmim_core.explorer.catalog import AUTO
+from focusmim_core.explorer.sources import ImageItem, stl10_class_indices, stl10_folders, stl10_root
+from focusmim_core.explorer.viewstate import SOURCE_LABELS, SOURCES, SYNTHETIC_COUNT
 
 from . import state
 from .widgets import bound

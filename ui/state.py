@@ -15,7 +15,9 @@ import streamlit as st
 import torch
 
 from focusmim_core import CheckpointError, InputError, inference_model, load_checkpoint
-from focusmim_core.catalog import (
+from focusmim_core.checkpoints import CheckpointInfo
+from focusmim_core.explorer import service
+from focusmim_core.explorer.catalog import (
     TRAIN_HINT,
     UNTRAINED_LABEL,
     available_checkpoints,
@@ -23,13 +25,11 @@ from focusmim_core.catalog import (
     choose,
     untrained_model,
 )
-from focusmim_core.checkpoints import CheckpointInfo
-from focusmim_core.explorer import service
+from focusmim_core.explorer.latent_batch import BATCH_SOURCES, batch_images, encode_batch
 from focusmim_core.explorer.service import foreground_map
-from focusmim_core.latent_batch import BATCH_SOURCES, batch_images, encode_batch
+from focusmim_core.explorer.sources import ImageItem, gallery_item, open_stl10, stl10_item, stl10_root, synthetic_item
+from focusmim_core.explorer.viewstate import ViewState, parse_query, to_query
 from focusmim_core.segmentation import foreground_model
-from focusmim_core.sources import ImageItem, gallery_item, open_stl10, stl10_item, stl10_root, synthetic_item
-from focusmim_core.viewstate import ViewState, parse_query, to_query
 
 VIEW = "view"
 MESSAGES = "view_messages"

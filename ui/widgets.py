@@ -10,11 +10,11 @@ import torch
 from streamlit_image_coordinates import streamlit_image_coordinates
 
 from focusmim_core import MODES
-from focusmim_core.catalog import TRAIN_HINT
 from focusmim_core.checkpoints import CheckpointInfo
-from focusmim_core.evaluation import stored_report
-from focusmim_core.figures import draw_markers, pixelated
-from focusmim_core.viewstate import IMAGE_SIZE, scale_click
+from focusmim_core.explorer.catalog import TRAIN_HINT
+from focusmim_core.explorer.evaluation import stored_report
+from focusmim_core.explorer.figures import draw_markers, pixelated
+from focusmim_core.explorer.viewstate import IMAGE_SIZE, scale_click
 
 from . import state
 

@@ -15,20 +15,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..catalog import AUTO, available_checkpoints, choose, untrained_model
 from ..checkpoints import CheckpointInfo, load_checkpoint
 from ..data import to_uint8_image
 from ..data.images import load_image
 from ..errors import CheckpointError, InputError
-from ..export import panel_images
 from ..masking import MODES
 from ..model import inference_model
-from ..render import Panels, ViewSettings, render_batch, render_modes
-from ..scanpath import SCANPATH_MODES, render_scanpath, reveal_radius, suggest_fixation
 from ..segmentation import foreground_model
-from ..sources import ImageItem, gallery_item, synthetic_item
-from ..sweeps import ratio_curves, scanpath_curves
-from ..viewstate import IMAGE_SIZE, SYNTHETIC_COUNT, ViewState
+from .catalog import AUTO, available_checkpoints, choose, untrained_model
+from .export import panel_images
+from .render import Panels, ViewSettings, render_batch, render_modes
+from .scanpath import SCANPATH_MODES, render_scanpath, reveal_radius, suggest_fixation
+from .sources import ImageItem, gallery_item, synthetic_item
+from .sweeps import ratio_curves, scanpath_curves
+from .viewstate import IMAGE_SIZE, SYNTHETIC_COUNT, ViewState
 
 SOURCES = ("gallery", "synthetic", "upload")  # what a visitor can pick here (STL-10: the Streamlit app)
 

@@ -16,7 +16,7 @@ import torch
 from plotly import colors
 from plotly.colors import sequential
 
-from .data import to_uint8_image
+from ..data import to_uint8_image
 from .grid import ConditionSummary
 
 MARKER_COLOURS = ((255, 40, 40), (40, 200, 255), (255, 210, 0))  # fixation, attention, others

@@ -12,9 +12,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from .data import GALLERY, SPLITS
-from .errors import echo
-from .masking import FILLS, MODES
+from ..data import GALLERY, SPLITS
+from ..errors import echo
+from ..masking import FILLS, MODES
 
 IMAGE_SIZE = 96
 SOURCES = ("gallery", "synthetic", "stl10", "upload")

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import nn
 
-from .fixations import as_points
-from .losses import error_map, per_sample_masked_mse
-from .masking import MODES, check_mode, mask_images, visible_pixels
-from .metrics import psnr
-from .model import model_device, reconstruct
-from .objectives.latent import cell_similarity
+from ..fixations import as_points
+from ..losses import error_map, per_sample_masked_mse
+from ..masking import MODES, check_mode, mask_images, visible_pixels
+from ..metrics import psnr
+from ..model import model_device, reconstruct
+from ..objectives.latent import cell_similarity
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .checkpoints import SHIPPED_DIR, CheckpointInfo
-from .masking import MODES
+from ..checkpoints import SHIPPED_DIR, CheckpointInfo
+from ..masking import MODES
 
 RUNS_ENV = "FOCUSMIM_RUNS"
 LOG_NAME = "metrics.jsonl"

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import torch
 
-from .data import CLASS_NAMES, STL10, SyntheticScenes, gallery_image
-from .errors import DatasetError
+from ..data import CLASS_NAMES, STL10, SyntheticScenes, gallery_image
+from ..errors import DatasetError
 
 STL10_ENV = "FOCUSMIM_STL10"
-DEFAULT_STL10 = Path(__file__).resolve().parents[1] / "data" / "stl10"  # git-ignored
+DEFAULT_STL10 = Path(__file__).resolve().parents[2] / "data" / "stl10"  # git-ignored
 SYNTHETIC_SPLIT = "test"
 
 

@@ -7,10 +7,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .checkpoints import CheckpointInfo
-from .data import STL10, SyntheticScenes, gallery_images
-from .latent import latent_statistics
-from .model import model_device
+from ..checkpoints import CheckpointInfo
+from ..data import STL10, SyntheticScenes, gallery_images
+from ..latent import latent_statistics
+from ..model import model_device
 
 BATCH_SOURCES = ("gallery photos (8)", "procedural scenes (128)", "STL-10 (first 256 of the split)")
 SYNTHETIC_BATCH = 128

@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from .data import gallery_images
-from .losses import masked_mse
-from .masking import visible_pixels
-from .model import reconstruct
+from ..data import gallery_images
+from ..losses import masked_mse
+from ..masking import visible_pixels
+from ..model import reconstruct
 from .render import ViewSettings, mask_views
 
 EVAL_FIXATIONS = ((48, 48), (30, 30), (66, 30), (30, 66), (66, 66))  # (x, y) pixels
@@ -114,7 +114,7 @@ LATENT_KEY = "gallery_latent"  # a latent-objective checkpoint's held-out measur
 def evaluate_latent(model: nn.Module, mode: str, ratio: float, fill: str = "mean") -> float:
     """A latent-objective model's held-out measure: the mean cosine similarity of its predicted and target
     latents over the hidden cells of the same 8 photos x 5 fixations (1: perfect)."""
-    from .objectives.latent import cell_similarity
+    from ..objectives.latent import cell_similarity
 
     _, photos = gallery_images()
     views = gallery_views(mode, ratio, fill)

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .masking import MODES
+from ..masking import MODES
 from .render import Panels, ViewSettings, render_batch
 from .scanpath import error_curve, random_scanpath, render_scanpath, suggested_scanpath
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import torch
 
-from .checkpoints import SHIPPED_DIR, CheckpointInfo, default_checkpoint, list_checkpoints
-from .errors import echo
+from ..checkpoints import SHIPPED_DIR, CheckpointInfo, default_checkpoint, list_checkpoints
+from ..errors import echo
+from ..model import Autoencoder
 from .evaluation import stored_report
-from .model import Autoencoder
 
 CHECKPOINTS_ENV = "FOCUSMIM_CHECKPOINTS"
 AUTO = "auto"

@@ -16,10 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import InputError
-from .fixations import as_points
-from .foveation import HALF_RESOLUTION_ECCENTRICITY, PIXELS_PER_DEGREE
-from .masking import MODES, check_mode, periphery_radius, square_side
+from ..errors import InputError
+from ..fixations import as_points
+from ..foveation import HALF_RESOLUTION_ECCENTRICITY, PIXELS_PER_DEGREE
+from ..masking import MODES, check_mode, periphery_radius, square_side
 from .render import Panels, ViewSettings, render_batch
 
 SCANPATH_MODES = tuple(name for name, spec in MODES.items() if spec.uses_fixation)  # a scanpath moves the eye

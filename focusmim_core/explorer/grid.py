@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from ..errors import InputError
 from .runs import PAPER_ACCURACY
 
 SWEEP_FILE = "sweep.json"
