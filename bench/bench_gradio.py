@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +20,7 @@ if str(ROOT / "tests") not in sys.path:
 from browser_app import free_port, launch_browser, running_app  # noqa: E402
 
 import gradio_app  # noqa: E402
-from bench.bench_app import SETTLE_S, click_latency  # noqa: E402
+from bench.bench_app import click_latency, timed_clicks  # noqa: E402
 from bench.timing import machine  # noqa: E402
 
 GOAL_MS = 250
@@ -54,19 +52,14 @@ def gradio_latency(clicks: int, playwright) -> float:
         page.set_default_timeout(60_000)
         page.goto(f"http://127.0.0.1:{port}/")
         page.wait_for_function(f"() => {FIND} >= 0")
-        times = []
-        for i in range(clicks + 2):
+
+        def click(x: int, y: int) -> None:
             image = page.locator("img").nth(page.evaluate(FIND))
             box = image.bounding_box()
-            x, y = 10 + (i * 7) % 76, 15 + (i * 11) % 70
             page.evaluate(WATCH, image.get_attribute("src"))
             page.mouse.click(box["x"] + (x + 0.5) * box["width"] / 96, box["y"] + (y + 0.5) * box["height"] / 96)
-            page.wait_for_function("window.__shownAt !== null", polling=100)
-            clicked, shown = page.evaluate("[window.__clickAt, window.__shownAt]")
-            if i >= 2 and clicked is not None:  # two warm-up clicks
-                times.append(shown - clicked)
-            time.sleep(SETTLE_S)
-        return statistics.median(times)
+
+        return timed_clicks(page, clicks, click)
     finally:
         browser.close()
         demo.close()
