@@ -4,6 +4,7 @@ the periphery, the trainer's --arch with the paper's defaults, checkpoints that 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -82,7 +83,7 @@ def test_the_arch_brings_the_papers_settings_unless_given():
 
 
 @pytest.mark.slow
-def test_a_tiny_convnext_run_trains_and_loads_as_convnext(tmp_path, capsys):
+def test_a_tiny_convnext_run_trains_and_loads_as_convnext(tmp_path, capsys, monkeypatch):
     out = tmp_path / "convnext"
     argv = ["--arch", "convnextv2_pico", "--dataset", "synthetic", "--size", "32", "--batch-size", "16"]
     argv += ["--epochs", "3", "--warmup", "0", "--learning-rate", "1e-3", "--masking-mode", "periphery_square"]
@@ -93,6 +94,15 @@ def test_a_tiny_convnext_run_trains_and_loads_as_convnext(tmp_path, capsys):
     model, meta = load_checkpoint(out / "best.safetensors")
     assert isinstance(model, ConvNeXtMAE) and meta.arch == "convnextv2_pico" and meta.mode == "periphery_square"
     assert "convnextv2_pico" in meta.title()
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("FOCUSMIM_CHECKPOINTS", str(out))  # the trained run, opened in the app
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
+    at.query_params.update({"mode": "periphery_square", "ratio": "0.8", "ckpt": "convnext/best"})
+    at.run()
+    assert not at.exception, at.exception
+    shown = " ".join(str(e.value) for e in [*at.caption, *at.markdown, *at.info])
+    assert "convnext/best" in shown and "not found" not in shown
     assert pretrain.main([*argv[:-2], "--output-path", str(tmp_path / "cnn"), "--arch", "cnn_mae",
                           "--init-from", str(out / "best.safetensors")]) == 2  # fmt: skip
     assert "holds a convnextv2_pico network, not cnn_mae: give --arch convnextv2_pico" in capsys.readouterr().err
