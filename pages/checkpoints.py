@@ -16,7 +16,7 @@ from focusmim_core.explorer.runs import (
     random_init_probe,
     run_folders,
 )
-from ui import state
+from ui import keys, state
 
 st.title("Checkpoints and training runs")
 state.show_messages(state.link_messages())
@@ -64,8 +64,8 @@ if not runs:
     )
 else:
     names = [run.name for run in runs]
-    chosen = st.multiselect("Runs", names, default=names[:6], key="w_runs")
-    key = st.selectbox("Metric", CURVE_KEYS, key="w_run_metric")
+    chosen = st.multiselect("Runs", names, default=names[:6], key=keys.RUNS)
+    key = st.selectbox("Metric", CURVE_KEYS, key=keys.RUN_METRIC)
     selected = [run for run in runs if run.name in chosen]
     curves = {run.name: run.series(key) for run in selected}
     empty = [name for name, (epochs, _) in curves.items() if not epochs]
@@ -82,7 +82,7 @@ else:
 sweeps = [folder for root in run_folders() if root.is_dir() for folder in find_sweeps(root)]
 if sweeps:
     st.subheader("Experiment grids")
-    folder = st.selectbox("Sweep folder", sweeps, format_func=str, key="w_sweep_folder")
+    folder = st.selectbox("Sweep folder", sweeps, format_func=str, key=keys.SWEEP_FOLDER)
     try:
         settings, summaries = read_sweep(folder), summarise(folder)
     except InputError as error:

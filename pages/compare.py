@@ -6,7 +6,7 @@ import streamlit as st
 from focusmim_core import MODES, InputError, ViewSettings, render_modes
 from focusmim_core.explorer.figures import colour_map, pixelated, ratio_sweep_chart
 from focusmim_core.explorer.sweeps import SWEEP_RATIOS, mode_table, ratio_curves
-from ui import state
+from ui import keys, state
 from ui.widgets import checkpoint_notice
 
 st.title("Compare masking modes")
@@ -55,7 +55,7 @@ metric = st.radio(
     "Error",
     ["masked_mse", "foreground_mse"],
     horizontal=True,
-    key="w_sweep_metric",
+    key=keys.SWEEP_METRIC,
     format_func={"masked_mse": "masked MSE", "foreground_mse": "foreground-weighted MSE"}.get,
 )
 try:

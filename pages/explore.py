@@ -10,22 +10,21 @@ from focusmim_core.explorer.export import panel_row_png, settings_json
 from focusmim_core.explorer.figures import framed, heatmap_row, pixelated
 from focusmim_core.explorer.viewstate import IMAGE_SIZE, MAX_SEED, to_query
 from focusmim_core.masking import FILLS
-from ui import state
+from ui import keys, state
 from ui.widgets import checkpoint_notice, clickable_image, explore_controls
 
 PANEL_SCALE = 3
-CLICK_KEY = "explore_click"
 
 item, problems = state.current_item()
 
 
 def _set_point(x: int, y: int) -> None:
-    if st.session_state.get("w_click_target") == "attention point" and st.session_state.get("w_attention"):
+    if st.session_state.get(keys.CLICK_TARGET) == "attention point" and st.session_state.get(keys.ATTENTION):
         state.set_view(attention=(x, y))
-        st.session_state["w_ax"], st.session_state["w_ay"] = x, y
+        st.session_state[keys.ATTENTION_X], st.session_state[keys.ATTENTION_Y] = x, y
     else:
         state.set_view(fixation=(x, y))
-        st.session_state["w_fx"], st.session_state["w_fy"] = x, y
+        st.session_state[keys.FIXATION_X], st.session_state[keys.FIXATION_Y] = x, y
 
 
 # Compute first, draw after: the forward pass then runs before the browser has deltas to render
@@ -55,36 +54,36 @@ st.title("Where the eye looks, what the network sees")
 state.show_messages(state.link_messages() + problems)
 left, right = st.columns([5, 6], gap="large")
 with right:
-    st.selectbox("Masking mode", list(MODES), key="w_mode", format_func=lambda m: MODES[m].label)
+    st.selectbox("Masking mode", list(MODES), key=keys.MODE, format_func=lambda m: MODES[m].label)
     st.caption(spec.description)
-    st.slider("Masking ratio", 0.0, 1.0, key="w_ratio", step=0.05, disabled=not spec.uses_ratio)
-    st.radio("Fill of hidden pixels", FILLS, key="w_fill", horizontal=True, disabled=not spec.uses_fill)
+    st.slider("Masking ratio", 0.0, 1.0, key=keys.RATIO, step=0.05, disabled=not spec.uses_ratio)
+    st.radio("Fill of hidden pixels", FILLS, key=keys.FILL, horizontal=True, disabled=not spec.uses_fill)
     st.number_input(
         "Random-patch seed",
         0,
         MAX_SEED,
-        key="w_seed",
+        key=keys.SEED,
         step=1,
         disabled=not spec.uses_seed,
         help="Which patches are hidden: the same seed shows the same patches (it is part of the link).",
     )
     fx_col, fy_col = st.columns(2)
-    fx_col.number_input("Fixation x (column)", 0, IMAGE_SIZE - 1, key="w_fx", step=1)
-    fy_col.number_input("Fixation y (row)", 0, IMAGE_SIZE - 1, key="w_fy", step=1)
+    fx_col.number_input("Fixation x (column)", 0, IMAGE_SIZE - 1, key=keys.FIXATION_X, step=1)
+    fy_col.number_input("Fixation y (row)", 0, IMAGE_SIZE - 1, key=keys.FIXATION_Y, step=1)
     st.toggle(
         "Covert attention: a second visible point",
-        key="w_attention",
+        key=keys.ATTENTION,
         disabled=not spec.supports_attention,
         help="Paper 4.5: a second disc of the same radius (periphery modes) or a second fovea.",
     )
     if attention is not None:
         ax_col, ay_col = st.columns(2)
-        ax_col.number_input("Attention x", 0, IMAGE_SIZE - 1, key="w_ax", step=1)
-        ay_col.number_input("Attention y", 0, IMAGE_SIZE - 1, key="w_ay", step=1)
-        st.radio("A click sets the", ["fixation", "attention point"], key="w_click_target", horizontal=True)
+        ax_col.number_input("Attention x", 0, IMAGE_SIZE - 1, key=keys.ATTENTION_X, step=1)
+        ay_col.number_input("Attention y", 0, IMAGE_SIZE - 1, key=keys.ATTENTION_Y, step=1)
+        st.radio("A click sets the", ["fixation", "attention point"], key=keys.CLICK_TARGET, horizontal=True)
 
 with left:
-    clickable_image(item.image, [p for p in (view.fixation, view.attention) if p], CLICK_KEY, _set_point)
+    clickable_image(item.image, [p for p in (view.fixation, view.attention) if p], keys.EXPLORE_CLICK, _set_point)
     st.caption(f"{item.caption}. **Click to move the fixation** (red); cyan: covert-attention point.")
 
 checkpoint_notice([info], notes)

@@ -16,7 +16,7 @@ from focusmim_core.latent import (
     strongest_units,
     unit_correlations,
 )
-from ui import state
+from ui import keys, state
 from ui.widgets import checkpoint_notice
 
 COLUMNS = 16
@@ -78,8 +78,8 @@ st.caption(
 readable = [c for c in state.checkpoints() if c.error is None]  # broken files are listed on Checkpoints
 others = [c.name for c in readable if info is None or c.name != info.name]
 c1, c2 = st.columns(2)
-other_name = c1.selectbox("Side by side with", [NONE, *others], key="w_latent_other")
-cut = c2.radio("Colour the t-SNE by", SEGMENTATION_CUTS, index=1, horizontal=True, key="w_tsne_cut",
+other_name = c1.selectbox("Side by side with", [NONE, *others], key=keys.LATENT_OTHER)
+cut = c2.radio("Colour the t-SNE by", SEGMENTATION_CUTS, index=1, horizontal=True, key=keys.TSNE_CUT,
                format_func=lambda k: f"{k} clusters")  # fmt: skip
 shown = [(info.name if info else "untrained", latent)]
 if other_name != NONE:
@@ -94,8 +94,8 @@ for column, (name, code) in zip(st.columns(len(shown), gap="large"), shown, stri
 
 st.subheader("Decorrelation and sparsity over a batch")
 b1, b2 = st.columns(2)
-source = b1.selectbox("Images", BATCH_SOURCES, index=1, key="w_batch_source")
-everyone = b2.toggle("Every checkpoint (slower)", key="w_all_checkpoints")
+source = b1.selectbox("Images", BATCH_SOURCES, index=1, key=keys.BATCH_SOURCE)
+everyone = b2.toggle("Every checkpoint (slower)", key=keys.ALL_CHECKPOINTS)
 targets = (readable or [info]) if everyone else [info]
 rows, latents = [], None
 try:

@@ -7,7 +7,7 @@ from focusmim_core import MODES, InputError, ViewSettings
 from focusmim_core.explorer.figures import MARKER_COLOURS, SUGGESTION_COLOUR, colour_map, pixelated, scanpath_chart
 from focusmim_core.explorer.scanpath import SCANPATH_MODES, render_scanpath, reveal_radius, suggest_fixation
 from focusmim_core.explorer.sweeps import scanpath_curves
-from ui import state
+from ui import keys, state
 from ui.widgets import bound, checkpoint_notice, clickable_image
 
 PATH_KEY = "scanpath"
@@ -33,11 +33,11 @@ def _add(x: int, y: int) -> None:
 
 left, right = st.columns([5, 6], gap="large")
 with right:
-    bound("w_scan_mode", view.mode if view.mode in SCANPATH_MODES else "periphery")
-    mode = st.selectbox("Masking mode", SCANPATH_MODES, key="w_scan_mode", format_func=lambda m: MODES[m].label)
-    bound("w_scan_ratio", float(view.ratio) if MODES[view.mode].uses_ratio else 0.9)
+    bound(keys.SCAN_MODE, view.mode if view.mode in SCANPATH_MODES else "periphery")
+    mode = st.selectbox("Masking mode", SCANPATH_MODES, key=keys.SCAN_MODE, format_func=lambda m: MODES[m].label)
+    bound(keys.SCAN_RATIO, float(view.ratio) if MODES[view.mode].uses_ratio else 0.9)
     ratio = st.slider(
-        "Masking ratio (size of each revealed region)", 0.5, 0.99, key="w_scan_ratio", step=0.01,
+        "Masking ratio (size of each revealed region)", 0.5, 0.99, key=keys.SCAN_RATIO, step=0.01,
         disabled=not MODES[mode].uses_ratio,
     )
     base = ViewSettings(mode=mode, ratio=float(ratio), fill=view.fill)
@@ -78,7 +78,7 @@ with right:
 with left:
     points = [*path, suggestion] if suggestion else list(path)
     colours = [MARKER_COLOURS[2]] * max(len(path) - 1, 0) + [MARKER_COLOURS[0]] * bool(path)
-    clickable_image(item.image, points, "scanpath_click", _add, colours=[*colours, SUGGESTION_COLOUR][: len(points)])
+    clickable_image(item.image, points, keys.SCANPATH_CLICK, _add, colours=[*colours, SUGGESTION_COLOUR][: len(points)])
     st.caption(
         f"{item.caption}. **Click to add a fixation** (latest red, earlier yellow); green: where to look next "
         "(the most foreground-weighted error the model still makes on the hidden area)."

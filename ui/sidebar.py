@@ -13,7 +13,7 @@ from focusmim_core.explorer.catalog import AUTO
 from focusmim_core.explorer.sources import ImageItem, stl10_class_indices, stl10_folders, stl10_root
 from focusmim_core.explorer.viewstate import SOURCE_LABELS, SOURCES, SYNTHETIC_COUNT
 
-from . import state
+from . import keys, state
 from .widgets import bound
 
 UPLOAD_ERROR = "upload_error"
@@ -45,7 +45,7 @@ def accept_upload(session: MutableMapping[str, Any], uploaded) -> bool:
 
 
 def _read_upload() -> None:
-    if accept_upload(st.session_state, st.session_state.get("w_upload")):
+    if accept_upload(st.session_state, st.session_state.get(keys.UPLOAD)):
         state.set_view(source="upload", image="upload")
 
 
@@ -69,8 +69,8 @@ def _stl10_controls() -> None:
         key=state.STL10_DIR,
         help="The folders the operator configured (FOCUSMIM_STL10, separated by ':'; and data/stl10).",
     )
-    bound("w_split", current.split)
-    split = st.selectbox("Split", list(SPLITS), key="w_split")
+    bound(keys.SPLIT, current.split)
+    split = st.selectbox("Split", list(SPLITS), key=keys.SPLIT)
     try:
         dataset = state.stl10_dataset(split)
     except InputError as error:
@@ -81,17 +81,17 @@ def _stl10_controls() -> None:
             st.error(st.session_state["stl10_download_message"])
         return
     classes = [ALL_CLASSES] if dataset.labels is None else [ALL_CLASSES, *CLASS_NAMES]
-    label = st.selectbox("Class", classes, key="w_class")
+    label = st.selectbox("Class", classes, key=keys.CLASS)
     indices = list(range(len(dataset))) if label == ALL_CLASSES else stl10_class_indices(dataset, label)
     if not indices:
         st.warning(f"No {label} images in this split.")
         return
     index = int(current.image) if current.source == "stl10" and current.image.isdigit() else indices[0]
     position = indices.index(index) if index in indices else 0
-    bound("w_stl10_pos", position)
-    st.session_state["w_stl10_pos"] = min(st.session_state["w_stl10_pos"], len(indices) - 1)
+    bound(keys.STL10_POSITION, position)
+    st.session_state[keys.STL10_POSITION] = min(st.session_state[keys.STL10_POSITION], len(indices) - 1)
     position = st.number_input(
-        f"Image ({len(indices):,} in this selection)", 0, len(indices) - 1, key="w_stl10_pos", step=1
+        f"Image ({len(indices):,} in this selection)", 0, len(indices) - 1, key=keys.STL10_POSITION, step=1
     )
     state.set_view(source="stl10", split=split, image=str(indices[int(position)]))
 
@@ -100,15 +100,15 @@ def image_source() -> None:
     """Widgets choosing the image: gallery photo, procedural scene, STL-10 image, or an upload."""
     current = state.view()
     st.header("Image")
-    bound("w_source", current.source)
-    source = st.radio("Source", SOURCES, format_func=SOURCE_LABELS.get, key="w_source", horizontal=True)
+    bound(keys.SOURCE, current.source)
+    source = st.radio("Source", SOURCES, format_func=SOURCE_LABELS.get, key=keys.SOURCE, horizontal=True)
     if source == "gallery":
         names = list(GALLERY)
-        bound("w_gallery", current.image if current.image in GALLERY else names[0])
-        state.set_view(source=source, image=st.selectbox("Photo", names, key="w_gallery"))
+        bound(keys.GALLERY_PHOTO, current.image if current.image in GALLERY else names[0])
+        state.set_view(source=source, image=st.selectbox("Photo", names, key=keys.GALLERY_PHOTO))
     elif source == "synthetic":
-        bound("w_synthetic", int(current.image) if current.image.isdigit() else 0)
-        index = st.number_input("Scene number", 0, SYNTHETIC_COUNT - 1, key="w_synthetic", step=1)
+        bound(keys.SCENE, int(current.image) if current.image.isdigit() else 0)
+        index = st.number_input("Scene number", 0, SYNTHETIC_COUNT - 1, key=keys.SCENE, step=1)
         state.set_view(source=source, image=str(int(index)))
     elif source == "stl10":
         _stl10_controls()
@@ -116,7 +116,7 @@ def image_source() -> None:
         st.file_uploader(
             "Image file (PNG, JPEG, WebP, TIFF, BMP, GIF; up to 25 MB)",
             type=None,
-            key="w_upload",
+            key=keys.UPLOAD,
             on_change=_read_upload,
         )
         if st.session_state.get(UPLOAD_ERROR):
@@ -131,11 +131,11 @@ def checkpoint_choice() -> None:
     current = state.view().checkpoint
     if current not in names:
         names.append(current)  # from a link: reported as not found where it is used
-    bound("w_checkpoint", current)
+    bound(keys.CHECKPOINT, current)
     choice = st.selectbox(
         "Network",
         names,
-        key="w_checkpoint",
+        key=keys.CHECKPOINT,
         format_func=lambda n: "auto: trained for the masking mode" if n == AUTO else n,
     )
     state.set_view(checkpoint=choice)

@@ -16,7 +16,7 @@ from focusmim_core.explorer.evaluation import stored_report
 from focusmim_core.explorer.figures import draw_markers, pixelated
 from focusmim_core.explorer.viewstate import IMAGE_SIZE, scale_click
 
-from . import state
+from . import keys, state
 
 DISPLAY_SCALE = 4  # 96 px -> 384 px on screen, pixelated
 
@@ -35,25 +35,25 @@ def explore_controls() -> tuple[str, float, str, tuple[int, int], tuple[int, int
     """
     current = state.view()
     for key, value in (
-        ("w_mode", current.mode),
-        ("w_ratio", float(current.ratio)),
-        ("w_fill", current.fill),
-        ("w_fx", current.fixation[0]),
-        ("w_fy", current.fixation[1]),
-        ("w_attention", current.attention is not None),
-        ("w_seed", current.seed),
+        (keys.MODE, current.mode),
+        (keys.RATIO, float(current.ratio)),
+        (keys.FILL, current.fill),
+        (keys.FIXATION_X, current.fixation[0]),
+        (keys.FIXATION_Y, current.fixation[1]),
+        (keys.ATTENTION, current.attention is not None),
+        (keys.SEED, current.seed),
     ):
         bound(key, value)
     values = st.session_state
-    mode = values["w_mode"]
+    mode = values[keys.MODE]
     attention = None
-    if values["w_attention"] and MODES[mode].supports_attention:
+    if values[keys.ATTENTION] and MODES[mode].supports_attention:
         default = current.attention or (min(current.fixation[0] + 24, IMAGE_SIZE - 1), current.fixation[1])
-        bound("w_ax", default[0])
-        bound("w_ay", default[1])
-        attention = (int(values["w_ax"]), int(values["w_ay"]))
-    fixation = (int(values["w_fx"]), int(values["w_fy"]))
-    return mode, float(values["w_ratio"]), values["w_fill"], fixation, attention, int(values["w_seed"])
+        bound(keys.ATTENTION_X, default[0])
+        bound(keys.ATTENTION_Y, default[1])
+        attention = (int(values[keys.ATTENTION_X]), int(values[keys.ATTENTION_Y]))
+    fixation = (int(values[keys.FIXATION_X]), int(values[keys.FIXATION_Y]))
+    return mode, float(values[keys.RATIO]), values[keys.FILL], fixation, attention, int(values[keys.SEED])
 
 
 def clickable_image(
