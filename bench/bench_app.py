@@ -32,7 +32,7 @@ if str(ROOT / "tests") not in sys.path:
 from browser_app import CLICK_FRAME, launch_browser, running_app, status_text  # noqa: E402
 
 from bench.timing import machine, median_seconds  # noqa: E402
-from focusmim_core import MODES, ViewSettings, inference_model, render, render_modes  # noqa: E402
+from focusmim_core import MODES, ViewState, inference_model, render, render_modes  # noqa: E402
 from focusmim_core.explorer.catalog import untrained_model  # noqa: E402
 from focusmim_core.explorer.sources import synthetic_item  # noqa: E402
 from focusmim_core.runtime import configure_cpu_allocator  # noqa: E402
@@ -70,7 +70,7 @@ def server_side(repeats: int) -> None:
     """All modes of one image in one batched pass vs one render call per mode."""
     item = synthetic_item(3)
     model = inference_model(untrained_model())
-    base = ViewSettings(fixation=(40, 50))
+    base = ViewState(fixation=(40, 50))
     modes = list(MODES)
 
     def batched():

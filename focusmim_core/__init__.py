@@ -16,7 +16,8 @@ from .checkpoints import (
 )
 from .data import STL10, SyntheticScenes, gallery_image, gallery_images, load_image
 from .errors import CheckpointError, DatasetError, InputError
-from .explorer.render import Panels, ViewSettings, render, render_batch, render_modes, render_ratio_sweep
+from .explorer.render import Panels, render, render_batch, render_modes, render_ratio_sweep
+from .explorer.viewstate import ViewState
 from .fixations import as_points, sample_fixations
 from .foveation import FovealFilter, foveate
 from .losses import error_map, masked_mse, per_sample_masked_mse
@@ -41,7 +42,7 @@ __all__ = [
     "Panels",
     "SegmentationUnavailable",
     "SyntheticScenes",
-    "ViewSettings",
+    "ViewState",
     "as_points",
     "decorrelation",
     "default_checkpoint",

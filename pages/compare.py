@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from focusmim_core import MODES, InputError, ViewSettings, render_modes
+from focusmim_core import MODES, InputError, ViewState, render_modes
 from focusmim_core.explorer.figures import colour_map, pixelated, ratio_sweep_chart
 from focusmim_core.explorer.sweeps import SWEEP_RATIOS, mode_table, ratio_curves
 from ui import keys, state
@@ -20,7 +20,7 @@ checkpoint_notice(list(infos.values()), notes)
 foreground, foreground_note = state.foreground_of(item)
 if foreground_note:
     st.info(foreground_note)
-base = ViewSettings(
+base = ViewState(
     mode=view.mode, ratio=view.ratio, fill=view.fill, fixation=view.fixation, attention=None, seed=view.seed
 )
 ratios = {m: (view.ratio if MODES[m].uses_ratio else MODES[m].default_ratio) for m in modes}

@@ -3,7 +3,7 @@
 
 import streamlit as st
 
-from focusmim_core import MODES, InputError, ViewSettings
+from focusmim_core import MODES, InputError, ViewState
 from focusmim_core.explorer.figures import MARKER_COLOURS, SUGGESTION_COLOUR, colour_map, pixelated, scanpath_chart
 from focusmim_core.explorer.scanpath import SCANPATH_MODES, render_scanpath, reveal_radius, suggest_fixation
 from focusmim_core.explorer.sweeps import scanpath_curves
@@ -40,7 +40,7 @@ with right:
         "Masking ratio (size of each revealed region)", 0.5, 0.99, key=keys.SCAN_RATIO, step=0.01,
         disabled=not MODES[mode].uses_ratio,
     )
-    base = ViewSettings(mode=mode, ratio=float(ratio), fill=view.fill)
+    base = ViewState(mode=mode, ratio=float(ratio), fill=view.fill)
     model, info, notes = state.network(mode, view.fill)
     foreground, foreground_note = state.foreground_of(item)
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from focusmim_core import MODES, Autoencoder, CheckpointMetadata, DatasetError, ViewSettings, render, save_checkpoint
+from focusmim_core import MODES, Autoencoder, CheckpointMetadata, DatasetError, render, save_checkpoint
 from focusmim_core.checkpoints import list_checkpoints
 from focusmim_core.data import write_stl10_split
 from focusmim_core.explorer.catalog import AUTO, choose, describe, details_markdown, untrained_model
@@ -353,7 +353,7 @@ def test_segmentation_overlay_colours_each_cluster():
 # --- comparisons -------------------------------------------------------------------------------------------------
 def test_ratio_curves_match_single_renders(model):
     item = synthetic_item(2)
-    base = ViewSettings(fixation=(40, 40))
+    base = ViewState(fixation=(40, 40))
     models = {"periphery": model, "none": model}
     curves = ratio_curves(item.image, base, models, item.foreground, "masked_mse")
     periphery = curves[MODES["periphery"].label]
@@ -380,7 +380,7 @@ def test_mode_table_has_a_row_per_mode(panels):
 
 def test_scanpath_curves_compare_three_paths_of_equal_length(model):
     item = synthetic_item(4)
-    curves = scanpath_curves(item.image, [(20, 20), (70, 70)], ViewSettings(ratio=0.9), model, item.foreground)
+    curves = scanpath_curves(item.image, [(20, 20), (70, 70)], ViewState(ratio=0.9), model, item.foreground)
     assert set(curves) == {"your scanpath", "suggested (model's own error)", "random"}
     assert all(len(c) == 2 for c in curves.values())
     assert curves["your scanpath"][0] == curves["random"][0]  # same first fixation

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from focusmim_core import MODES, InputError, ViewSettings, mask_images, masked_mse, render, render_modes
+from focusmim_core import MODES, InputError, ViewState, mask_images, masked_mse, render, render_modes
 from focusmim_core.explorer.render import render_batch, render_ratio_sweep
 from focusmim_core.explorer.scanpath import (
     error_curve,
@@ -83,7 +83,7 @@ def test_without_foreground_the_weighted_panels_are_absent(image, model):
 
 
 def test_all_modes_in_one_batch_equal_one_by_one(image, model):
-    base = ViewSettings(fixation=(60, 40), fill="blur", seed=1)
+    base = ViewState(fixation=(60, 40), fill="blur", seed=1)
     together = render_modes(image, base, model)
     assert [p.settings.mode for p in together] == list(MODES)
     for panels in together:
@@ -94,12 +94,12 @@ def test_all_modes_in_one_batch_equal_one_by_one(image, model):
 
 def test_each_mode_can_use_its_own_network(image, model):
     other = type(model)().eval()
-    panels = render_modes(image, ViewSettings(), {"periphery": model, "foveate": other}, modes=["periphery", "foveate"])
+    panels = render_modes(image, ViewState(), {"periphery": model, "foveate": other}, modes=["periphery", "foveate"])
     assert torch.allclose(panels[1].reconstruction, render(image, None, "foveate", 0, other).reconstruction, atol=1e-5)
 
 
 def test_ratio_sweep_hides_more_as_the_ratio_grows(image, model):
-    sweep = render_ratio_sweep(image, ViewSettings(mode="periphery"), model, [0.2, 0.5, 0.8, 0.95])
+    sweep = render_ratio_sweep(image, ViewState(mode="periphery"), model, [0.2, 0.5, 0.8, 0.95])
     hidden = [p.metrics["hidden_fraction"] for p in sweep]
     assert hidden == sorted(hidden) and hidden[0] < 0.3 and hidden[-1] > 0.9
 
@@ -114,12 +114,12 @@ def test_covert_attention_in_a_view(image, model):
 def test_glimpses_reveal_the_union_of_fixations(image, model):
     points = glimpse_points([(10, 10), (80, 20), (50, 80)], 96, 96)
     assert points.shape == (3, 3, 2) and points[0].unique(dim=0).tolist() == [[10.0, 10.0]]
-    glimpses = render_scanpath(image, [(10, 10), (80, 20), (50, 80)], ViewSettings(mode="periphery", ratio=0.9), model)
+    glimpses = render_scanpath(image, [(10, 10), (80, 20), (50, 80)], ViewState(mode="periphery", ratio=0.9), model)
     hidden = [p.metrics["hidden_fraction"] for p in glimpses]
     assert hidden[0] > hidden[1] > hidden[2]
     assert glimpses[2].loss_mask[10, 10] == glimpses[2].loss_mask[20, 80] == glimpses[2].loss_mask[80, 50] == 0
     with pytest.raises(InputError, match="fixation-based mode"):
-        render_scanpath(image, [(1, 1)], ViewSettings(mode="random_patches"), model)
+        render_scanpath(image, [(1, 1)], ViewState(mode="random_patches"), model)
 
 
 def test_suggestion_goes_where_the_hidden_error_is(image, model):
@@ -136,7 +136,7 @@ def test_suggestion_goes_where_the_hidden_error_is(image, model):
 def test_with_the_whole_foreground_seen_there_is_no_suggestion_and_the_error_is_zero(image, model):
     foreground = torch.zeros(96, 96)
     foreground[40:56, 40:56] = 1.0  # a small object at the centre, inside the first disc
-    base = ViewSettings(mode="periphery", ratio=0.8)
+    base = ViewState(mode="periphery", ratio=0.8)
     glimpses = render_scanpath(image, [(48, 48)], base, model, foreground)
     assert glimpses[0].metrics["foreground_mse"] is None  # no hidden foreground: the weighted MSE is undefined
     assert suggest_fixation(glimpses[0], reveal_radius(base, 96, 96)) is None  # nothing left worth revealing
@@ -146,13 +146,13 @@ def test_with_the_whole_foreground_seen_there_is_no_suggestion_and_the_error_is_
 
 
 def test_suggested_and_random_scanpaths(image, model):
-    path = suggested_scanpath(image, (48, 48), 3, ViewSettings(mode="periphery", ratio=0.9), model)
+    path = suggested_scanpath(image, (48, 48), 3, ViewState(mode="periphery", ratio=0.9), model)
     assert len(path) == 3 and path[0] == (48, 48) and len(set(path)) == 3
     assert random_scanpath((1, 2), 4, 96, 96, seed=0) == random_scanpath((1, 2), 4, 96, 96, seed=0)
 
 
 def test_batched_views_with_per_view_fixations(images, model):
-    views = [ViewSettings(fixation=(i * 20, 90 - i * 20)) for i in range(4)]
+    views = [ViewState(fixation=(i * 20, 90 - i * 20)) for i in range(4)]
     panels = render_batch(images, views, model)
     for i, p in enumerate(panels):
         assert p.loss_mask[90 - i * 20, i * 20] == 0 and torch.equal(p.image, images[i])

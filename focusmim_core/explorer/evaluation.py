@@ -25,7 +25,7 @@ from ..data import gallery_images
 from ..losses import masked_mse
 from ..masking import visible_pixels
 from ..model import reconstruct
-from .render import ViewSettings, mask_views
+from .render import ViewState, mask_views
 
 EVAL_FIXATIONS = ((48, 48), (30, 30), (66, 30), (30, 66), (66, 66))  # (x, y) pixels
 EVAL_SEED = 0  # random patches of every view are drawn from this seed
@@ -78,10 +78,10 @@ def _psnr(reconstruction: torch.Tensor, target: torch.Tensor, region: torch.Tens
     return -10.0 * math.log10(mse) if mse > 0 else None
 
 
-def gallery_views(mode: str, ratio: float, fill: str) -> list[ViewSettings]:
+def gallery_views(mode: str, ratio: float, fill: str) -> list[ViewState]:
     """The evaluation's views of each gallery photo: one per fixation in ``EVAL_FIXATIONS``."""
     return [
-        ViewSettings(mode=mode, ratio=ratio, fill=fill, fixation=point, seed=EVAL_SEED) for point in EVAL_FIXATIONS
+        ViewState(mode=mode, ratio=ratio, fill=fill, fixation=point, seed=EVAL_SEED) for point in EVAL_FIXATIONS
     ]
 
 

@@ -20,22 +20,7 @@ from ..masking import MODES, check_mode, mask_images, visible_pixels
 from ..metrics import psnr
 from ..model import model_device, reconstruct
 from ..objectives.latent import cell_similarity
-
-
-@dataclass(frozen=True)
-class ViewSettings:
-    """How one view is made: masking mode, ratio, fill, fixation, covert attention, seed."""
-
-    mode: str = "periphery"
-    ratio: float = 0.8
-    fill: str = "mean"
-    fixation: tuple[int, int] | None = None  # (x, y); None = image centre
-    attention: tuple[int, int] | None = None
-    seed: int = 0  # random patches are drawn from this seed: the same view every time
-    antialias: bool = False
-
-    def __post_init__(self):
-        check_mode(self.mode)
+from .viewstate import ViewState
 
 
 @dataclass
@@ -48,7 +33,7 @@ class Panels:
     loss mask), ``mse`` (whole image), ``hidden_fraction``.
     """
 
-    settings: ViewSettings
+    settings: ViewState
     image: torch.Tensor
     masked_input: torch.Tensor
     reconstruction: torch.Tensor
@@ -76,7 +61,7 @@ def paste_visible(reconstruction: torch.Tensor, inputs: torch.Tensor, loss_mask:
 
 @torch.no_grad()
 def mask_views(
-    images: torch.Tensor, views: Sequence[ViewSettings], fixations: torch.Tensor | None = None
+    images: torch.Tensor, views: Sequence[ViewState], fixations: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Masked inputs and loss masks for ``views[i]`` of ``images[i]``: ``(N, 3, H, W)``, ``(N, 1, H, W)``.
 
@@ -126,7 +111,7 @@ def mask_views(
 @torch.no_grad()
 def render_batch(
     images: torch.Tensor,
-    views: Sequence[ViewSettings],
+    views: Sequence[ViewState],
     model: nn.Module | Mapping[str, nn.Module],
     foreground: torch.Tensor | None = None,
     fixations: torch.Tensor | None = None,
@@ -226,7 +211,7 @@ def render(
     antialias: bool = False,
 ) -> Panels:
     """All panels of one view of one image ``(3, H, W)``; ``foreground`` ``(H, W)`` or ``(1, H, W)``."""
-    view = ViewSettings(
+    view = ViewState(
         mode=mode, ratio=ratio, fill=fill, fixation=fixation, attention=attention, seed=seed, antialias=antialias
     )
     return render_batch(image, [view], model, foreground)[0]
@@ -234,7 +219,7 @@ def render(
 
 def render_modes(
     image: torch.Tensor,
-    base: ViewSettings,
+    base: ViewState,
     model: nn.Module | Mapping[str, nn.Module],
     modes: Sequence[str] | None = None,
     foreground: torch.Tensor | None = None,
@@ -249,7 +234,7 @@ def render_modes(
 
 def render_ratio_sweep(
     image: torch.Tensor,
-    base: ViewSettings,
+    base: ViewState,
     model: nn.Module,
     ratios: Sequence[float],
     foreground: torch.Tensor | None = None,

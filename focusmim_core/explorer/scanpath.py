@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..fixations import as_points
 from ..foveation import HALF_RESOLUTION_ECCENTRICITY, PIXELS_PER_DEGREE
 from ..masking import MODES, check_mode, periphery_radius, square_side
-from .render import Panels, ViewSettings, render_batch
+from .render import Panels, ViewState, render_batch
 
 SCANPATH_MODES = tuple(name for name, spec in MODES.items() if spec.uses_fixation)  # a scanpath moves the eye
 FOVEA_RADIUS = int(HALF_RESOLUTION_ECCENTRICITY * PIXELS_PER_DEGREE)  # 8 px: the full-resolution disc
@@ -37,7 +37,7 @@ def glimpse_points(fixations: Sequence[tuple[int, int]], height: int, width: int
 def render_scanpath(
     image: torch.Tensor,
     fixations: Sequence[tuple[int, int]],
-    base: ViewSettings,
+    base: ViewState,
     model: nn.Module,
     foreground: torch.Tensor | None = None,
 ) -> list[Panels]:
@@ -53,7 +53,7 @@ def render_scanpath(
     return render_batch(image, views, model, foreground, fixations=points)
 
 
-def reveal_radius(base: ViewSettings, height: int, width: int) -> int:
+def reveal_radius(base: ViewState, height: int, width: int) -> int:
     """Radius in px of the region one fixation reveals in this mode."""
     if base.mode == "periphery":
         return int(periphery_radius(base.ratio, height, width))
@@ -88,7 +88,7 @@ def suggested_scanpath(
     image: torch.Tensor,
     start: tuple[int, int],
     count: int,
-    base: ViewSettings,
+    base: ViewState,
     model: nn.Module,
     foreground: torch.Tensor | None = None,
 ) -> list[tuple[int, int]]:

@@ -24,7 +24,7 @@ from ..model import inference_model
 from ..segmentation import foreground_model
 from .catalog import AUTO, available_checkpoints, choose, untrained_model
 from .export import panel_images
-from .render import Panels, ViewSettings, render_batch, render_modes
+from .render import Panels, render_batch, render_modes
 from .scanpath import SCANPATH_MODES, render_scanpath, reveal_radius, suggest_fixation
 from .sources import ImageItem, gallery_item, synthetic_item
 from .sweeps import ratio_curves, scanpath_curves
@@ -117,12 +117,10 @@ class Compared:
     notes: list[str]
 
 
-def view_settings(view: ViewState) -> ViewSettings:
-    """The render settings of a view (its fixation and attention checked)."""
+def view_settings(view: ViewState) -> ViewState:
+    """The view with its fixation and attention point checked (``InputError`` outside the image)."""
     fixation, attention = check_point(view.fixation, "fixation"), check_point(view.attention, "attention point")
-    return ViewSettings(
-        mode=view.mode, ratio=view.ratio, fill=view.fill, fixation=fixation, attention=attention, seed=view.seed
-    )
+    return replace(view, fixation=fixation, attention=attention)
 
 
 def networks_by_mode(view: ViewState, modes: list[str]) -> tuple[dict[str, nn.Module], dict[str, str], list[str]]:
@@ -218,7 +216,7 @@ def scanpath_view(view: ViewState, path: list[tuple[int, int]], upload: str | by
     points = [check_point(point, f"fixation {k + 1}") for k, point in enumerate(path)]
     item = item_for(view, upload)
     model, _, _ = network_for(view)
-    base = ViewSettings(mode=view.mode, ratio=view.ratio, fill=view.fill)
+    base = ViewState(mode=view.mode, ratio=view.ratio, fill=view.fill)
     foreground, _ = foreground_of(item, rembg_foreground)
     glimpses = render_scanpath(item.image, points, base, model, foreground)
     radius = reveal_radius(base, *item.image.shape[-2:])

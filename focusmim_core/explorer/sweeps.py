@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..masking import MODES
-from .render import Panels, ViewSettings, render_batch
+from .render import Panels, ViewState, render_batch
 from .scanpath import error_curve, random_scanpath, render_scanpath, suggested_scanpath
 
 SWEEP_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -36,7 +36,7 @@ def mode_table(panels: Sequence[Panels], checkpoints: Mapping[str, str] | None =
     return rows
 
 
-def sweep_views(base: ViewSettings, modes: Sequence[str], ratios: Sequence[float]) -> list[ViewSettings]:
+def sweep_views(base: ViewState, modes: Sequence[str], ratios: Sequence[float]) -> list[ViewState]:
     """Every ratio for the modes that use one, a single view for those that do not."""
     views = []
     for mode in modes:
@@ -47,7 +47,7 @@ def sweep_views(base: ViewSettings, modes: Sequence[str], ratios: Sequence[float
 
 def ratio_curves(
     image: torch.Tensor,
-    base: ViewSettings,
+    base: ViewState,
     models: Mapping[str, nn.Module],
     foreground: torch.Tensor | None = None,
     metric: str = "masked_mse",
@@ -71,7 +71,7 @@ def ratio_curves(
 def scanpath_curves(
     image: torch.Tensor,
     path: Sequence[tuple[int, int]],
-    base: ViewSettings,
+    base: ViewState,
     model: nn.Module,
     foreground: torch.Tensor | None = None,
     seed: int = 0,

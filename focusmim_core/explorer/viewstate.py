@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from ..data import GALLERY, SPLITS
 from ..errors import echo
-from ..masking import FILLS, MODES
+from ..masking import FILLS, MODES, check_mode
 
 IMAGE_SIZE = 96
 SOURCES = ("gallery", "synthetic", "stl10", "upload")
@@ -32,7 +32,11 @@ MAX_SEED = 2**31 - 1
 
 @dataclass(frozen=True)
 class ViewState:
-    """One explorer view; ``image`` is a gallery name or an index (procedural scene, STL-10 image)."""
+    """The one view object of the explorer: the image (``image`` is a gallery name or an index of a procedural
+    scene or STL-10 image), fixation, covert attention, masking (mode, ratio, fill, seed) and checkpoint.
+
+    It parses from and writes to a link's query (``parse_query``, ``to_query``), and ``render`` takes it whole.
+    """
 
     source: str = "gallery"
     image: str = DEFAULT_GALLERY
@@ -44,6 +48,10 @@ class ViewState:
     fill: str = "mean"
     checkpoint: str = AUTO_CHECKPOINT
     seed: int = 0  # random patches are drawn from this seed: the same seed shows the same patches
+    antialias: bool = False  # smooth mask edges (exports); not part of a link
+
+    def __post_init__(self):
+        check_mode(self.mode)
 
     def image_key(self) -> str:
         """A short id of the image, e.g. ``gallery:coffee`` or ``stl10:test:17``."""
