@@ -21,6 +21,7 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -78,7 +79,7 @@ def server_side(repeats: int) -> None:
 
     def per_mode():
         return [
-            render(item.image, base.fixation, m, MODES[m].default_ratio, model, foreground=item.foreground)
+            render(item.image, replace(base, mode=m, ratio=MODES[m].default_ratio), model, item.foreground)
             for m in modes
         ]
 

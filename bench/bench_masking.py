@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from bench.timing import machine, median_seconds, table
-from focusmim_core import MODES, Autoencoder, inference_model, mask_images, render
+from focusmim_core import MODES, Autoencoder, ViewState, inference_model, mask_images, render
 from focusmim_core.runtime import configure_cpu_allocator
 
 GOALS = {"random_patches": 20_000, "periphery": 20_000, "periphery_square": 20_000, "foveate": 3_000}
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     image = images[0]
     foreground = torch.rand(96, 96, device=device)
     render_ms = 1000 * median_seconds(
-        lambda: render(image, (30, 40), "periphery", 0.8, model, foreground=foreground), 21, 3, device
+        lambda: render(image, ViewState(fixation=(30, 40)), model, foreground), 21, 3, device
     )
     plain_model = Autoencoder().eval().to(device)
     with torch.no_grad():

@@ -35,17 +35,7 @@ view = state.set_view(mode=mode, ratio=ratio, fill=fill, fixation=fixation, atte
 model, info, notes = state.network(mode, fill)
 foreground, foreground_note = state.foreground_of(item)
 try:
-    panels = render(
-        item.image,
-        view.fixation,
-        mode,
-        view.ratio,
-        model,
-        fill=fill,
-        attention=view.attention,
-        foreground=foreground,
-        seed=view.seed,
-    )
+    panels = render(item.image, view, model, foreground)
 except InputError as error:
     panels = None
     render_error = str(error)

@@ -56,7 +56,7 @@ view = state.view()
 model, info, notes = state.network(view.mode, view.fill)
 checkpoint_notice([info], notes)
 try:
-    panels = render(item.image, view.fixation, view.mode, view.ratio, model, fill=view.fill, attention=view.attention)
+    panels = render(item.image, view, model)
 except InputError as error:
     st.error(str(error))
     st.stop()
@@ -85,8 +85,7 @@ shown = [(info.name if info else "untrained", latent)]
 if other_name != NONE:
     other_model, other_info, other_notes = state.network(view.mode, view.fill, selection=other_name)
     state.show_messages(other_notes)
-    other = render(item.image, view.fixation, view.mode, view.ratio, other_model, fill=view.fill,
-                   attention=view.attention)  # fmt: skip
+    other = render(item.image, view, other_model)
     shown.append((other_info.name if other_info else "untrained", other.latent))
 for column, (name, code) in zip(st.columns(len(shown), gap="large"), shown, strict=True):
     with column:

@@ -267,7 +267,8 @@ def test_paper_entries_match_training_setups(setup, entry):
 @pytest.fixture
 def panels(model):
     item = synthetic_item(5)
-    return render(item.image, (30, 40), "periphery", 0.8, model, attention=(70, 50), foreground=item.foreground)
+    view = ViewState(fixation=(30, 40), mode="periphery", ratio=0.8, attention=(70, 50))
+    return render(item.image, view, model, item.foreground)
 
 
 def test_pixelated_images_keep_every_pixel_as_a_block():
@@ -357,7 +358,7 @@ def test_ratio_curves_match_single_renders(model):
     models = {"periphery": model, "none": model}
     curves = ratio_curves(item.image, base, models, item.foreground, "masked_mse")
     periphery = curves[MODES["periphery"].label]
-    single = render(item.image, (40, 40), "periphery", 0.3, model, foreground=item.foreground)
+    single = render(item.image, ViewState(fixation=(40, 40), mode="periphery", ratio=0.3), model, item.foreground)
     assert periphery[0] == list(SWEEP_RATIOS)
     assert periphery[1][2] == pytest.approx(single.metrics["masked_mse"], rel=1e-4)
     flat = curves[MODES["none"].label][1]

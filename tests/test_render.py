@@ -39,7 +39,7 @@ def image(images):
 def test_render_gives_every_panel_and_consistent_metrics(image, model):
     foreground = torch.zeros(96, 96)
     foreground[30:70, 30:70] = 1
-    panels = render(image, (20, 30), "periphery", 0.8, model, foreground=foreground)
+    panels = render(image, ViewState(fixation=(20, 30), mode="periphery", ratio=0.8), model, foreground)
     assert panels.masked_input.shape == panels.reconstruction.shape == (3, 96, 96)
     assert panels.loss_mask.shape == panels.error_map.shape == panels.weighted_error_map.shape == (96, 96)
     assert panels.latent.shape == (128, 12, 12)
@@ -61,7 +61,7 @@ def test_render_gives_every_panel_and_consistent_metrics(image, model):
 
 @pytest.mark.parametrize("mode", ["random_patches", "periphery", "foveate", "none"])
 def test_the_pasted_panel_shows_the_input_where_visible_and_the_reconstruction_where_hidden(image, model, mode):
-    panels = render(image, (30, 60), mode, 0.6, model)
+    panels = render(image, ViewState(fixation=(30, 60), mode=mode, ratio=0.6), model)
     hidden = panels.loss_mask.bool()
     assert torch.equal(panels.pasted[:, hidden], panels.reconstruction[:, hidden])
     assert torch.equal(panels.pasted[:, ~hidden], panels.masked_input[:, ~hidden])
@@ -70,15 +70,16 @@ def test_the_pasted_panel_shows_the_input_where_visible_and_the_reconstruction_w
 
 
 def test_the_seed_picks_the_random_patches(image, model):
-    first = render(image, None, "random_patches", 0.6, model, seed=7)
-    assert torch.equal(render(image, None, "random_patches", 0.6, model, seed=7).loss_mask, first.loss_mask)
-    assert not torch.equal(render(image, None, "random_patches", 0.6, model, seed=8).loss_mask, first.loss_mask)
+    view = ViewState(mode="random_patches", ratio=0.6, seed=7)
+    first = render(image, view, model)
+    assert torch.equal(render(image, view, model).loss_mask, first.loss_mask)
+    assert not torch.equal(render(image, replace(view, seed=8), model).loss_mask, first.loss_mask)
 
 
 def test_without_foreground_the_weighted_panels_are_absent(image, model):
-    panels = render(image, None, "random_patches", 0.6, model, seed=3)
+    panels = render(image, ViewState(mode="random_patches", ratio=0.6, seed=3), model)
     assert panels.weighted_error_map is None and panels.metrics["foreground_mse"] is None
-    again = render(image, None, "random_patches", 0.6, model, seed=3)
+    again = render(image, ViewState(mode="random_patches", ratio=0.6, seed=3), model)
     assert torch.equal(panels.loss_mask, again.loss_mask)  # the seed fixes the patches
 
 
@@ -87,7 +88,7 @@ def test_all_modes_in_one_batch_equal_one_by_one(image, model):
     together = render_modes(image, base, model)
     assert [p.settings.mode for p in together] == list(MODES)
     for panels in together:
-        alone = render(image, (60, 40), panels.settings.mode, panels.settings.ratio, model, fill="blur", seed=1)
+        alone = render(image, replace(base, mode=panels.settings.mode, ratio=panels.settings.ratio), model)
         torch.testing.assert_close(panels.reconstruction, alone.reconstruction, atol=1e-5, rtol=0)
         assert panels.metrics["masked_mse"] == pytest.approx(alone.metrics["masked_mse"], rel=1e-4, abs=1e-7)
 
@@ -95,7 +96,8 @@ def test_all_modes_in_one_batch_equal_one_by_one(image, model):
 def test_each_mode_can_use_its_own_network(image, model):
     other = type(model)().eval()
     panels = render_modes(image, ViewState(), {"periphery": model, "foveate": other}, modes=["periphery", "foveate"])
-    assert torch.allclose(panels[1].reconstruction, render(image, None, "foveate", 0, other).reconstruction, atol=1e-5)
+    alone = render(image, ViewState(mode="foveate", ratio=0), other)
+    assert torch.allclose(panels[1].reconstruction, alone.reconstruction, atol=1e-5)
 
 
 def test_ratio_sweep_hides_more_as_the_ratio_grows(image, model):
@@ -105,8 +107,8 @@ def test_ratio_sweep_hides_more_as_the_ratio_grows(image, model):
 
 
 def test_covert_attention_in_a_view(image, model):
-    plain = render(image, (20, 20), "periphery", 0.8, model)
-    attended = render(image, (20, 20), "periphery", 0.8, model, attention=(75, 75))
+    plain = render(image, ViewState(fixation=(20, 20), mode="periphery", ratio=0.8), model)
+    attended = render(image, ViewState(fixation=(20, 20), mode="periphery", ratio=0.8, attention=(75, 75)), model)
     assert attended.metrics["hidden_fraction"] < plain.metrics["hidden_fraction"]
     assert attended.loss_mask[75, 75] == 0
 
@@ -123,7 +125,7 @@ def test_glimpses_reveal_the_union_of_fixations(image, model):
 
 
 def test_suggestion_goes_where_the_hidden_error_is(image, model):
-    panels = render(image, (48, 48), "periphery", 0.9, model)
+    panels = render(image, ViewState(fixation=(48, 48), mode="periphery", ratio=0.9), model)
     error = torch.zeros(96, 96)
     error[70:80, 5:15] = 1.0  # a hot spot at column ~10, row ~75
     panels = replace(panels, error_map=error, weighted_error_map=None)

@@ -199,21 +199,9 @@ def render_batch(
 
 
 def render(
-    image: torch.Tensor,
-    fixation: tuple[int, int] | None,
-    mode: str,
-    ratio: float,
-    model: nn.Module,
-    fill: str = "mean",
-    attention: tuple[int, int] | None = None,
-    foreground: torch.Tensor | None = None,
-    seed: int = 0,
-    antialias: bool = False,
+    image: torch.Tensor, view: ViewState, model: nn.Module, foreground: torch.Tensor | None = None
 ) -> Panels:
     """All panels of one view of one image ``(3, H, W)``; ``foreground`` ``(H, W)`` or ``(1, H, W)``."""
-    view = ViewState(
-        mode=mode, ratio=ratio, fill=fill, fixation=fixation, attention=attention, seed=seed, antialias=antialias
-    )
     return render_batch(image, [view], model, foreground)[0]
 
 
