@@ -19,6 +19,7 @@ BENCHMARKS = (
     ("bench.bench_segment", []),
     ("bench.bench_app", []),
     ("bench.bench_gradio", []),
+    ("bench.bench_load", []),
 )
 
 

@@ -95,14 +95,31 @@ def check_point(point: tuple[int, int] | None, name: str) -> tuple[int, int] | N
     return x, y
 
 
-@torch.no_grad()
 def render_view(view: ViewState, upload: str | bytes | None = None) -> Rendered:
-    """Render one view: image, masking, network and panels (``InputError`` for a bad view or upload)."""
+    """Render one view: image, masking, network and panels (``InputError`` for a bad view or upload).
+
+    Views of bundled images are cached (the same view of the same checkpoint file is drawn once);
+    uploads are rendered every time.
+    """
     settings = view_settings(view)
+    if upload is not None or view.source == "upload":
+        return _render(settings, upload)
+    _, info, _ = network_for(settings)
+    version = None if info is None else (str(info.path), info.path.stat().st_mtime)
+    return _render_cached(settings, version)
+
+
+@functools.lru_cache(maxsize=64)
+def _render_cached(view: ViewState, checkpoint: tuple[str, float] | None) -> Rendered:
+    return _render(view, None)
+
+
+@torch.no_grad()
+def _render(view: ViewState, upload: str | bytes | None) -> Rendered:
     item = item_for(view, upload)
     model, info, notes = network_for(view)
     foreground, note = foreground_of(item, rembg_foreground)
-    panels = render_batch(item.image, [settings], model, foreground=foreground)[0]
+    panels = render_batch(item.image, [view], model, foreground=foreground)[0]
     return Rendered(item, panels, info, [*notes, *([note] if note else [])])
 
 
