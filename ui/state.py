@@ -14,16 +14,12 @@ import numpy as np
 import streamlit as st
 import torch
 
-from focusmim_core import CheckpointError, InputError, inference_model, load_checkpoint
+from focusmim_core import InputError
 from focusmim_core.checkpoints import CheckpointInfo
 from focusmim_core.explorer import service
 from focusmim_core.explorer.catalog import (
-    TRAIN_HINT,
-    UNTRAINED_LABEL,
     available_checkpoints,
     checkpoint_folders,
-    choose,
-    untrained_model,
 )
 from focusmim_core.explorer.latent_batch import BATCH_SOURCES, batch_images, encode_batch
 from focusmim_core.explorer.service import foreground_map
@@ -81,32 +77,10 @@ def checkpoints() -> list[CheckpointInfo]:
     return _checkpoints(tuple(str(f) for f in checkpoint_folders()))
 
 
-@st.cache_resource(show_spinner="Loading the checkpoint…", max_entries=16)
-def _network(path: str, modified: float) -> torch.nn.Module:
-    model, _ = load_checkpoint(path)
-    return inference_model(model)
-
-
-@st.cache_resource(show_spinner=False)
-def _untrained() -> torch.nn.Module:
-    return inference_model(untrained_model())
-
-
 def network(mode: str, fill: str, selection: str | None = None) -> tuple[torch.nn.Module, CheckpointInfo | None, list]:
-    """The network for a mode (the view's checkpoint choice), the checkpoint used, and notes for the user.
-
-    A checkpoint that does not load gives a message and the untrained fallback.
-    """
-    choice = choose(selection or view().checkpoint, mode, fill, checkpoints())
-    notes = [choice.note] if choice.note else []
-    if choice.info is None:
-        return _untrained(), None, [*notes, f"No checkpoint found: showing an {UNTRAINED_LABEL}. {TRAIN_HINT}"]
-    try:
-        path = choice.info.path
-        return _network(str(path), path.stat().st_mtime), choice.info, notes
-    except (CheckpointError, OSError) as error:
-        message = error if isinstance(error, CheckpointError) else f"{path.name} cannot be read ({error})."
-        return _untrained(), None, [*notes, f"{message} Showing an {UNTRAINED_LABEL}."]
+    """The network for a mode (the view's checkpoint choice), the checkpoint used, and notes for the user."""
+    chosen = replace(view(), mode=mode, fill=fill, checkpoint=selection or view().checkpoint)
+    return service.network_for(chosen, checkpoints())
 
 
 def networks_by_mode(
@@ -126,7 +100,7 @@ def batch_latents(source: str, split: str, stl10_dir: str | None, checkpoint: st
     """Latents ``(N, 128, 12, 12)`` of a batch source under one checkpoint (cached per file version)."""
     dataset = stl10_dataset(split) if source == BATCH_SOURCES[2] else None
     info = next((i for i in checkpoints() if i.name == checkpoint), None)
-    model = _untrained() if info is None else _network(str(info.path), modified)
+    model = service.untrained_network() if info is None else service.load_network(str(info.path), modified)
     return encode_batch(model, batch_images(source, dataset))
 
 

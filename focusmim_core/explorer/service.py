@@ -22,7 +22,7 @@ from ..errors import CheckpointError, InputError
 from ..masking import MODES
 from ..model import inference_model
 from ..segmentation import foreground_model
-from .catalog import AUTO, available_checkpoints, choose, untrained_model
+from .catalog import AUTO, TRAIN_HINT, UNTRAINED_LABEL, available_checkpoints, choose, untrained_model
 from .export import panel_images
 from .render import Panels, render_batch, render_modes
 from .scanpath import SCANPATH_MODES, render_scanpath, reveal_radius, suggest_fixation
@@ -48,25 +48,36 @@ class Rendered:
 
 
 @functools.lru_cache(maxsize=16)
-def _network(path: str, modified: float) -> nn.Module:
+def load_network(path: str, modified: float) -> nn.Module:
+    """A checkpoint's network ready for inference, loaded once per file version (``modified``: its mtime)."""
     return inference_model(load_checkpoint(path)[0])
 
 
 @functools.lru_cache(maxsize=1)
-def _untrained() -> nn.Module:
+def untrained_network() -> nn.Module:
+    """The seeded untrained network shown when no checkpoint exists."""
     return inference_model(untrained_model())
 
 
-def network_for(view: ViewState) -> tuple[nn.Module, CheckpointInfo | None, list[str]]:
-    """The network a view uses (its checkpoint, or the default for its mode and fill), the checkpoint, notes."""
-    choice = choose(view.checkpoint or AUTO, view.mode, view.fill, available_checkpoints())
+def network_for(
+    view: ViewState, checkpoints: list[CheckpointInfo] | None = None
+) -> tuple[nn.Module, CheckpointInfo | None, list[str]]:
+    """The network a view uses (its checkpoint, or the default for its mode and fill), the checkpoint, notes.
+
+    ``checkpoints``: the ones to choose from (default: every configured folder, scanned now). A
+    checkpoint that does not load gives a message and the untrained fallback.
+    """
+    listed = available_checkpoints() if checkpoints is None else checkpoints
+    choice = choose(view.checkpoint or AUTO, view.mode, view.fill, listed)
     notes = [choice.note] if choice.note else []
     if choice.info is None:
-        return _untrained(), None, [*notes, "No checkpoint found: an untrained network (meaningless output)."]
+        return untrained_network(), None, [*notes, f"No checkpoint found: showing an {UNTRAINED_LABEL}. {TRAIN_HINT}"]
+    path = choice.info.path
     try:
-        return _network(str(choice.info.path), choice.info.path.stat().st_mtime), choice.info, notes
+        return load_network(str(path), path.stat().st_mtime), choice.info, notes
     except (CheckpointError, OSError) as error:
-        return _untrained(), None, [*notes, f"{choice.info.name} could not be loaded ({error}); untrained network."]
+        message = error if isinstance(error, CheckpointError) else f"{path.name} cannot be read ({error})."
+        return untrained_network(), None, [*notes, f"{message} Showing an {UNTRAINED_LABEL}."]
 
 
 def item_for(view: ViewState, upload: str | bytes | None = None) -> ImageItem:
