@@ -31,7 +31,7 @@ def test_continuing_a_shipped_checkpoint_accumulates_images_and_history(tmp_path
     before = json.loads((folder / f"{spec.name}.json").read_text())
     before_weights = read_state_dict(folder / f"{spec.name}.safetensors")
     base = PretrainConfig(dataset="mixed", size=16, batch_size=8, learning_rate=1e-3, schedule="cosine", epochs=1000)
-    entry = ship_demo.continue_demo(spec, base, tmp_path / "runs" / spec.name, 0.05, folder)
+    entry = ship_demo.continue_demo(spec, base, tmp_path / "runs" / spec.name, 0.05, folder, always_ship=True)
 
     _, meta = load_checkpoint(folder / f"{spec.name}.safetensors")
     assert meta.extra["images_seen"] == before["extra"]["images_seen"] + entry["images"] and entry["images"] > 0
@@ -51,6 +51,23 @@ def test_continuing_a_shipped_checkpoint_accumulates_images_and_history(tmp_path
     assert f"| `{spec.name}` |" in text and entry["recipe"] in text and "china" in text
 
 
+def test_a_continued_run_that_came_out_worse_is_not_shipped(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(ship_demo, "REGRESSION_TOLERANCE", float("-inf"))  # any result counts as worse
+    spec = next(spec for spec in DEMOS if spec.name == "blurry_patches_0.6")
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(SHIPPED_DIR / f"{spec.name}{suffix}", folder / f"{spec.name}{suffix}")
+    files = {suffix: (folder / f"{spec.name}{suffix}").read_bytes() for suffix in (".safetensors", ".json")}
+    base = PretrainConfig(dataset="mixed", size=16, batch_size=8, learning_rate=1e-3, schedule="cosine", epochs=1000)
+    output = tmp_path / "runs" / spec.name
+    ship_demo.continue_demo(spec, base, output, 0.05, folder)
+    assert {suffix: (folder / f"{spec.name}{suffix}").read_bytes() for suffix in files} == files  # untouched
+    mark = json.loads((output / ship_demo.SHIPPED_MARK).read_text())
+    assert mark["kept_previous"] and (output / "last.safetensors").is_file()  # the run stays for inspection
+    assert "the shipped weights are kept" in capsys.readouterr().out
+
+
 def test_a_killed_continue_session_resumes_and_ships_once(tmp_path):
     """SIGKILL in the middle of a --continue session: --resume finishes it, counting every image once."""
     folder = tmp_path / "checkpoints"
@@ -62,7 +79,7 @@ def test_a_killed_continue_session_resumes_and_ships_once(tmp_path):
     before = {name: json.loads((folder / f"{name}.json").read_text()) for name in names}
     runs = tmp_path / "runs"
     args = ["-m", "train.ship_demo", "--continue", "--checkpoints", str(folder), "--runs", str(runs)]
-    start = [*args, "--budget-minutes", "0.4", "--size", "16", "--batch-size", "8", "--only", *names]
+    start = [*args, "--budget-minutes", "0.4", "--size", "16", "--batch-size", "8", "--only", *names, "--always-ship"]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen([sys.executable, *start], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)  # fmt: skip

@@ -42,7 +42,7 @@ from focusmim_core.model import inference_model, reconstruct
 from focusmim_core.probe import probe_encoder, record_probe_result, synthetic_probe_data
 from train.cli import fail
 from train.demo_readme import PROBE_SIZES, write_table
-from train.demos import DEMOS, DemoSpec
+from train.demos import DEMOS, GOALS, DemoSpec
 from train.pretrain import PretrainConfig, run, with_arch_defaults
 
 
@@ -123,13 +123,19 @@ SHIPPED_MARK = "shipped.json"  # written into a run folder once its weights repl
 
 
 def continue_demo(
-    spec: DemoSpec, base: PretrainConfig, output: Path, minutes: float, folder: Path = SHIPPED_DIR
+    spec: DemoSpec,
+    base: PretrainConfig,
+    output: Path,
+    minutes: float,
+    folder: Path = SHIPPED_DIR,
+    always_ship: bool = False,
 ) -> dict:
     """Train a shipped checkpoint further from its weights for ``minutes``; update it, its metadata and history.
 
     The optimizer restarts (warm-up, then cosine to 0 at the end of the budget); the run's
     final weights replace the shipped ones, ``images_seen`` and ``train_seconds`` accumulate,
-    and ``extra["history"]`` gains one entry (date, images, minutes, device, recipe, PSNRs).
+    and ``extra["history"]`` gains one entry (date, images, minutes, device, recipe, PSNRs). A
+    run whose headline metric (``headline``) came out worse than the shipped file's is not shipped.
     A run folder ``output`` that already holds an interrupted run (``last.safetensors``) is
     resumed where it stopped, its time budget counted over both parts.
     """
@@ -171,6 +177,12 @@ def continue_demo(
         "command": pretrain_command(config),
         **after_values(measured),
     }
+    before, after = headline(previous.metrics, spec), headline(measured, spec)
+    if not always_ship and before is not None and after is not None and after < before - REGRESSION_TOLERANCE:
+        write_json(output / SHIPPED_MARK, {**entry, "kept_previous": True, "before": before})
+        print(f"{spec.name}: {after:.3f} after {images:,} more images is worse than the shipped {before:.3f}; "
+              "the shipped weights are kept (the run stays in its folder).", flush=True)  # fmt: skip
+        return entry
     extra.update(
         command=entry["command"],
         device=entry["device"],
@@ -189,6 +201,19 @@ def continue_demo(
     write_json(output / SHIPPED_MARK, entry)
     print(f"{spec.name}: {images:,} more images -> {extra['images_seen']:,}; {after_values(measured)}", flush=True)
     return entry
+
+
+REGRESSION_TOLERANCE = 0.05  # dB (cosine for latent demos): a continued run worse than this is not shipped
+
+
+def headline(metrics: dict, spec: DemoSpec) -> float | None:
+    """The number a continued run must not make worse: a latent demo's cosine, else its first goal's metric
+    (``train.demos.GOALS``; the whole-image PSNR without one)."""
+    if spec.objective == "latent":
+        return stored_latent(metrics)
+    report = stored_report(metrics)
+    metric = next((goal.metric for goal in GOALS if goal.checkpoint == spec.name), "psnr_whole")
+    return None if report is None else getattr(report, metric)
 
 
 def objective_config(config: PretrainConfig, spec: DemoSpec) -> PretrainConfig:
@@ -288,7 +313,7 @@ def continue_all(args: argparse.Namespace) -> int:
             print(f"== {spec.name}: already trained and shipped in this session", flush=True)
             continue
         print(f"== {spec.name}: {minutes:.1f} min", flush=True)
-        continue_demo(spec, base, output, minutes, folder)
+        continue_demo(spec, base, output, minutes, folder, args.always_ship)
         print(write_table(folder), flush=True)
     return 0
 
@@ -297,14 +322,14 @@ def continue_session(args: argparse.Namespace) -> Path:
     """The folder of this ``--continue`` session; with ``--resume`` the newest one, its settings taken
     over from its ``session.json`` (so that an interrupted session ends as it would have)."""
     runs = Path(args.runs)
-    settings = ("budget_minutes", "size", "batch_size", "learning_rate", "schedule", "warmup", "only")
+    settings = ("budget_minutes", "size", "batch_size", "learning_rate", "schedule", "warmup", "only", "always_ship")
     if args.resume:
         sessions = sorted(runs.glob("*/session.json"))
         if not sessions:
             raise InputError(f"No --continue session in {runs} to resume: start one without --resume.")
         saved = json.loads(sessions[-1].read_text())
         for name in settings:
-            setattr(args, name, saved[name])
+            setattr(args, name, saved.get(name, getattr(args, name)))  # older sessions lack newer settings
         print(f"Resuming the session in {sessions[-1].parent}", flush=True)
         return sessions[-1].parent
     session = runs / time.strftime("%Y%m%d-%H%M%S")
@@ -340,6 +365,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--checkpoints", default=str(SHIPPED_DIR), help="with --continue: the folder trained")
     parser.add_argument("--warmup", type=float, default=0.02, help="with --continue: warm-up fraction of each run")
+    parser.add_argument(
+        "--always-ship",
+        action="store_true",
+        help="with --continue: replace a shipped checkpoint even when the run made its headline metric worse",
+    )
     parser.add_argument("--runs", default="runs/demo", help="where the training runs are kept")
     parser.add_argument("--table-only", action="store_true", help="do not train; rewrite checkpoints/README.md")
     parser.add_argument("--probe", action="store_true", help="probe the checkpoints (and a random init) first")

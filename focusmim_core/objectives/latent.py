@@ -182,11 +182,14 @@ def cell_similarity(
     """Cosine similarity of predicted and target latents per cell, ``(N, 12, 12)``; NaN off the target cells.
 
     ``inputs`` are the masked images the model is given, ``images`` the true ones (for the target).
+    Predictions are standardised across an image's target cells first, as the InfoNCE loss compares them.
     """
     prediction, target, _, _ = model(inputs, visible, target_view(images, loss_mask, model.settings.target_view))
-    similarity = F.cosine_similarity(prediction.float(), target.float(), dim=1)  # (N, 12, 12)
-    cells = target_cells(loss_mask).view_as(similarity)
-    return torch.where(cells, similarity, torch.full_like(similarity, float("nan")))
+    cells = target_cells(loss_mask)  # (N, 144)
+    flat = [t.flatten(2).transpose(1, 2).float() for t in (prediction, target)]
+    predicted = _standardise(flat[0], cells)  # as the loss compares them: standardised across the target cells
+    similarity = F.cosine_similarity(predicted, flat[1], dim=-1).view(-1, CELLS, CELLS)
+    return torch.where(cells.view_as(similarity), similarity, torch.full_like(similarity, float("nan")))
 
 
 def target_view(images: torch.Tensor, loss_mask: torch.Tensor, view: str) -> torch.Tensor:
