@@ -69,12 +69,12 @@ class Goal:
         return self.floor >= self.target
 
 
-GOALS = (  # floors: the values measured on the files shipped on 2026-12-02, less 0.1-0.2 dB
-    Goal("autoencoder", "psnr_whole", 24.0, 22.4, "whole-image PSNR ≥ 24 dB"),  # 22.54
-    Goal("random_patches_0.6", "gain", 1.5, 3.8, "hidden region ≥ its input's + 1.5 dB"),  # 3.98
-    Goal("periphery_0.8", "gain", 1.5, -0.3, "hidden region ≥ its input's + 1.5 dB"),  # -0.15
-    Goal("periphery_0.8", "psnr_visible", 22.0, 12.3, "visible region ≥ 22 dB"),  # 12.44
-    Goal("foveate", "gain", 0.0, -2.7, "hidden region ≥ its input's"),  # -2.58
-    Goal("blurry_patches_0.6", "gain", 0.0, 0.8, "hidden region ≥ its input's"),  # 1.00
-    Goal("blurry_periphery_0.8", "gain", 0.0, 1.2, "hidden region ≥ its input's"),  # 1.37
+GOALS = (  # floors: the values measured on the files shipped on 2026-12-02 (third session), less 0.1-0.2 dB
+    Goal("autoencoder", "psnr_whole", 24.0, 22.8, "whole-image PSNR ≥ 24 dB"),  # 22.98
+    Goal("random_patches_0.6", "gain", 1.5, 4.4, "hidden region ≥ its input's + 1.5 dB"),  # 4.53
+    Goal("periphery_0.8", "gain", 1.5, -0.3, "hidden region ≥ its input's + 1.5 dB"),  # -0.14
+    Goal("periphery_0.8", "psnr_visible", 22.0, 12.6, "visible region ≥ 22 dB"),  # 12.80
+    Goal("foveate", "gain", 0.0, -0.9, "hidden region ≥ its input's"),  # -0.70
+    Goal("blurry_patches_0.6", "gain", 0.0, 0.8, "hidden region ≥ its input's"),  # 1.00 (a worse run: not shipped)
+    Goal("blurry_periphery_0.8", "gain", 0.0, 1.2, "hidden region ≥ its input's"),  # 1.37 (likewise)
 )
