@@ -211,7 +211,9 @@ def test_a_sweep_killed_mid_cell_resumes_that_cell(tmp_path):
 
 @pytest.mark.slow
 def test_a_preempted_slurm_cell_saves_its_trainer_and_is_requeued_as_it_was(tmp_path):
-    sweep, _ = sweeps.parse_sweep(["fig4", "--out", str(tmp_path), "--only", "periphery_0.8", "--seeds", "0", *LONGER])
+    sweep, _ = sweeps.parse_sweep(
+        ["fig4", "--out", str(tmp_path), "--only", "periphery_0.8", "--seeds", "0", *LONGER, *QUICK_PROBE]
+    )
     sweeps.prepare(sweep)
     cell = sweep.cells()[0]
     failure = []
