@@ -205,7 +205,7 @@ REFERENCE_ALIASES = {  # the reference's click short options and spellings
 }
 
 
-def with_arch_defaults(config: PretrainConfig, given: set[str] | frozenset[str]) -> PretrainConfig:
+def with_own_defaults(config: PretrainConfig, given: set[str] | frozenset[str]) -> PretrainConfig:
     """``config`` with its architecture's and its objective's own defaults for the fields not in ``given``."""
     defaults = {**get_architecture(config.arch).defaults, **objective_defaults(config.objective, config.batch_size)}
     return replace(config, **{name: value for name, value in defaults.items() if name not in given})
@@ -232,7 +232,7 @@ def parse_config(argv: list[str] | None = None) -> PretrainConfig:
     """A ``PretrainConfig`` from command-line arguments; ``--arch`` brings its defaults for options not given."""
     parser = build_parser()
     config = config_from_args(PretrainConfig, parser.parse_args(argv))
-    return with_arch_defaults(config, set(explicit_options(parser, argv)))
+    return with_own_defaults(config, set(explicit_options(parser, argv)))
 
 
 @dataclass
@@ -660,7 +660,7 @@ def warn_of_collapse(record: dict[str, Any], previous: dict[str, Any], config: P
     }  # fmt: skip
     if high:
         values = ", ".join(f"{k} {v:.3f}" for k, v in high.items())
-        tqdm.write(f"Warning: epoch {record['epoch']} {values} above {config.latent_settings().collapse}: the "
+        tqdm.write(f"Warning: epoch {record['epoch']} {values} above {limit}: the "
                    "latents may be collapsing (lower --learning-rate, or raise --sim-coeff).")  # fmt: skip
 
 

@@ -43,7 +43,7 @@ from focusmim_core.probe import probe_encoder, record_probe_result, synthetic_pr
 from train.cli import fail
 from train.demo_readme import PROBE_SIZES, write_table
 from train.demos import DEMOS, GOALS, DemoSpec
-from train.pretrain import PretrainConfig, run, with_arch_defaults
+from train.pretrain import PretrainConfig, run, with_own_defaults
 
 
 def device_name() -> str:
@@ -219,7 +219,7 @@ def headline(metrics: dict, spec: DemoSpec) -> float | None:
 def objective_config(config: PretrainConfig, spec: DemoSpec) -> PretrainConfig:
     """``config`` for ``spec``'s objective: its optimiser settings, the demo's own rate, schedule and warm-up."""
     config = replace(config, objective=spec.objective, learning_rate=spec.learning_rate or config.learning_rate)
-    return with_arch_defaults(config, {"learning_rate", "schedule", "warmup"})
+    return with_own_defaults(config, {"learning_rate", "schedule", "warmup"})
 
 
 def train_demo(spec: DemoSpec, base: PretrainConfig, runs: Path, minutes: float | None) -> Path:

@@ -49,7 +49,7 @@ from focusmim_core.explorer.grid import (
 )
 
 from .cli import config_argv, explicit_options, fail
-from .pretrain import PretrainConfig, build_parser, run_finished, with_arch_defaults
+from .pretrain import PretrainConfig, build_parser, run_finished, with_own_defaults
 from .probe import RAW_PIXELS
 
 PERIPHERY_RATE, OTHER_RATE = 1e-3, 5e-3  # the reference README's learning rates
@@ -155,12 +155,17 @@ class Cell:
 
     condition: Condition
     seed: int
-    folder: Path
+    cells: Path  # the sweep's folder of cells
 
     @property
     def id(self) -> str:
         """The cell's name, its folder's and its key in ``results.jsonl``: ``CONDITION-sSEED``."""
         return f"{self.condition.name}-s{self.seed}"
+
+    @property
+    def folder(self) -> Path:
+        """The cell's run folder."""
+        return self.cells / self.id
 
 
 @dataclass
@@ -182,13 +187,13 @@ class Sweep:
         """Every cell, condition-major."""
         conditions = [c for c in self.grid.conditions if self.only is None or c.name in self.only]
         seeds = self.seeds if self.seeds is not None else self.grid.seeds
-        return [Cell(c, seed, self.folder / "cells" / f"{c.name}-s{seed}") for c in conditions for seed in seeds]
+        return [Cell(c, seed, self.folder / "cells") for c in conditions for seed in seeds]
 
     def pretrain_config(self, cell: Cell) -> PretrainConfig:
         """The cell's ``train.pretrain`` settings: paper defaults, the condition, the overrides, its seed."""
         config = replace(cell.condition.config(PretrainConfig()), **self.overrides)
         given = {name for name, _ in cell.condition.flags} | set(self.overrides)
-        config = with_arch_defaults(config, given)  # ConvNeXt-V2: paper 3.5's settings where not set
+        config = with_own_defaults(config, given)  # ConvNeXt-V2: paper 3.5's settings where not set
         return replace(config, seed=cell.seed, output_path=str(cell.folder), resume=True)
 
     def pretrain_command(self, cell: Cell) -> list[str]:
@@ -237,8 +242,7 @@ class Interrupted(Exception):
     """A cell's trainer was stopped by a signal after saving ``last.safetensors``: resume later."""
 
 
-CURRENT = threading.local()  # the child process a worker thread is waiting on (for signal forwarding)
-CHILDREN: set[subprocess.Popen] = set()
+CHILDREN: set[subprocess.Popen] = set()  # the running trainers and probes (signals are forwarded to them)
 
 
 def run_command(command: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -584,7 +588,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return report(Path(argv[1]))
         sweep, args = parse_sweep(argv)
         if args.dry_run:
-            return dry_run(sweep, [c for c in sweep.cells() if c.id not in read_results(sweep.folder)])
+            done = read_results(sweep.folder)
+            return dry_run(sweep, [c for c in sweep.cells() if c.id not in done])
         cells = prepare(sweep)
         if args.launcher in ("slurm", "submitit-local"):
             return run_submitit(sweep, cells, args)

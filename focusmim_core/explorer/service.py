@@ -8,6 +8,7 @@ message naming the problem.
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -106,29 +107,36 @@ def check_point(point: tuple[int, int] | None, name: str) -> tuple[int, int] | N
     return x, y
 
 
+RENDER_CACHE_SIZE = 64
+_rendered: OrderedDict[tuple, Rendered] = OrderedDict()  # (view, checkpoint file version) -> its panels
+
+
 def render_view(view: ViewState, upload: str | bytes | None = None) -> Rendered:
     """Render one view: image, masking, network and panels (``InputError`` for a bad view or upload).
 
-    Views of bundled images are cached (the same view of the same checkpoint file is drawn once);
-    uploads are rendered every time.
+    Views of bundled images are cached (the same view of the same checkpoint file is drawn once,
+    the last ``RENDER_CACHE_SIZE`` kept); uploads are rendered every time.
     """
     settings = view_settings(view)
+    network = network_for(settings)
     if upload is not None or view.source == "upload":
-        return _render(settings, upload)
-    _, info, _ = network_for(settings)
-    version = None if info is None else (str(info.path), info.path.stat().st_mtime)
-    return _render_cached(settings, version)
-
-
-@functools.lru_cache(maxsize=64)
-def _render_cached(view: ViewState, checkpoint: tuple[str, float] | None) -> Rendered:
-    return _render(view, None)
+        return _render(settings, upload, *network)
+    info = network[1]
+    key = (settings, None if info is None else (str(info.path), info.path.stat().st_mtime))
+    if key in _rendered:
+        _rendered.move_to_end(key)
+    else:
+        _rendered[key] = _render(settings, None, *network)
+        while len(_rendered) > RENDER_CACHE_SIZE:
+            _rendered.popitem(last=False)
+    return _rendered[key]
 
 
 @torch.no_grad()
-def _render(view: ViewState, upload: str | bytes | None) -> Rendered:
+def _render(
+    view: ViewState, upload: str | bytes | None, model: nn.Module, info: CheckpointInfo | None, notes: list[str]
+) -> Rendered:
     item = item_for(view, upload)
-    model, info, notes = network_for(view)
     foreground, note = foreground_of(item, rembg_foreground)
     panels = render_batch(item.image, [view], model, foreground=foreground)[0]
     return Rendered(item, panels, info, [*notes, *([note] if note else [])])
@@ -154,8 +162,9 @@ def view_settings(view: ViewState) -> ViewState:
 def networks_by_mode(view: ViewState, modes: list[str]) -> tuple[dict[str, nn.Module], dict[str, str], list[str]]:
     """One network per mode (the view's checkpoint, or each mode's default), their checkpoint names and notes."""
     models, names, notes = {}, {}, []
+    listed = available_checkpoints()  # scanned once for every mode
     for mode in modes:
-        model, info, mode_notes = network_for(replace(view, mode=mode))
+        model, info, mode_notes = network_for(replace(view, mode=mode), listed)
         models[mode], names[mode] = model, info.name if info else "untrained"
         notes += [n for n in mode_notes if n not in notes]
     return models, names, notes

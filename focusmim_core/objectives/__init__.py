@@ -91,9 +91,10 @@ class Objective:
     defaults: dict[str, Any] = field(default_factory=dict)  # PretrainConfig fields that differ for it
     archs: tuple[str, ...] = ("cnn_mae", "convnextv2_pico")
     modes: tuple[str, ...] | None = None  # masking modes it supports (None: all)
+    rate_per_256: float | None = None  # its own learning rate per 256 images of batch (None: the trainer's)
 
 
-LATENT_DEFAULTS = {  # the Latent MIM code's optimiser; its lr is 1.5e-4 x batch / 256 (``objective_defaults``)
+LATENT_DEFAULTS = {  # the Latent MIM code's optimiser; its lr, 1.5e-4 x batch / 256, is ``rate_per_256``
     "optimizer": "adamw", "weight_decay": 0.05, "betas": (0.9, 0.95), "schedule": "cosine", "warmup": 0.05,
     "lr_floor": 0.25,
 }  # fmt: skip
@@ -110,6 +111,7 @@ OBJECTIVES: dict[str, Objective] = {
             LATENT_DEFAULTS,
             archs=("cnn_mae",),
             modes=("random_patches", "periphery", "periphery_square"),
+            rate_per_256=1.5e-4,
         ),
     )
 }
@@ -126,6 +128,6 @@ def get_objective(name: str) -> Objective:
 def objective_defaults(name: str, batch_size: int) -> dict[str, Any]:
     """The trainer settings objective ``name`` brings, its learning rate scaled to ``batch_size``."""
     objective = get_objective(name)
-    if name != "latent":
+    if objective.rate_per_256 is None:
         return dict(objective.defaults)
-    return {**objective.defaults, "learning_rate": 1.5e-4 * batch_size / 256}
+    return {**objective.defaults, "learning_rate": objective.rate_per_256 * batch_size / 256}
