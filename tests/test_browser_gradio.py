@@ -48,6 +48,7 @@ def test_a_click_fixates_under_the_pointer_and_every_tab_loads_offline(served):
         page.screenshot(path=str(ROOT / "docs" / "gradio_compare.png"), full_page=True)
         page.get_by_role("tab", name="Scanpath").click()
         page.get_by_text("Click the image to fixate.").wait_for()
+        page.wait_for_function(f"() => {find} >= 0")  # the scanpath image has loaded (not only its text)
         scan = page.locator("img").nth(page.evaluate(find))
         box = scan.bounding_box()
         page.mouse.click(box["x"] + 30.5 * box["width"] / 96, box["y"] + 40.5 * box["height"] / 96)
