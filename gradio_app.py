@@ -40,11 +40,11 @@ from focusmim_core.explorer.figures import (  # noqa: E402
 from focusmim_core.explorer.service import (  # noqa: E402
     SOURCES,
     Rendered,
-    compare_view,
+    compare_item,
     item_for,
     render_view,
-    scanpath_view,
-    sweep_view,
+    scanpath_item,
+    sweep_item,
 )
 from focusmim_core.explorer.sweeps import mode_table  # noqa: E402
 from focusmim_core.explorer.viewstate import IMAGE_SIZE, MAX_SEED, ViewState  # noqa: E402
@@ -84,7 +84,7 @@ def metrics_markdown(rendered: Rendered) -> str:
     ]  # fmt: skip
     lines = [f"- **{name}**: {format(value, fmt) if value is not None else 'n/a'}" for name, value, fmt in cells]
     name = rendered.checkpoint.name if rendered.checkpoint else "untrained network"
-    notes = "".join(f"\n\n> {note}" for note in rendered.notes)
+    notes = "".join(f"\n\n> {note}" for note in rendered.messages())
     return f"{rendered.item.caption}, checkpoint **{name}**\n\n" + "\n".join(lines) + notes
 
 
@@ -131,7 +131,7 @@ def render_api(
         raise gr.Error(str(error)) from None
     panels = [(array, title) for title, array in rendered.images(PANEL_SCALE)]
     name = rendered.checkpoint.name if rendered.checkpoint else None
-    return panels, {"metrics": rendered.panels.metrics, "checkpoint": name, "notes": rendered.notes}
+    return panels, {"metrics": rendered.panels.metrics, "checkpoint": name, "notes": rendered.messages()}
 
 
 def compare(*controls) -> tuple:
@@ -139,8 +139,8 @@ def compare(*controls) -> tuple:
     upload, *rest = controls
     view = view_of(*rest)
     try:
-        compared = compare_view(view, upload)
-        curves = sweep_view(view, upload)
+        item = item_for(view, upload)
+        compared, curves = compare_item(item, view), sweep_item(item, view)
     except InputError as error:
         raise gr.Error(str(error)) from None
     top = max(float(p.error_map.max()) for p in compared.panels)
@@ -150,7 +150,7 @@ def compare(*controls) -> tuple:
         tiles += [(pixelated(panels.masked_input, PANEL_SCALE), f"{name}: input"),
                   (pixelated(panels.reconstruction, PANEL_SCALE), f"{name}: reconstruction"),
                   (pixelated(colour_map(panels.error_map, top), PANEL_SCALE), f"{name}: squared error")]  # fmt: skip
-    table = pd.DataFrame(mode_table(compared.panels, compared.checkpoints))
+    table = pd.DataFrame(mode_table(compared.panels, compared.names))
     return tiles, table, ratio_sweep_chart(curves, "masked_mse")
 
 
@@ -165,7 +165,7 @@ def sweep_api(image: str | None, gallery: str, x: float, y: float, fill: str, se
     """API ``sweep``: error (masked_mse or foreground_mse) against the masking ratio, per mode."""
     view = view_of("upload" if image else "gallery", gallery, 0, x, y, "periphery", 0.8, fill, seed, False, 0, 0, "")
     try:
-        curves = sweep_view(view, image, metric)
+        curves = sweep_item(item_for(view, image), view, metric)
     except InputError as error:
         raise gr.Error(str(error)) from None
     names = {spec.label: name for name, spec in MODES.items()}  # the curves come labelled for a legend
@@ -179,7 +179,7 @@ def scanpath(path: list, *controls) -> tuple:
     if not path:
         return marked_image(item_for_view(view, upload), [], CLICK_SCALE), [], None, "Click the image to fixate."
     try:
-        result = scanpath_view(view, [tuple(p) for p in path], upload)
+        result = scanpath_item(item_for(view, upload), view, [tuple(p) for p in path])
     except InputError as error:
         raise gr.Error(str(error)) from None
     points = [*map(tuple, path), *([result.suggestion] if result.suggestion else [])]
@@ -212,7 +212,7 @@ def scanpath_api(image: str | None, gallery: str, path: str, mode: str, ratio: f
         raise gr.Error(f"The path must be JSON like [[30, 40], [60, 50]] ({error}).") from None
     view = view_of("upload" if image else "gallery", gallery, 0, 0, 0, mode, ratio, fill, 0, False, 0, 0, "")
     try:
-        result = scanpath_view(view, points, image)
+        result = scanpath_item(item_for(view, image), view, points)
     except InputError as error:
         raise gr.Error(str(error)) from None
     glimpses = [(pixelated(g.masked_input, PANEL_SCALE), f"after {k + 1}") for k, g in enumerate(result.glimpses)]

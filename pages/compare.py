@@ -3,9 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from focusmim_core import MODES, InputError, ViewState, render_modes
+from focusmim_core import MODES, InputError
+from focusmim_core.explorer import service
 from focusmim_core.explorer.figures import colour_map, pixelated, ratio_sweep_chart
-from focusmim_core.explorer.sweeps import SWEEP_RATIOS, mode_table, ratio_curves
+from focusmim_core.explorer.sweeps import SWEEP_RATIOS, mode_table
 from ui import keys, state
 from ui.widgets import checkpoint_notice
 
@@ -13,17 +14,6 @@ st.title("Compare masking modes")
 item, problems = state.current_item()
 state.show_messages(state.link_messages() + problems)
 view = state.view()
-modes = list(MODES)
-models, infos, notes = state.networks_by_mode(modes, view.fill)
-labels = {mode: info.name if info else "untrained" for mode, info in infos.items()}
-checkpoint_notice(list(infos.values()), notes)
-foreground, foreground_note = state.foreground_of(item)
-if foreground_note:
-    st.info(foreground_note)
-base = ViewState(
-    mode=view.mode, ratio=view.ratio, fill=view.fill, fixation=view.fixation, attention=None, seed=view.seed
-)
-ratios = {m: (view.ratio if MODES[m].uses_ratio else MODES[m].default_ratio) for m in modes}
 st.caption(
     f"{item.caption}, fixation ({view.fixation[0]}, {view.fixation[1]}), ratio {view.ratio:g} for the modes that "
     f"use one, {view.fill} fill, random patches from seed {view.seed}. Change them on the Explore page. "
@@ -31,24 +21,27 @@ st.caption(
 )
 try:
     with st.spinner("Rendering every mode…"):
-        panels = render_modes(item.image, base, models, modes, foreground, ratios)
+        compared = service.compare_item(item, view, state.checkpoints(), state.find_foreground)
 except InputError as error:
     st.error(str(error))
     st.stop()
+checkpoint_notice(list(compared.checkpoints.values()), compared.notes)
+if compared.foreground_note:
+    st.info(compared.foreground_note)
 
-top = max(float(p.error_map.max()) for p in panels)
-columns = st.columns(len(modes))
-for column, mode, view_panels in zip(columns, modes, panels, strict=True):
+top = max(float(p.error_map.max()) for p in compared.panels)
+columns = st.columns(len(compared.modes))
+for column, mode, view_panels in zip(columns, compared.modes, compared.panels, strict=True):
     with column:
         st.markdown(f"**{MODES[mode].short_label}**")
         st.image(pixelated(view_panels.masked_input, 2), caption="input", width="stretch")
         st.image(pixelated(view_panels.reconstruction, 2), caption="reconstruction", width="stretch")
         st.image(pixelated(colour_map(view_panels.error_map, top), 2), caption="squared error", width="stretch")
-        st.caption(f"checkpoint: {labels[mode].split('/')[-1]}")
+        st.caption(f"checkpoint: {compared.names[mode].split('/')[-1]}")
 st.caption(f"Error colours: Inferno from 0 (black) to {top:.3f} (yellow), the same scale for every mode.")
 
 st.subheader("Metrics")
-st.dataframe(pd.DataFrame(mode_table(panels, labels)), hide_index=True, width="stretch")
+st.dataframe(pd.DataFrame(mode_table(compared.panels, compared.names)), hide_index=True, width="stretch")
 
 st.subheader("Error vs masking ratio")
 metric = st.radio(
@@ -60,7 +53,7 @@ metric = st.radio(
 )
 try:
     with st.spinner(f"Sweeping {len(SWEEP_RATIOS)} ratios for every mode (batched)…"):
-        curves = ratio_curves(item.image, base, models, foreground, metric)
+        curves = service.sweep_item(item, view, metric, state.checkpoints(), state.find_foreground)
 except InputError as error:
     st.error(str(error))
     st.stop()

@@ -4,7 +4,8 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from focusmim_core import MODES, InputError, render
+from focusmim_core import MODES, InputError
+from focusmim_core.explorer import service
 from focusmim_core.explorer.catalog import describe, details_markdown
 from focusmim_core.explorer.export import panel_row_png, settings_json
 from focusmim_core.explorer.figures import framed, heatmap_row, pixelated
@@ -32,13 +33,10 @@ def _set_point(x: int, y: int) -> None:
 mode, ratio, fill, fixation, attention, seed = explore_controls()
 spec = MODES[mode]
 view = state.set_view(mode=mode, ratio=ratio, fill=fill, fixation=fixation, attention=attention, seed=seed)
-model, info, notes = state.network(mode, fill)
-foreground, foreground_note = state.foreground_of(item)
 try:
-    panels = render(item.image, view, model, foreground)
+    rendered, render_error = service.render_item(item, view, state.checkpoints(), state.find_foreground), ""
 except InputError as error:
-    panels = None
-    render_error = str(error)
+    rendered, render_error = None, str(error)
 
 st.title("Where the eye looks, what the network sees")
 state.show_messages(state.link_messages() + problems)
@@ -76,12 +74,15 @@ with left:
     clickable_image(item.image, [p for p in (view.fixation, view.attention) if p], keys.EXPLORE_CLICK, _set_point)
     st.caption(f"{item.caption}. **Click to move the fixation** (red); cyan: covert-attention point.")
 
-checkpoint_notice([info], notes)
-if foreground_note:
-    st.info(foreground_note)
-if panels is None:
+if rendered is None:
+    _, chosen, notes = state.network(mode, fill)
+    checkpoint_notice([chosen], notes)
     st.error(render_error)
     st.stop()
+checkpoint_notice([rendered.checkpoint], rendered.notes)
+if rendered.foreground_note:
+    st.info(rendered.foreground_note)
+panels, info = rendered.panels, rendered.checkpoint
 
 latent_objective = panels.latent_similarity is not None
 with right:

@@ -1,12 +1,14 @@
 """Scanpath: a sequence of fixations, what each glimpse reveals, and where to look next."""
 
 
+from dataclasses import replace
+
 import streamlit as st
 
-from focusmim_core import MODES, InputError, ViewState
+from focusmim_core import MODES, InputError
+from focusmim_core.explorer import service
 from focusmim_core.explorer.figures import MARKER_COLOURS, SUGGESTION_COLOUR, colour_map, pixelated, scanpath_chart
-from focusmim_core.explorer.scanpath import SCANPATH_MODES, render_scanpath, reveal_radius, suggest_fixation
-from focusmim_core.explorer.sweeps import scanpath_curves
+from focusmim_core.explorer.scanpath import SCANPATH_MODES
 from ui import keys, state
 from ui.widgets import bound, checkpoint_notice, clickable_image
 
@@ -40,21 +42,17 @@ with right:
         "Masking ratio (size of each revealed region)", 0.5, 0.99, key=keys.SCAN_RATIO, step=0.01,
         disabled=not MODES[mode].uses_ratio,
     )
-    base = ViewState(mode=mode, ratio=float(ratio), fill=view.fill)
-    model, info, notes = state.network(mode, view.fill)
-    foreground, foreground_note = state.foreground_of(item)
 
-panels = []
-suggestion = None
+result = None
 if path:  # computed before the buttons, so that "Look where suggested" knows whether it can do anything
     try:
-        with st.spinner("Rendering the glimpses…"):
-            panels = render_scanpath(item.image, path, base, model, foreground)
-            radius = reveal_radius(base, *item.image.shape[-2:])
-            suggestion = suggest_fixation(panels[-1], radius, mode == "periphery_square")
+        with st.spinner("Rendering the glimpses and the suggested and random scanpaths…"):
+            scan_view = replace(view, mode=mode, ratio=float(ratio))
+            result = service.scanpath_item(item, scan_view, path, state.checkpoints(), state.find_foreground)
     except InputError as error:
         st.error(str(error))
         st.stop()
+panels, suggestion = (result.glimpses, result.suggestion) if result else ([], None)
 
 with right:
     b1, b2, b3 = st.columns([2, 1, 1])
@@ -85,26 +83,24 @@ with left:
     )
     if suggestion:
         st.caption(f"Suggested next fixation: ({suggestion[0]}, {suggestion[1]}).")
-checkpoint_notice([info], notes)
-if foreground_note:
-    st.info(foreground_note)
+if result:
+    checkpoint_notice([result.checkpoint], result.notes)
+    if result.foreground_note:
+        st.info(result.foreground_note)
+else:
+    _, info, notes = state.network(mode, view.fill)
+    checkpoint_notice([info], notes)
 
 if not panels:
     st.info("Click on the image to place the first fixation.")
     st.stop()
 
-metric = "foreground-weighted MSE" if foreground is not None else "masked MSE"
+metric = result.metric
 with right:
     last = panels[-1].metrics
-    value = last["foreground_mse"] if foreground is not None else last["masked_mse"]
+    value = last["foreground_mse" if panels[-1].foreground is not None else "masked_mse"]
     st.metric(f"{metric} after {len(path)} fixation{'s' * (len(path) > 1)}", "n/a" if value is None else f"{value:.4f}")
-    try:
-        with st.spinner("Rendering the suggested and random scanpaths…"):
-            curves = scanpath_curves(item.image, path, base, model, foreground)
-    except InputError as error:
-        st.error(str(error))
-        st.stop()
-    st.plotly_chart(scanpath_chart(curves, metric), key="scanpath_chart")
+    st.plotly_chart(scanpath_chart(result.curves, metric), key="scanpath_chart")
     st.caption(
         "Your scanpath vs the suggested one (greedy, from the model's own error) vs a random one: all start at your "
         "first fixation and have as many fixations as yours; random: seed 0."

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 
+import torch
+
 import focusmim_core.explorer.catalog as catalog
-from focusmim_core import CheckpointMetadata, save_checkpoint
+from focusmim_core import MODES, CheckpointMetadata, save_checkpoint
 from focusmim_core.explorer.catalog import untrained_model
-from focusmim_core.explorer.service import render_view
+from focusmim_core.explorer.service import compare_item, render_item, render_view, scanpath_item
+from focusmim_core.explorer.sources import ImageItem, gallery_item
 from focusmim_core.explorer.viewstate import ViewState
 
 
@@ -25,3 +28,36 @@ def test_a_repeated_view_is_drawn_once_until_its_checkpoint_changes(tmp_path, mo
     os.utime(path, (1e9, 2e9))  # a new file version, whatever the clock's resolution
     again = render_view(view)
     assert again is not first and not again.panels.reconstruction.equal(first.panels.reconstruction)
+
+
+def test_the_same_view_of_another_image_is_not_taken_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(catalog, "SHIPPED_DIR", tmp_path / "none")
+    monkeypatch.setenv("FOCUSMIM_CHECKPOINTS", str(tmp_path / "none"))
+    view = ViewState(source="stl10", image="3", fixation=(48, 48))  # STL-10 image 3 of two different folders
+    first = render_item(ImageItem(torch.rand(3, 96, 96, generator=torch.Generator().manual_seed(0)), "a/3"), view)
+    other = render_item(ImageItem(torch.rand(3, 96, 96, generator=torch.Generator().manual_seed(1)), "b/3"), view)
+    assert not other.panels.masked_input.equal(first.panels.masked_input)
+
+
+def test_compare_and_scanpath_say_which_checkpoint_each_mode_used(tmp_path, monkeypatch):
+    folder = tmp_path / "ckpts"
+    for name, mode, seed in (("periphery_0.8", "periphery", 1), ("foveate", "foveate", 2)):
+        save_checkpoint(folder / f"{name}.safetensors", untrained_model(seed=seed),
+                        CheckpointMetadata(mode=mode, ratio=0.8, epochs=1))  # fmt: skip
+    monkeypatch.setattr(catalog, "SHIPPED_DIR", tmp_path / "none")
+    monkeypatch.setenv("FOCUSMIM_CHECKPOINTS", str(folder))
+    item = gallery_item("coffee")
+    view = ViewState(image="coffee", fixation=(30, 40), ratio=0.7)
+    compared = compare_item(item, view, find=lambda pixels: "no segmenter in this test.")
+    assert compared.modes == list(MODES) and len(compared.panels) == len(MODES)
+    assert compared.names["periphery"] == "ckpts/periphery_0.8" and compared.names["foveate"] == "ckpts/foveate"
+    assert any(note.startswith("No checkpoint was trained for random_patches") for note in compared.notes)
+    assert compared.foreground_note and "no segmenter in this test." in compared.foreground_note
+    by_mode = dict(zip(compared.modes, compared.panels, strict=True))
+    assert by_mode["periphery"].settings.ratio == 0.7 and by_mode["none"].settings.fixation == (30, 40)
+    result = scanpath_item(item, view, [(30, 40), (60, 60)], find=lambda pixels: "none here.")
+    assert result.checkpoint is not None and result.checkpoint.name == "ckpts/periphery_0.8"
+    assert len(result.glimpses) == 2 and result.metric == "masked MSE" and len(result.curves) == 3
+    untrained = scanpath_item(item, view, [(30, 40)], checkpoints=[], find=lambda pixels: "none.")
+    assert untrained.checkpoint is None and any("untrained" in note for note in untrained.notes)
+

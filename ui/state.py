@@ -83,18 +83,6 @@ def network(mode: str, fill: str, selection: str | None = None) -> tuple[torch.n
     return service.network_for(chosen, checkpoints())
 
 
-def networks_by_mode(
-    modes: list[str], fill: str
-) -> tuple[dict[str, torch.nn.Module], dict[str, CheckpointInfo | None], list[str]]:
-    """One network per mode (auto: each mode its own default checkpoint), the checkpoints used, and notes."""
-    models, infos, notes = {}, {}, []
-    for mode in modes:
-        model, info, mode_notes = network(mode, fill)
-        models[mode], infos[mode] = model, info
-        notes += [n for n in mode_notes if n not in notes]
-    return models, infos, notes
-
-
 @st.cache_data(max_entries=32, show_spinner=False)
 def batch_latents(source: str, split: str, stl10_dir: str | None, checkpoint: str, modified: float) -> torch.Tensor:
     """Latents ``(N, 128, 12, 12)`` of a batch source under one checkpoint (cached per file version)."""
@@ -110,13 +98,9 @@ def _segmenter():
 
 
 @st.cache_data(max_entries=256, show_spinner="Finding the foreground (rembg)…")
-def _foreground_map(pixels: np.ndarray) -> np.ndarray | str:
+def find_foreground(pixels: np.ndarray) -> np.ndarray | str:
+    """rembg's foreground ``(H, W)`` of uint8 ``(H, W, 3)`` pixels (cached per image), or a message why not."""
     return foreground_map(_segmenter(), pixels)
-
-
-def foreground_of(item: ImageItem) -> tuple[torch.Tensor | None, str | None]:
-    """Foreground confidence ``(H, W)`` of an image (known, or rembg's, cached per image) or a message."""
-    return service.foreground_of(item, _foreground_map)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

@@ -8,9 +8,10 @@ message naming the problem.
 from __future__ import annotations
 
 import functools
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -34,18 +35,30 @@ from .viewstate import IMAGE_SIZE, SYNTHETIC_COUNT, ViewState
 SOURCES = ("gallery", "synthetic", "upload")  # what a visitor can pick here (STL-10: the Streamlit app)
 
 
+Finder = Callable[[np.ndarray], np.ndarray | str]  # uint8 (H, W, 3) pixels -> foreground (H, W) or why not
+
+
 @dataclass
 class Rendered:
-    """One rendered view: its image, the panels, the checkpoint used (None: untrained) and notes for the user."""
+    """One rendered view: its image, the panels, the checkpoint used (None: untrained) and notes for the user.
+
+    ``notes``: about the network (fallbacks, unreadable files); ``foreground_note``: why there is no
+    foreground map, if there is none.
+    """
 
     item: ImageItem
     panels: Panels
     checkpoint: CheckpointInfo | None
     notes: list[str]
+    foreground_note: str | None = None
 
     def images(self, scale: int = 3) -> list[tuple[str, np.ndarray]]:
         """The titled panel row as uint8 ``(H * scale, W * scale, 3)`` arrays (as the exports show it)."""
         return panel_images(self.panels, scale)
+
+    def messages(self) -> list[str]:
+        """Every note for the user: the network's, then the foreground's."""
+        return [*self.notes, *([self.foreground_note] if self.foreground_note else [])]
 
 
 @functools.lru_cache(maxsize=16)
@@ -60,9 +73,10 @@ def untrained_network() -> nn.Module:
     return inference_model(untrained_model())
 
 
-def network_for(
-    view: ViewState, checkpoints: list[CheckpointInfo] | None = None
-) -> tuple[nn.Module, CheckpointInfo | None, list[str]]:
+Network = tuple[nn.Module, CheckpointInfo | None, list[str]]  # the network, its checkpoint (None: untrained), notes
+
+
+def network_for(view: ViewState, checkpoints: list[CheckpointInfo] | None = None) -> Network:
     """The network a view uses (its checkpoint, or the default for its mode and fill), the checkpoint, notes.
 
     ``checkpoints``: the ones to choose from (default: every configured folder, scanned now). A
@@ -107,90 +121,118 @@ def check_point(point: tuple[int, int] | None, name: str) -> tuple[int, int] | N
     return x, y
 
 
-RENDER_CACHE_SIZE = 64
-_rendered: OrderedDict[tuple, Rendered] = OrderedDict()  # (view, checkpoint file version) -> its panels
-
-
-def render_view(view: ViewState, upload: str | bytes | None = None) -> Rendered:
-    """Render one view: image, masking, network and panels (``InputError`` for a bad view or upload).
-
-    Views of bundled images are cached (the same view of the same checkpoint file is drawn once,
-    the last ``RENDER_CACHE_SIZE`` kept); uploads are rendered every time.
-    """
-    settings = view_settings(view)
-    network = network_for(settings)
-    if upload is not None or view.source == "upload":
-        return _render(settings, upload, *network)
-    info = network[1]
-    key = (settings, None if info is None else (str(info.path), info.path.stat().st_mtime))
-    if key in _rendered:
-        _rendered.move_to_end(key)
-    else:
-        _rendered[key] = _render(settings, None, *network)
-        while len(_rendered) > RENDER_CACHE_SIZE:
-            _rendered.popitem(last=False)
-    return _rendered[key]
-
-
-@torch.no_grad()
-def _render(
-    view: ViewState, upload: str | bytes | None, model: nn.Module, info: CheckpointInfo | None, notes: list[str]
-) -> Rendered:
-    item = item_for(view, upload)
-    foreground, note = foreground_of(item, rembg_foreground)
-    panels = render_batch(item.image, [view], model, foreground=foreground)[0]
-    return Rendered(item, panels, info, [*notes, *([note] if note else [])])
-
-
-@dataclass
-class Compared:
-    """Every masking mode of one view: its image, one ``Panels`` per mode, the checkpoint names and notes."""
-
-    item: ImageItem
-    modes: list[str]
-    panels: list[Panels]
-    checkpoints: dict[str, str]
-    notes: list[str]
-
-
 def view_settings(view: ViewState) -> ViewState:
     """The view with its fixation and attention point checked (``InputError`` outside the image)."""
     fixation, attention = check_point(view.fixation, "fixation"), check_point(view.attention, "attention point")
     return replace(view, fixation=fixation, attention=attention)
 
 
-def networks_by_mode(view: ViewState, modes: list[str]) -> tuple[dict[str, nn.Module], dict[str, str], list[str]]:
-    """One network per mode (the view's checkpoint, or each mode's default), their checkpoint names and notes."""
-    models, names, notes = {}, {}, []
-    listed = available_checkpoints()  # scanned once for every mode
-    for mode in modes:
-        model, info, mode_notes = network_for(replace(view, mode=mode), listed)
-        models[mode], names[mode] = model, info.name if info else "untrained"
-        notes += [n for n in mode_notes if n not in notes]
-    return models, names, notes
+RENDER_CACHE_SIZE = 64
+_rendered: OrderedDict[tuple, Rendered] = OrderedDict()  # (view, image, checkpoint file version) -> its panels
+_rendered_lock = threading.Lock()  # sessions render in threads (Streamlit) or a worker pool (Gradio)
+
+
+def file_version(info: CheckpointInfo | None) -> tuple[str, float] | None:
+    """A checkpoint file's (path, mtime): a file replaced on disk is a new version (None: untrained or gone)."""
+    try:
+        return None if info is None else (str(info.path), info.path.stat().st_mtime)
+    except OSError:
+        return None
+
+
+def render_item(
+    item: ImageItem, view: ViewState, checkpoints: list[CheckpointInfo] | None = None, find: Finder | None = None
+) -> Rendered:
+    """Render one view of an image: masking, network and panels (``InputError`` for a fixation outside it).
+
+    ``checkpoints``: the ones the view may use (default: scanned now); ``find``: the foreground
+    finder for images without their own (default: rembg's, cached per image). Views of bundled
+    images are cached (the same view of the same checkpoint file is drawn once, the last
+    ``RENDER_CACHE_SIZE`` kept); uploads are rendered every time.
+    """
+    settings = view_settings(view)
+    network = network_for(settings, checkpoints)
+    if settings.source == "upload":
+        return _render(item, settings, network, find or rembg_foreground)
+    key = (settings, item.caption, file_version(network[1]))
+    with _rendered_lock:
+        cached = _rendered.get(key)
+        if cached is not None:
+            _rendered.move_to_end(key)
+            return cached
+    rendered = _render(item, settings, network, find or rembg_foreground)
+    with _rendered_lock:
+        _rendered[key] = rendered
+        while len(_rendered) > RENDER_CACHE_SIZE:
+            _rendered.popitem(last=False)
+    return rendered
+
+
+def render_view(view: ViewState, upload: str | bytes | None = None) -> Rendered:
+    """Render one view of a gallery photo, a procedural scene or an upload (``InputError`` for bad input)."""
+    return render_item(item_for(view, upload), view)
 
 
 @torch.no_grad()
-def compare_view(view: ViewState, upload: str | bytes | None = None) -> Compared:
+def _render(item: ImageItem, view: ViewState, network: Network, find: Finder) -> Rendered:
+    model, info, notes = network
+    foreground, note = foreground_of(item, find)
+    panels = render_batch(item.image, [view], model, foreground=foreground)[0]
+    return Rendered(item, panels, info, notes, note)
+
+
+@dataclass
+class Compared:
+    """Every masking mode of one view: its image, one ``Panels`` per mode, each mode's checkpoint and notes."""
+
+    item: ImageItem
+    modes: list[str]
+    panels: list[Panels]
+    checkpoints: dict[str, CheckpointInfo | None]
+    notes: list[str]
+    foreground_note: str | None = None
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Each mode's checkpoint name (``untrained`` for the fallback)."""
+        return {mode: info.name if info else "untrained" for mode, info in self.checkpoints.items()}
+
+
+def networks_by_mode(
+    view: ViewState, modes: list[str], checkpoints: list[CheckpointInfo] | None = None
+) -> tuple[dict[str, nn.Module], dict[str, CheckpointInfo | None], list[str]]:
+    """One network per mode (the view's checkpoint, or each mode's default), their checkpoints and notes."""
+    models, infos, notes = {}, {}, []
+    listed = available_checkpoints() if checkpoints is None else checkpoints  # scanned once for every mode
+    for mode in modes:
+        models[mode], infos[mode], mode_notes = network_for(replace(view, mode=mode), listed)
+        notes += [n for n in mode_notes if n not in notes]
+    return models, infos, notes
+
+
+@torch.no_grad()
+def compare_item(
+    item: ImageItem, view: ViewState, checkpoints: list[CheckpointInfo] | None = None, find: Finder | None = None
+) -> Compared:
     """The view's image and fixation under every mode (the view's ratio where a mode takes one), batched per network."""
-    item = item_for(view, upload)
     modes = list(MODES)
-    models, names, notes = networks_by_mode(view, modes)
+    models, infos, notes = networks_by_mode(view, modes, checkpoints)
     ratios = {m: (view.ratio if MODES[m].uses_ratio else MODES[m].default_ratio) for m in modes}
     base = replace(view_settings(view), attention=None)
-    foreground, _ = foreground_of(item, rembg_foreground)
-    return Compared(item, modes, render_modes(item.image, base, models, modes, foreground, ratios), names, notes)
+    foreground, note = foreground_of(item, find or rembg_foreground)
+    panels = render_modes(item.image, base, models, modes, foreground, ratios)
+    return Compared(item, modes, panels, infos, notes, note)
 
 
 @torch.no_grad()
-def sweep_view(
-    view: ViewState, upload: str | bytes | None = None, metric: str = "masked_mse"
-) -> dict[str, tuple[list[float], list[float | None]]]:
-    """Error (``metric``) against the masking ratio for every mode: mode -> (ratios, values)."""
-    item = item_for(view, upload)
-    models, _, _ = networks_by_mode(view, list(MODES))
+def sweep_item(
+    item: ImageItem, view: ViewState, metric: str = "masked_mse", checkpoints: list[CheckpointInfo] | None = None,
+    find: Finder | None = None,
+) -> dict[str, tuple[list[float], list[float | None]]]:  # fmt: skip
+    """Error (``metric``) against the masking ratio for every mode: mode label -> (ratios, values)."""
+    models, _, _ = networks_by_mode(view, list(MODES), checkpoints)
     base = replace(view_settings(view), attention=None)
-    foreground, _ = foreground_of(item, rembg_foreground)
+    foreground, _ = foreground_of(item, find or rembg_foreground)
     return ratio_curves(item.image, base, models, foreground, metric)
 
 
@@ -234,30 +276,36 @@ def rembg_foreground(pixels: np.ndarray) -> np.ndarray | str:
 
 @dataclass
 class Scanpath:
-    """A scanpath of one view: each glimpse's panels, the suggested next fixation and the three error curves."""
+    """A scanpath of one view: each glimpse's panels, the suggested next fixation, the three error curves,
+    the checkpoint used (None: untrained) and notes for the user."""
 
     item: ImageItem
     glimpses: list[Panels]
     suggestion: tuple[int, int] | None
     curves: dict[str, list[float | None]]
     metric: str
+    checkpoint: CheckpointInfo | None = None
+    notes: list[str] = field(default_factory=list)
+    foreground_note: str | None = None
 
 
 @torch.no_grad()
-def scanpath_view(view: ViewState, path: list[tuple[int, int]], upload: str | bytes | None = None) -> Scanpath:
+def scanpath_item(
+    item: ImageItem, view: ViewState, path: list[tuple[int, int]], checkpoints: list[CheckpointInfo] | None = None,
+    find: Finder | None = None,
+) -> Scanpath:  # fmt: skip
     """Render a sequence of fixations (each reveals a region) under the view's mode: glimpses, suggestion, curves."""
     if not path:
         raise InputError("A scanpath needs at least one fixation: click the image.")
     if view.mode not in SCANPATH_MODES:
         raise InputError(f"A scanpath reveals regions: use one of {', '.join(SCANPATH_MODES)}, not {view.mode!r}.")
     points = [check_point(point, f"fixation {k + 1}") for k, point in enumerate(path)]
-    item = item_for(view, upload)
-    model, _, _ = network_for(view)
+    model, info, notes = network_for(view, checkpoints)
     base = ViewState(mode=view.mode, ratio=view.ratio, fill=view.fill)
-    foreground, _ = foreground_of(item, rembg_foreground)
+    foreground, note = foreground_of(item, find or rembg_foreground)
     glimpses = render_scanpath(item.image, points, base, model, foreground)
     radius = reveal_radius(base, *item.image.shape[-2:])
     suggestion = suggest_fixation(glimpses[-1], radius, view.mode == "periphery_square")
     curves = scanpath_curves(item.image, points, base, model, foreground)
     metric = "foreground-weighted MSE" if foreground is not None else "masked MSE"
-    return Scanpath(item, glimpses, suggestion, curves, metric)
+    return Scanpath(item, glimpses, suggestion, curves, metric, info, notes, note)
