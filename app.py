@@ -1,17 +1,12 @@
 """FocusMIM Explorer: the Streamlit entry point (navigation and the shared sidebar; layout only)."""
 
-import os
-
 import streamlit as st
-import torch
 
-from focusmim_core.runtime import configure_cpu_allocator
+from focusmim_core.runtime import configure_serving
 from ui import state
 from ui.sidebar import sidebar
 
-configure_cpu_allocator()
-# one image per interaction: one thread is as fast on an idle machine and far faster on a busy one
-torch.set_num_threads(int(os.environ.get("FOCUSMIM_THREADS", "1")))
+configure_serving()
 st.set_page_config(page_title="FocusMIM Explorer", page_icon=":material/visibility:", layout="wide")
 
 page = st.navigation(

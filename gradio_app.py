@@ -49,12 +49,14 @@ from focusmim_core.explorer.service import (  # noqa: E402
 from focusmim_core.explorer.sweeps import mode_table  # noqa: E402
 from focusmim_core.explorer.viewstate import IMAGE_SIZE, MAX_SEED, ViewState  # noqa: E402
 from focusmim_core.masking import FILLS, MODES  # noqa: E402
+from focusmim_core.runtime import configure_serving  # noqa: E402
 
 CLICK_SCALE = 5  # the clickable image is upscaled on the server: click indices are its pixels / 5
 PANEL_SCALE = 3
 MODEL_GROUP = "model"  # every listener that runs the network: one at a time, in a bounded queue
 QUEUE_SIZE = 32
 MAX_FIXATIONS = 12
+FIXATION_INDEX = 4  # where x (then y) sits in controls_column()'s list
 
 
 def click_to_fixation(evt: gr.SelectData) -> tuple[int, int]:
@@ -86,6 +88,13 @@ def metrics_markdown(rendered: Rendered) -> str:
     name = rendered.checkpoint.name if rendered.checkpoint else "untrained network"
     notes = "".join(f"\n\n> {note}" for note in rendered.messages())
     return f"{rendered.item.caption}, checkpoint **{name}**\n\n" + "\n".join(lines) + notes
+
+
+def explore_at(evt: gr.SelectData, *controls) -> tuple:
+    """A click on the Explore image: the new fixation (x, y) and the Explore outputs for it, in one round trip."""
+    x, y = click_to_fixation(evt)
+    changed = [*controls[:FIXATION_INDEX], x, y, *controls[FIXATION_INDEX + 2 :]]
+    return (x, y, *explore(*changed))
 
 
 def explore(*controls) -> tuple:
@@ -297,12 +306,13 @@ def build() -> gr.Blocks:
                     where = gr.Markdown()
                     glimpses = gr.Gallery(label="Glimpses", columns=6, format="png", height="auto")
                     curve = gr.Plot(label="Error after each fixation")
-        shared = {"concurrency_id": MODEL_GROUP, "concurrency_limit": 1, "api_visibility": "private"}
+        # always_last: while a session's render waits, its newer changes replace the older ones, so a dragged
+        # slider queues one render, not twenty, and other sessions do not wait behind them
+        shared = {"concurrency_id": MODEL_GROUP, "concurrency_limit": 1, "api_visibility": "private",
+                  "trigger_mode": "always_last"}  # fmt: skip
         outputs = [clickable, panels, metrics, maps]
-        x, y = controls[4], controls[5]
-        clickable.select(click_to_fixation, None, [x, y], api_visibility="private").then(
-            explore, controls, outputs, **shared
-        )
+        x, y = controls[FIXATION_INDEX], controls[FIXATION_INDEX + 1]
+        clickable.select(explore_at, controls, [x, y, *outputs], **shared)  # x and y listen to submit, not change
         for control in controls:
             if control not in (x, y):
                 control.change(explore, controls, outputs, **shared)
@@ -321,6 +331,7 @@ def build() -> gr.Blocks:
 
 
 if __name__ == "__main__":
+    configure_serving()
     build().launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),

@@ -115,14 +115,20 @@ WATCH_TEXT = """
 
 
 def click_latency(url: str, clicks: int, playwright) -> float:
-    """Median ms from the press on the image until the page shows the new fixation's panels.
+    """Median ms from the press on the image until the page shows the new fixation's panels (``click_times``)."""
+    return statistics.median(click_times(url, clicks, playwright))
+
+
+def click_times(url: str, clicks: int, playwright, offset: int = 0) -> list[float]:
+    """Ms from the press on the image until the page shows the new fixation's panels, per click.
 
     Both moments are taken inside the page with the page's clock: the ``pointerdown`` event in
     the image's frame, and the moment the status line of the new fixation (written after every
     panel) is in the page and every panel image has loaded. Neither Playwright's work before
     the click (actionability checks) nor its polling for the result (which backs off to 500 ms
     steps) is counted; it polls gently (every 100 ms) so as not to load the page it measures.
-    The page settles for a moment between clicks, as between a person's clicks.
+    The page settles for a moment between clicks, as between a person's clicks. ``offset`` shifts
+    the clicked pixels (concurrent sessions then ask for different views).
     """
     browser = launch_browser(playwright)
     try:
@@ -138,24 +144,24 @@ def click_latency(url: str, clicks: int, playwright) -> float:
             page.evaluate(WATCH_CLICK, CLICK_FRAME)
             image.click(position={"x": x * SCALE + 2, "y": y * SCALE + 2})
 
-        return timed_clicks(page, clicks, click)
+        return timed_clicks(page, clicks, click, offset)
     finally:
         browser.close()
 
 
-def timed_clicks(page, clicks: int, click: Callable[[int, int], None]) -> float:
-    """Median ms of ``clicks`` clicks (after two warm-ups) at varying pixels; ``click(x, y)`` arms the page's
+def timed_clicks(page, clicks: int, click: Callable[[int, int], None], offset: int = 0) -> list[float]:
+    """Ms of each of ``clicks`` clicks (after two warm-ups) at varying pixels; ``click(x, y)`` arms the page's
     ``__clickAt``/``__shownAt`` timers and clicks. The page settles between clicks, as between a person's."""
     times = []
     for i in range(clicks + 2):
-        x, y = 10 + (i * 7) % 76, 15 + (i * 11) % 70
+        x, y = 10 + (i * 7 + offset * 5) % 76, 15 + (i * 11 + offset * 3) % 70
         click(x, y)
         page.wait_for_function("window.__shownAt !== null", polling=100)
         clicked, shown = page.evaluate("[window.__clickAt, window.__shownAt]")
         if i >= 2 and clicked is not None:
             times.append(shown - clicked)
         time.sleep(SETTLE_S)
-    return statistics.median(times)
+    return times
 
 
 def browser_side(clicks: int) -> None:

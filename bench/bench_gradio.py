@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 from pathlib import Path
 
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(ROOT / "tests"))
 
-from browser_app import free_port, launch_browser, running_app  # noqa: E402
+from browser_app import launch_browser, running_app, running_gradio  # noqa: E402
 
 import gradio_app  # noqa: E402
 from bench.bench_app import click_latency, timed_clicks  # noqa: E402
@@ -41,16 +42,13 @@ WATCH = f"""
 """
 
 
-def gradio_latency(clicks: int, playwright) -> float:
-    """Median ms from the press on the image until the new fixation's image has loaded in the page."""
-    demo = gradio_app.build()
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+def gradio_click_times(url: str, clicks: int, playwright, offset: int = 0) -> list[float]:
+    """Ms from the press on the Explore image until the new fixation's image has loaded in the page, per click."""
     browser = launch_browser(playwright)
     try:
         page = browser.new_page(viewport={"width": 1500, "height": 1400})
         page.set_default_timeout(60_000)
-        page.goto(f"http://127.0.0.1:{port}/")
+        page.goto(url)
         page.wait_for_function(f"() => {FIND} >= 0")
 
         def click(x: int, y: int) -> None:
@@ -59,10 +57,9 @@ def gradio_latency(clicks: int, playwright) -> float:
             page.evaluate(WATCH, image.get_attribute("src"))
             page.mouse.click(box["x"] + (x + 0.5) * box["width"] / 96, box["y"] + (y + 0.5) * box["height"] / 96)
 
-        return timed_clicks(page, clicks, click)
+        return timed_clicks(page, clicks, click, offset)
     finally:
         browser.close()
-        demo.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -74,7 +71,8 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"machine: {machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     with sync_playwright() as playwright:
-        measured = gradio_latency(args.clicks, playwright)
+        with running_gradio() as (url, _):
+            measured = statistics.median(gradio_click_times(url, args.clicks, playwright))
         with running_app() as url:
             baseline = click_latency(url, args.clicks, playwright)
     print(f"Gradio: click -> new fixation's image and panels, median of {args.clicks}: {measured:.0f} ms "

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
+
+import torch
 
 _M_TRIM_THRESHOLD = -1
 _M_TOP_PAD = -2
@@ -38,3 +41,13 @@ def configure_cpu_allocator() -> bool:
         return False
     _configured = bool(ok)
     return _configured
+
+
+def configure_serving() -> int:
+    """Settings for an app server (Streamlit or Gradio): the allocator above and ``$FOCUSMIM_THREADS``
+    torch threads (default 1: one image per interaction is as fast on one thread on an idle machine,
+    and far faster when sessions or other work keep every core busy). Returns the thread count."""
+    configure_cpu_allocator()
+    threads = int(os.environ.get("FOCUSMIM_THREADS", "1"))
+    torch.set_num_threads(threads)
+    return threads

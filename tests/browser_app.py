@@ -10,10 +10,12 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("FOCUSMIM_CHROMIUM", "/usr/bin/chromium")
@@ -68,25 +70,53 @@ def running_server(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read() if process.poll() is not None else ""
-                raise RuntimeError(f"streamlit did not start on port {port}: {output[-2000:]}")
-            time.sleep(0.2)
+        wait_until_up(f"{url}/_stcore/health", process, timeout)
         yield url, process
     finally:
-        process.terminate()
+        stop(process)
+
+
+@contextlib.contextmanager
+def running_gradio(env: dict[str, str] | None = None, timeout: float = 90) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``python gradio_app.py`` on a free port of 127.0.0.1 until the block ends; yields its URL and process."""
+    port = free_port()
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "GRADIO_SERVER_PORT": str(port), **(env or {})}
+    with tempfile.TemporaryFile("w+") as log:  # a file, not a pipe: a long run's output cannot block the server
+        process = subprocess.Popen([sys.executable, str(ROOT / "gradio_app.py")], cwd=ROOT, env=environment,
+                                   stdout=log, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        url = f"http://127.0.0.1:{port}/"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            wait_until_up(url, process, timeout, log)
+            yield url, process
+        finally:
+            stop(process)
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float, log: IO[str] | None = None) -> None:
+    """Return once ``url`` answers 200; ``RuntimeError`` with the server's output if it exits or times out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            output = ""
+            if process.poll() is not None:
+                output = (log.seek(0), log.read())[1] if log is not None else process.stdout.read()
+            raise RuntimeError(f"the server at {url} did not start: {output[-2000:]}")
+        time.sleep(0.2)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Terminate a server process (kill it after 10 s)."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def launch_browser(playwright):

@@ -21,6 +21,8 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 DOCS = ROOT / "docs"
 WAIT = 60_000  # ms; the machine is shared and slow
 SCALE = 4  # the clickable image shows 96 px at 384 px
+PANEL = "[data-testid='stImage'] img"
+PANEL_SOURCES = f"[...document.querySelectorAll(\"{PANEL}\")].map(i => i.src)"
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +80,15 @@ def expect_value(page, label: str, value: str) -> None:
 def test_click_on_the_image_sets_the_fixation(page, server):
     open_view(page, server, "src=synthetic&img=3")
     before = masked_input_src(page)
+    panels_before = set(page.evaluate(PANEL_SOURCES))
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url) if "/media/" in r.url else 0)
     image = page.frame_locator(CLICK_FRAME).locator("img")
     image.click(position={"x": 20 * SCALE + 2, "y": 70 * SCALE + 2})
     page.get_by_text(status_text(20, 70)).wait_for(timeout=WAIT)
+    page.wait_for_function(f"() => [...document.querySelectorAll(\"{PANEL}\")].every(i => i.complete)")
+    unchanged = panels_before & set(page.evaluate(PANEL_SOURCES))
+    assert unchanged and not unchanged & set(fetched)  # the scene's foreground map: the same file, not fetched again
     expect_value(page, "Fixation x (column)", "20")
     expect_value(page, "Fixation y (row)", "70")
     page.wait_for_function(

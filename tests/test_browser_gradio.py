@@ -3,6 +3,8 @@ request leaves 127.0.0.1. A screenshot of each tab goes to docs/."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from browser_app import ROOT, free_port, launch_browser
 
@@ -11,6 +13,8 @@ import gradio_app
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 WAIT = 60_000
+SOURCES = "[...document.images].map(i => i.src).filter(s => s.includes('/gradio_api/file='))"
+LOADED = "() => [...document.images].every(i => i.complete)"
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +25,17 @@ def served():
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
+
+
+def settled(page, fetched: list[str], timeout: float = 30) -> set[str]:
+    """The page's panel files once every file fetched since the click is shown and loaded."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        shown = set(page.evaluate(SOURCES))
+        if fetched and set(fetched) <= shown and page.evaluate(LOADED):
+            return shown
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the panels did not settle: fetched {fetched}")
 
 
 def test_a_click_fixates_under_the_pointer_and_every_tab_loads_offline(served):
@@ -36,11 +51,19 @@ def test_a_click_fixates_under_the_pointer_and_every_tab_loads_offline(served):
         page.wait_for_function(f"() => {find} >= 0")
         image = page.locator("img").nth(page.evaluate(find))
         before = image.get_attribute("src")
+        page.wait_for_function(LOADED)
+        shown_before = set(page.evaluate(SOURCES))
+        fetched = []
+        page.on("request", lambda r: fetched.append(r.url) if "/gradio_api/file=" in r.url else 0)
         box = image.bounding_box()
         page.mouse.click(box["x"] + 20.5 * box["width"] / 96, box["y"] + 70.5 * box["height"] / 96)
         x_field, y_field = page.get_by_label("Fixation x (column)"), page.get_by_label("Fixation y (row)")
         page.wait_for_function(f"(old) => {find} >= 0 && document.images[{find}].src !== old", arg=before)
         assert (x_field.input_value(), y_field.input_value()) == ("20", "70")
+        shown_after = settled(page, fetched)
+        unchanged = shown_before & shown_after
+        assert unchanged and not unchanged & set(fetched)  # e.g. the foreground map: the same file, not fetched again
+        assert set(fetched) <= shown_after - shown_before
         page.screenshot(path=str(ROOT / "docs" / "gradio_explore.png"), full_page=True)
         page.get_by_role("tab", name="Compare modes").click()
         page.get_by_text("Metrics per mode").wait_for()

@@ -40,6 +40,10 @@ def test_the_controls_describe_the_view_the_service_renders():
     assert "masked MSE" in metrics and maps.layout.coloraxis.colorbar.title.text == "error"
     with pytest.raises(gr.Error, match="No image was uploaded"):
         gradio_app.explore(None, "upload", "coffee", 0, 48, 48, "periphery", 0.8, "mean", 0, False, 0, 0, "auto")
+    x, y, clicked, *rest = gradio_app.explore_at(gr.SelectData(None, {"index": [251, 124], "value": None}), *controls)
+    direct = gradio_app.explore(*controls[:4], 50, 24, *controls[6:])  # a click: one round trip, the same outputs
+    assert (x, y) == (50, 24) and rest[1] == direct[2] and np.array_equal(clicked, direct[0])
+    assert not np.array_equal(clicked, clickable)  # the marker moved
 
 
 @pytest.fixture(scope="module")
