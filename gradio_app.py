@@ -52,7 +52,11 @@ from focusmim_core.masking import FILLS, MODES  # noqa: E402
 from focusmim_core.runtime import configure_serving  # noqa: E402
 
 CLICK_SCALE = 5  # the clickable image is upscaled on the server: click indices are its pixels / 5
-PANEL_SCALE = 3
+PANEL_SCALE = 1  # panels as the 96 x 96 image they are: the API gets exact pixels, the page upscales them (CSS)
+CSS = """
+.pixelated img { image-rendering: pixelated; object-fit: contain !important; }  /* sharp, never cropped */
+.pixelated .thumbnail-item { height: auto !important; }  /* square tiles (their aspect-ratio), not row-high */
+"""
 MODEL_GROUP = "model"  # every listener that runs the network: one at a time, in a bounded queue
 QUEUE_SIZE = 32
 MAX_FIXATIONS = 12
@@ -159,7 +163,7 @@ def compare(*controls) -> tuple:
         tiles += [(pixelated(panels.masked_input, PANEL_SCALE), f"{name}: input"),
                   (pixelated(panels.reconstruction, PANEL_SCALE), f"{name}: reconstruction"),
                   (pixelated(colour_map(panels.error_map, top), PANEL_SCALE), f"{name}: squared error")]  # fmt: skip
-    table = pd.DataFrame(mode_table(compared.panels, compared.names))
+    table = pd.DataFrame(mode_table(compared.panels, compared.names)).style.format(precision=4, na_rep="–")
     return tiles, table, ratio_sweep_chart(curves, "masked_mse")
 
 
@@ -167,7 +171,7 @@ def compare_api(image: str | None, gallery: str, x: float, y: float, ratio: floa
     """API ``compare``: every mode at one fixation -> the input/reconstruction/error tiles (PNG) and the metrics."""
     tiles, table, _ = compare(image, "upload" if image else "gallery", gallery, 0, x, y, "periphery", ratio, fill,
                               seed, False, 0, 0, "auto")  # fmt: skip
-    return tiles, {"rows": table.to_dict(orient="records")}
+    return tiles, {"rows": table.data.to_dict(orient="records")}  # the numbers in full, not as displayed
 
 
 def sweep_api(image: str | None, gallery: str, x: float, y: float, fill: str, seed: float, metric: str) -> dict:
@@ -288,12 +292,14 @@ def build() -> gr.Blocks:
                 with gr.Tab("Explore"):
                     clickable = gr.Image(label="Click to fixate", interactive=False, format="png",
                                          height=IMAGE_SIZE * CLICK_SCALE, width=IMAGE_SIZE * CLICK_SCALE)  # fmt: skip
-                    panels = gr.Gallery(label="Panels", columns=4, format="png", height="auto")
+                    panels = gr.Gallery(label="Panels", columns=4, format="png", height="auto",
+                                        elem_classes="pixelated", object_fit="contain")  # fmt: skip
                     metrics = gr.Markdown()
                     maps = gr.Plot(label="Error maps")
                 with gr.Tab("Compare modes") as compare_tab:
                     tiles = gr.Gallery(label="Every mode: input, reconstruction, squared error", columns=6,
-                                       format="png", height="auto")  # fmt: skip
+                                       format="png", height="auto", elem_classes="pixelated",
+                                       object_fit="contain")  # fmt: skip
                     table = gr.Dataframe(label="Metrics per mode", interactive=False)
                     sweep_plot = gr.Plot(label="Error vs masking ratio")
                 with gr.Tab("Scanpath") as scan_tab:
@@ -304,7 +310,8 @@ def build() -> gr.Blocks:
                     with gr.Row():
                         follow, undo, clear = gr.Button("Look where suggested"), gr.Button("Undo"), gr.Button("Clear")
                     where = gr.Markdown()
-                    glimpses = gr.Gallery(label="Glimpses", columns=6, format="png", height="auto")
+                    glimpses = gr.Gallery(label="Glimpses", columns=6, format="png", height="auto",
+                                          elem_classes="pixelated", object_fit="contain")  # fmt: skip
                     curve = gr.Plot(label="Error after each fixation")
         # always_last: while a session's render waits, its newer changes replace the older ones, so a dragged
         # slider queues one render, not twenty, and other sessions do not wait behind them
@@ -330,11 +337,15 @@ def build() -> gr.Blocks:
     return demo.queue(max_size=QUEUE_SIZE)
 
 
+def launch(demo: gr.Blocks, **options) -> None:
+    """Serve the app with its style sheet, never through a share link, uploads capped at 10 MB."""
+    demo.launch(css=CSS, share=False, max_file_size="10mb", **options)
+
+
 if __name__ == "__main__":
     configure_serving()
-    build().launch(
+    launch(
+        build(),
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        share=False,
-        max_file_size="10mb",
     )

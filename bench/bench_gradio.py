@@ -1,7 +1,7 @@
 """Gradio click latency: ``python -m bench.bench_gradio`` (part of ``make bench``).
 
-From the press on the Explore tab's image until the new fixation's image and panels are in
-the page (median of 20 clicks in headless Chromium, timed inside the page with its own clock),
+From the press on the Explore tab's image until the new fixation's image and every panel image
+have loaded in the page (median of 20 clicks in headless Chromium, timed inside the page with its own clock),
 next to the same measurement on the Streamlit app in the same run (``bench_app.click_latency``).
 Goal on the 2-core machine: <= 250 ms. Prints what was measured, the Streamlit figure, the ratio.
 """
@@ -34,7 +34,10 @@ WATCH = f"""
     const check = () => {{
         const i = {FIND};
         const image = i >= 0 ? document.images[i] : null;
-        if (image && image.src !== old && image.complete) {{ window.__shownAt = Date.now(); }}
+        const shown = [...document.images].filter(i => i.offsetParent !== null);  // the panels too
+        if (image && image.src !== old && shown.every(i => i.complete && i.naturalWidth > 0)) {{
+            window.__shownAt = Date.now();
+        }}
         else {{ requestAnimationFrame(check); }}
     }};
     requestAnimationFrame(check);
@@ -43,7 +46,7 @@ WATCH = f"""
 
 
 def gradio_click_times(url: str, clicks: int, playwright, offset: int = 0) -> list[float]:
-    """Ms from the press on the Explore image until the new fixation's image has loaded in the page, per click."""
+    """Ms from the press on the Explore image until the new fixation's image and every panel have loaded, per click."""
     browser = launch_browser(playwright)
     try:
         page = browser.new_page(viewport={"width": 1500, "height": 1400})

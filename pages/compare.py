@@ -5,7 +5,7 @@ import streamlit as st
 
 from focusmim_core import MODES, InputError
 from focusmim_core.explorer import service
-from focusmim_core.explorer.figures import colour_map, pixelated, ratio_sweep_chart
+from focusmim_core.explorer.figures import METRIC_LABELS, colour_map, pixelated, ratio_sweep_chart
 from focusmim_core.explorer.sweeps import SWEEP_RATIOS, mode_table
 from ui import keys, state
 from ui.widgets import checkpoint_notice
@@ -46,10 +46,10 @@ st.dataframe(pd.DataFrame(mode_table(compared.panels, compared.names)), hide_ind
 st.subheader("Error vs masking ratio")
 metric = st.radio(
     "Error",
-    ["masked_mse", "foreground_mse"],
+    list(METRIC_LABELS),
     horizontal=True,
     key=keys.SWEEP_METRIC,
-    format_func={"masked_mse": "masked MSE", "foreground_mse": "foreground-weighted MSE"}.get,
+    format_func=METRIC_LABELS.get,
 )
 try:
     with st.spinner(f"Sweeping {len(SWEEP_RATIOS)} ratios for every mode (batched)…"):

@@ -7,7 +7,14 @@ import streamlit as st
 
 from focusmim_core import MODES, InputError
 from focusmim_core.explorer import service
-from focusmim_core.explorer.figures import MARKER_COLOURS, SUGGESTION_COLOUR, colour_map, pixelated, scanpath_chart
+from focusmim_core.explorer.figures import (
+    MARKER_COLOURS,
+    METRIC_LABELS,
+    SUGGESTION_COLOUR,
+    colour_map,
+    pixelated,
+    scanpath_chart,
+)
 from focusmim_core.explorer.scanpath import SCANPATH_MODES
 from ui import keys, state
 from ui.widgets import bound, checkpoint_notice, clickable_image
@@ -99,7 +106,8 @@ metric = result.metric
 with right:
     last = panels[-1].metrics
     value = last["foreground_mse" if panels[-1].foreground is not None else "masked_mse"]
-    st.metric(f"{metric} after {len(path)} fixation{'s' * (len(path) > 1)}", "n/a" if value is None else f"{value:.4f}")
+    label = f"{METRIC_LABELS.get(metric, metric)} after {len(path)} fixation{'s' * (len(path) > 1)}"
+    st.metric(label, "n/a" if value is None else f"{value:.4f}")
     st.plotly_chart(scanpath_chart(result.curves, metric), key="scanpath_chart")
     st.caption(
         "Your scanpath vs the suggested one (greedy, from the model's own error) vs a random one: all start at your "

@@ -22,7 +22,7 @@ def served():
     """The Gradio app on a free port of 127.0.0.1: its URL."""
     demo = gradio_app.build()
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    gradio_app.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
 
@@ -64,10 +64,16 @@ def test_a_click_fixates_under_the_pointer_and_every_tab_loads_offline(served):
         unchanged = shown_before & shown_after
         assert unchanged and not unchanged & set(fetched)  # e.g. the foreground map: the same file, not fetched again
         assert set(fetched) <= shown_after - shown_before
+        panels = "[...document.images].filter(i => i.offsetParent !== null && i.naturalWidth === 96)"
+        drawn = page.evaluate(f"{panels}.map(i => [getComputedStyle(i).imageRendering, i.width])")
+        assert len(drawn) >= 6 and all(style == "pixelated" and width >= 150 for style, width in drawn)  # sharp, large
         page.screenshot(path=str(ROOT / "docs" / "gradio_explore.png"), full_page=True)
         page.get_by_role("tab", name="Compare modes").click()
         page.get_by_text("Metrics per mode").wait_for()
         page.get_by_text("Foveal filter: input", exact=False).first.wait_for()
+        tiles = "[...document.images].filter(i => i.offsetParent !== null && i.naturalWidth === 96)"
+        boxes = page.evaluate(f"{tiles}.map(i => [i.width, i.height])")
+        assert len(boxes) == 15 and all(abs(w - h) <= 2 for w, h in boxes)  # every mode's 3 tiles, square: uncropped
         page.screenshot(path=str(ROOT / "docs" / "gradio_compare.png"), full_page=True)
         page.get_by_role("tab", name="Scanpath").click()
         page.get_by_text("Click the image to fixate.").wait_for()

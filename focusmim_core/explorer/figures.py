@@ -42,7 +42,9 @@ LAYOUT = {
     "plot_bgcolor": "white",
     "font": {"size": 12, "color": "#31333f"},
 }
-GRID = {"gridcolor": "#e6e6e6", "zerolinecolor": "#cccccc"}
+GRID = {"gridcolor": "#e6e6e6", "zerolinecolor": "#cccccc", "automargin": True}  # room for tick labels and titles
+LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.3}  # under the x-axis title, not over it
+METRIC_LABELS = {"masked_mse": "masked MSE", "foreground_mse": "foreground-weighted MSE"}  # a metric's name for people
 
 
 def pixelated(image: torch.Tensor, scale: int = 4) -> np.ndarray:
@@ -179,7 +181,7 @@ def line_chart(
         xaxis_title=x_title,
         yaxis_title=y_title,
         height=height,
-        legend={"orientation": "h", "y": -0.2},
+        legend=LEGEND_BELOW,
         xaxis=GRID,
         yaxis=GRID,
         **LAYOUT,
@@ -194,13 +196,15 @@ def line_chart(
 
 def ratio_sweep_chart(curves: Mapping[str, tuple[Sequence[float], Sequence[float | None]]], metric: str) -> go.Figure:
     """Error vs masking ratio, one line per mode."""
-    return line_chart(curves, f"{metric} vs masking ratio", "masking ratio", metric)
+    label = METRIC_LABELS.get(metric, metric)
+    return line_chart(curves, f"{label} vs masking ratio", "masking ratio", label)
 
 
 def scanpath_chart(curves: Mapping[str, Sequence[float | None]], metric: str) -> go.Figure:
     """Error after each fixation, one line per scanpath (yours, suggested, random)."""
     data = {name: (list(range(1, len(values) + 1)), values) for name, values in curves.items()}
-    return line_chart(data, f"{metric} after each fixation", "number of fixations", metric)
+    label = METRIC_LABELS.get(metric, metric)
+    return line_chart(data, f"{label} after each fixation", "number of fixations", label)
 
 
 def probe_chart(rows: Sequence[Mapping[str, object]]) -> go.Figure:
