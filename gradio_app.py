@@ -24,7 +24,7 @@ os.environ.setdefault("U2NET_HOME", str(ROOT / ".u2net"))
 import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from focusmim_core.data import GALLERY  # noqa: E402
+from focusmim_core.data import GALLERY, MAX_UPLOAD_BYTES  # noqa: E402
 from focusmim_core.errors import InputError  # noqa: E402
 from focusmim_core.explorer.figures import (  # noqa: E402
     MARKER_COLOURS,
@@ -338,8 +338,8 @@ def build() -> gr.Blocks:
 
 
 def launch(demo: gr.Blocks, **options) -> None:
-    """Serve the app with its style sheet, never through a share link, uploads capped at 10 MB."""
-    demo.launch(css=CSS, share=False, max_file_size="10mb", **options)
+    """Serve the app with its style sheet, never through a share link, uploads capped as ``load_image`` caps them."""
+    demo.launch(css=CSS, share=False, max_file_size=MAX_UPLOAD_BYTES, **options)
 
 
 if __name__ == "__main__":

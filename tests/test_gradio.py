@@ -10,6 +10,7 @@ import time
 import urllib.request
 
 import gradio as gr
+import httpx
 import numpy as np
 import pytest
 from browser_app import free_port
@@ -83,6 +84,18 @@ def test_an_uploaded_png_round_trips_and_a_bad_upload_gets_a_message(client, tmp
     with pytest.raises(Exception, match="not an image PIL can read: choose a PNG") as error:
         client.predict(handle_file(str(tmp_path / "broken.png")), *API, api_name="/render")
     assert "Traceback" not in str(error.value)
+
+
+def test_an_upload_over_the_size_limit_is_refused_with_the_limit_named(client, tmp_path):
+    from focusmim_core.data import MAX_UPLOAD_BYTES
+
+    big = tmp_path / "huge.png"
+    big.write_bytes(b"\x89PNG" + bytes(MAX_UPLOAD_BYTES))
+    with pytest.raises(Exception, match=f"exceeds the maximum file size of {MAX_UPLOAD_BYTES} bytes"):
+        client.predict(handle_file(str(big)), *API, api_name="/render")  # gradio_client checks before sending
+    with big.open("rb") as handle:  # and the server refuses it from any other client
+        answer = httpx.post(f"{client.src}gradio_api/upload", files={"files": ("huge.png", handle, "image/png")})
+    assert answer.status_code == 413 and "maximum" in answer.text.lower()
 
 
 def test_the_compare_and_sweep_endpoints_cover_every_mode(client):
