@@ -111,6 +111,7 @@ class ConvNeXtMAE(nn.Module):
     def forward(
         self, x: torch.Tensor, visible: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Masked images ``(N, 3, 96, 96)`` (``visible``: ``(N, 1, 96, 96)``, 1 = shown) -> (reconstruction, latent)."""
         outputs, mask = self.stages(x, visible)
         features = self.proj(outputs[-1])
         if mask.cells is not None:

@@ -60,14 +60,26 @@ def cached_on_device(matrix: torch.Tensor, key: tuple, device: torch.device, dty
     return _on_device(matrix, key, str(device), dtype)
 
 
-def blur_matrix(length: int, kernel_size: int, sigma: float, device=None, dtype=torch.float32) -> torch.Tensor:
+def blur_matrix(
+    length: int,
+    kernel_size: int,
+    sigma: float,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
     """``(L, L)`` matrix of a 1-D Gaussian blur with reflect padding (torchvision's border)."""
     device = torch.device(device or "cpu")
     key = ("blur", length, kernel_size, float(sigma))
     return cached_on_device(_blur_matrix_cpu(length, kernel_size, float(sigma)), key, device, dtype)
 
 
-def resize_matrix(length_in: int, length_out: int, antialias: bool, device=None, dtype=torch.float32) -> torch.Tensor:
+def resize_matrix(
+    length_in: int,
+    length_out: int,
+    antialias: bool,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
     """``(L_out, L_in)`` matrix of 1-D bilinear resizing (``align_corners=False``), as
     ``torch.nn.functional.interpolate`` does it, with or without antialiasing."""
     device = torch.device(device or "cpu")

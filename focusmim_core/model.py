@@ -33,6 +33,7 @@ class ConvBlock(nn.Module):
         self.match_dim = nn.Conv2d(in_channels, out_channels, 1, stride=stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C_in, H, W)`` -> ``(N, C_out, H / stride, W / stride)``: two 3 x 3 convolutions plus the skip."""
         skip = x if self.in_channels == self.out_channels else self.match_dim(x)
         return self.conv2(self.relu(self.conv1(x))) + skip
 
@@ -50,6 +51,7 @@ class UpConvBlock(nn.Module):
         self.match_dim = nn.ConvTranspose2d(in_channels, out_channels, 1, stride=stride, output_padding=extra)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C_in, H, W)`` -> ``(N, C_out, H * stride, W * stride)``: two transposed convolutions plus the skip."""
         skip = x if self.in_channels == self.out_channels else self.match_dim(x)
         return self.upconv2(self.relu(self.upconv1(x))) + skip
 
@@ -78,7 +80,10 @@ class Autoencoder(nn.Module):
         self.decoder = _stack(UpConvBlock, DECODER_WIDTHS, DECODER_STRIDES, ENCODER_WIDTHS[-1], nn.Sigmoid())
 
     def forward(self, x: torch.Tensor, visible: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        latent = self.encoder(x)  # ``visible`` is not needed: the fill already hides what is not shown
+        """Masked images ``(N, 3, 96, 96)`` in [0, 1] -> (reconstruction, same shape; latent ``(N, 128, 12, 12)``).
+
+        ``visible`` is not needed: the fill already hides what is not shown (the ConvNeXt-V2 encoder uses it)."""
+        latent = self.encoder(x)
         return self.decoder(latent), latent
 
     def encode(self, x: torch.Tensor, visible: torch.Tensor | None = None) -> torch.Tensor:

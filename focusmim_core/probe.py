@@ -384,6 +384,7 @@ class Classifier(nn.Module):
         self.head = nn.Linear(features, NUM_CLASSES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``(N, 3, 96, 96)`` -> class logits ``(N, 10)`` from the flattened latent."""
         return self.head(self.encoder(x).flatten(1))
 
 

@@ -16,6 +16,7 @@ import torch
 
 from focusmim_core import InputError
 from focusmim_core.checkpoints import CheckpointInfo
+from focusmim_core.data import STL10
 from focusmim_core.explorer import service
 from focusmim_core.explorer.catalog import (
     available_checkpoints,
@@ -104,11 +105,11 @@ def find_foreground(pixels: np.ndarray) -> np.ndarray | str:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _stl10(root: str, split: str):
+def _stl10(root: str, split: str) -> STL10:
     return open_stl10(root, split)
 
 
-def stl10_dataset(split: str):
+def stl10_dataset(split: str) -> STL10:
     """The STL-10 split of the configured folder chosen in the sidebar; raises ``DatasetError``."""
     return _stl10(str(Path(stl10_root(st.session_state.get(STL10_DIR))).expanduser()), split)
 

@@ -7,6 +7,7 @@ Files (in ``stl10_binary/``): ``{train,test,unlabeled}_X.bin`` hold uint8 images
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -77,13 +78,17 @@ class STL10:
     def __len__(self) -> int:
         return self._raw.shape[0]
 
-    def uint8(self, indices=None, device: torch.device | str = "cpu") -> torch.Tensor:
+    def uint8(
+        self, indices: Sequence[int] | np.ndarray | None = None, device: torch.device | str = "cpu"
+    ) -> torch.Tensor:
         """Images as uint8 ``(n, 3, 96, 96)`` (row-major, x = column) on ``device``."""
         raw = self._raw if indices is None else self._raw[np.asarray(indices)]
         array = np.ascontiguousarray(np.asarray(raw).transpose(0, 1, 3, 2))
         return torch.from_numpy(array).to(device)
 
-    def images(self, indices=None, device: torch.device | str = "cpu") -> torch.Tensor:
+    def images(
+        self, indices: Sequence[int] | np.ndarray | None = None, device: torch.device | str = "cpu"
+    ) -> torch.Tensor:
         """Images as float ``(n, 3, 96, 96)`` in [0, 1]."""
         return self.uint8(indices, device).float().div_(255)
 

@@ -66,6 +66,7 @@ class CellNorm(nn.Module):
         self.norm = nn.LayerNorm(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, H, W)`` -> the same, each cell's ``C`` channels layer-normalised."""
         return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
@@ -91,6 +92,7 @@ class Predictor(nn.Module):
         self.out = nn.Sequential(CellNorm(hidden), nn.Conv2d(hidden, width, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Filled latent and mask ``(N, width + 1, 12, 12)`` -> predicted latent ``(N, width, 12, 12)``."""
         x = self.inp(x)
         for block in self.blocks:
             x = x + block(x)
@@ -163,6 +165,8 @@ class LatentMIM(nn.Module):
         visible: torch.Tensor | None = None,
         target_inputs: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]:
+        """Masked images ``(N, 3, 96, 96)`` -> (predicted latent ``(N, 128, 12, 12)``, the EMA target's latent of
+        ``target_inputs`` or None, the online projection ``(N, 128, 12, 12)``, the encoder's latent)."""
         latent = self.encoder(inputs)
         online = self.projector(latent)
         shown = torch.ones_like(inputs[:, :1]) if visible is None else visible
