@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -186,11 +185,13 @@ def sweep_api(image: str | None, gallery: str, x: float, y: float, fill: str, se
 
 
 def scanpath(path: list, *controls) -> tuple:
-    """Scanpath tab: the image with the fixations, the glimpses, the error curves and the suggestion."""
+    """Scanpath tab: the image with the fixations, the glimpses, the error curves, the suggestion (as text, as
+    the pixel that "Look where suggested" adds, None when there is none) and that button, enabled only then."""
     upload, *rest = controls
     view = view_of(*rest)
     if not path:
-        return marked_image(item_for_view(view, upload), [], CLICK_SCALE), [], None, "Click the image to fixate."
+        image = marked_image(item_for_view(view, upload), [], CLICK_SCALE)
+        return image, [], None, "Click the image to fixate.", None, gr.update(interactive=False)
     try:
         result = scanpath_item(item_for(view, upload), view, [tuple(p) for p in path])
     except InputError as error:
@@ -201,7 +202,9 @@ def scanpath(path: list, *controls) -> tuple:
     clickable = draw_markers(pixelated(result.item.image, CLICK_SCALE), points, CLICK_SCALE, colours)
     glimpses = [(pixelated(g.masked_input, PANEL_SCALE), f"after {k + 1}") for k, g in enumerate(result.glimpses)]
     where = f"Suggested next fixation: {result.suggestion}." if result.suggestion else "Nothing left to reveal."
-    return clickable, glimpses, scanpath_chart(result.curves, result.metric), where
+    suggestion = list(result.suggestion) if result.suggestion else None
+    chart = scanpath_chart(result.curves, result.metric)
+    return clickable, glimpses, chart, where, suggestion, gr.update(interactive=suggestion is not None)
 
 
 def item_for_view(view: ViewState, upload: str | None) -> object:
@@ -232,10 +235,9 @@ def scanpath_api(image: str | None, gallery: str, path: str, mode: str, ratio: f
     return glimpses, {"curves": result.curves, "metric": result.metric, "suggestion": result.suggestion}
 
 
-def follow_suggestion(path: list, where: str) -> list:
-    """Append the suggested fixation shown in the text (nothing when there is none)."""
-    numbers = [int(v) for v in re.findall(r"\d+", where or "")]
-    return [*path, numbers[:2]][:MAX_FIXATIONS] if path and len(numbers) >= 2 else path
+def follow_suggestion(path: list, suggestion: list | None) -> list:
+    """Append the suggested fixation ``[x, y]`` (nothing when there is none)."""
+    return [*path, list(suggestion)][:MAX_FIXATIONS] if path and suggestion else path
 
 
 def controls_column() -> list:
@@ -303,7 +305,7 @@ def build() -> gr.Blocks:
                     table = gr.Dataframe(label="Metrics per mode", interactive=False)
                     sweep_plot = gr.Plot(label="Error vs masking ratio")
                 with gr.Tab("Scanpath") as scan_tab:
-                    path = gr.State([])
+                    path, suggested = gr.State([]), gr.State(None)  # fixations [[x, y], ...]; the next one
                     gr.Markdown("Each click adds a fixation (latest red, earlier yellow); green: where to look next.")
                     scan_image = gr.Image(label="Click to add a fixation", interactive=False, format="png",
                                           height=IMAGE_SIZE * CLICK_SCALE, width=IMAGE_SIZE * CLICK_SCALE)  # fmt: skip
@@ -326,11 +328,11 @@ def build() -> gr.Blocks:
         for control in (x, y):
             control.submit(explore, controls, outputs, **shared)
         compare_tab.select(compare, controls, [tiles, table, sweep_plot], **shared)
-        scan_outputs = [scan_image, glimpses, curve, where]
+        scan_outputs = [scan_image, glimpses, curve, where, suggested, follow]
         redraw = {"fn": scanpath, "inputs": [path, *controls], "outputs": scan_outputs, **shared}
         scan_tab.select(**redraw)
         scan_image.select(add_fixation, path, path, api_visibility="private").then(**redraw)
-        follow.click(follow_suggestion, [path, where], path, api_visibility="private").then(**redraw)
+        follow.click(follow_suggestion, [path, suggested], path, api_visibility="private").then(**redraw)
         undo.click(lambda p: p[:-1], path, path, api_visibility="private").then(**redraw)
         clear.click(lambda: [], None, path, api_visibility="private").then(**redraw)
         demo.load(explore, controls, outputs, **shared)

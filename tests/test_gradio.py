@@ -146,5 +146,10 @@ def test_the_scanpath_endpoint_and_handlers(client):
         client.predict(None, "coffee", "30, 40", "periphery", 0.9, "mean", api_name="/scanpath")
     path = gradio_app.add_fixation([[1, 2]], gr.SelectData(None, {"index": [52, 103], "value": None}))
     assert path == [[1, 2], [10, 20]]
-    assert gradio_app.follow_suggestion(path, "Suggested next fixation: (70, 12).") == [*path, [70, 12]]
-    assert gradio_app.follow_suggestion(path, "Nothing left to reveal.") == path
+    assert gradio_app.follow_suggestion(path, [70, 12]) == [*path, [70, 12]]
+    assert gradio_app.follow_suggestion(path, None) == path
+    controls = (None, "gallery", "coffee", 0, 48, 48, "periphery", 0.8, "mean", 0, False, 0, 0, "auto")
+    *_, where, suggestion, button = gradio_app.scanpath([[30, 40]], *controls)
+    assert len(suggestion) == 2 and f"({suggestion[0]}, {suggestion[1]})" in where and button["interactive"]
+    *_, suggestion, button = gradio_app.scanpath([], *controls)  # nothing clicked yet: nothing to follow
+    assert suggestion is None and not button["interactive"]
