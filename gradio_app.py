@@ -9,6 +9,9 @@ HTTP API (``gradio_client`` or two-step curl, see the README): ``render``, ``com
 
 from __future__ import annotations
 
+import hashlib
+import io
+import itertools
 import json
 import os
 from pathlib import Path
@@ -21,7 +24,9 @@ os.environ.setdefault("GRADIO_TEMP_DIR", str(ROOT / ".gradio"))  # project-owned
 os.environ.setdefault("U2NET_HOME", str(ROOT / ".u2net"))
 
 import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from focusmim_core.data import GALLERY, MAX_UPLOAD_BYTES  # noqa: E402
 from focusmim_core.errors import InputError  # noqa: E402
@@ -60,6 +65,40 @@ MODEL_GROUP = "model"  # every listener that runs the network: one at a time, in
 QUEUE_SIZE = 32
 MAX_FIXATIONS = 12
 FIXATION_INDEX = 4  # where x (then y) sits in controls_column()'s list
+IMAGE_DIR = Path(os.environ["GRADIO_TEMP_DIR"]) / "images"  # our PNG files, named by their content
+KEEP_IMAGES = 4096  # at most about this many files there (oldest use first out), ~20 MB
+_written = itertools.count(1)
+
+
+def png_file(array: np.ndarray) -> str:
+    """A uint8 ``(H, W, 3)`` image as a PNG file named by its content, written once, atomically.
+
+    Gradio rewrites an image it is given as an array in place each time it is returned, so a
+    browser (or a second session) fetching the same picture at that moment gets an empty file;
+    a file path it copies once, atomically. The folder is pruned to ``KEEP_IMAGES`` files.
+    """
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="png", compress_level=1)
+    data = buffer.getvalue()
+    path = IMAGE_DIR / f"{hashlib.sha256(data).hexdigest()[:32]}.png"
+    if path.exists():
+        os.utime(path)  # recently used: pruned last
+        return str(path)
+    IMAGE_DIR.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.{next(_written)}")
+    staging.write_bytes(data)
+    os.replace(staging, path)
+    if next(_written) % 256 == 0:
+        prune_images()
+    return str(path)
+
+
+def prune_images() -> None:
+    """Delete the least recently used files of ``IMAGE_DIR`` beyond half of ``KEEP_IMAGES``, once over it."""
+    files = list(IMAGE_DIR.glob("*.png"))
+    if len(files) > KEEP_IMAGES:
+        for path in sorted(files, key=lambda p: p.stat().st_mtime)[: len(files) - KEEP_IMAGES // 2]:
+            path.unlink(missing_ok=True)
 
 
 def click_to_fixation(evt: gr.SelectData) -> tuple[int, int]:
@@ -109,8 +148,8 @@ def explore(*controls) -> tuple:
         raise gr.Error(str(error)) from None
     view = rendered.panels.settings
     points = [p for p in (view.fixation, view.attention) if p is not None]
-    clickable = marked_image(rendered.item.image, points, CLICK_SCALE)
-    panels = [(array, title) for title, array in rendered.images(PANEL_SCALE)]
+    clickable = png_file(marked_image(rendered.item.image, points, CLICK_SCALE))
+    panels = [(png_file(array), title) for title, array in rendered.images(PANEL_SCALE)]
     return clickable, panels, metrics_markdown(rendered), error_maps(rendered)
 
 
@@ -141,7 +180,7 @@ def render_api(
                                        attention_y, checkpoint), image)  # fmt: skip
     except InputError as error:
         raise gr.Error(str(error)) from None
-    panels = [(array, title) for title, array in rendered.images(PANEL_SCALE)]
+    panels = [(png_file(array), title) for title, array in rendered.images(PANEL_SCALE)]
     name = rendered.checkpoint.name if rendered.checkpoint else None
     return panels, {"metrics": rendered.panels.metrics, "checkpoint": name, "notes": rendered.messages()}
 
@@ -159,9 +198,9 @@ def compare(*controls) -> tuple:
     tiles = []
     for mode, panels in zip(compared.modes, compared.panels, strict=True):
         name = MODES[mode].short_label
-        tiles += [(pixelated(panels.masked_input, PANEL_SCALE), f"{name}: input"),
-                  (pixelated(panels.reconstruction, PANEL_SCALE), f"{name}: reconstruction"),
-                  (pixelated(colour_map(panels.error_map, top), PANEL_SCALE), f"{name}: squared error")]  # fmt: skip
+        shown = (panels.masked_input, panels.reconstruction, colour_map(panels.error_map, top))
+        titles = (f"{name}: input", f"{name}: reconstruction", f"{name}: squared error")
+        tiles += [(png_file(pixelated(image, PANEL_SCALE)), title) for image, title in zip(shown, titles, strict=True)]
     table = pd.DataFrame(mode_table(compared.panels, compared.names)).style.format(precision=4, na_rep="–")
     return tiles, table, ratio_sweep_chart(curves, "masked_mse")
 
@@ -190,7 +229,7 @@ def scanpath(path: list, *controls) -> tuple:
     upload, *rest = controls
     view = view_of(*rest)
     if not path:
-        image = marked_image(item_for_view(view, upload), [], CLICK_SCALE)
+        image = png_file(marked_image(item_for_view(view, upload), [], CLICK_SCALE))
         return image, [], None, "Click the image to fixate.", None, gr.update(interactive=False)
     try:
         result = scanpath_item(item_for(view, upload), view, [tuple(p) for p in path])
@@ -199,12 +238,17 @@ def scanpath(path: list, *controls) -> tuple:
     points = [*map(tuple, path), *([result.suggestion] if result.suggestion else [])]
     colours = [MARKER_COLOURS[2]] * (len(path) - 1) + [MARKER_COLOURS[0]]
     colours += [SUGGESTION_COLOUR] * bool(result.suggestion)
-    clickable = draw_markers(pixelated(result.item.image, CLICK_SCALE), points, CLICK_SCALE, colours)
-    glimpses = [(pixelated(g.masked_input, PANEL_SCALE), f"after {k + 1}") for k, g in enumerate(result.glimpses)]
+    clickable = png_file(draw_markers(pixelated(result.item.image, CLICK_SCALE), points, CLICK_SCALE, colours))
+    glimpses = glimpse_files(result)
     where = f"Suggested next fixation: {result.suggestion}." if result.suggestion else "Nothing left to reveal."
     suggestion = list(result.suggestion) if result.suggestion else None
     chart = scanpath_chart(result.curves, result.metric)
     return clickable, glimpses, chart, where, suggestion, gr.update(interactive=suggestion is not None)
+
+
+def glimpse_files(result: object) -> list[tuple[str, str]]:
+    """A scanpath's glimpses (what the network was given after each fixation) as titled PNG files."""
+    return [(png_file(pixelated(g.masked_input, PANEL_SCALE)), f"after {k + 1}") for k, g in enumerate(result.glimpses)]
 
 
 def item_for_view(view: ViewState, upload: str | None) -> object:
@@ -231,7 +275,7 @@ def scanpath_api(image: str | None, gallery: str, path: str, mode: str, ratio: f
         result = scanpath_item(item_for(view, image), view, points)
     except InputError as error:
         raise gr.Error(str(error)) from None
-    glimpses = [(pixelated(g.masked_input, PANEL_SCALE), f"after {k + 1}") for k, g in enumerate(result.glimpses)]
+    glimpses = glimpse_files(result)
     return glimpses, {"curves": result.curves, "metric": result.metric, "suggestion": result.suggestion}
 
 

@@ -1,8 +1,10 @@
 """The app under load: ``python -m bench.bench_load`` (part of ``make bench``).
 
 Each front-end runs as its own server process, as in use. Without browsers, N concurrent
-sessions (one thread each) ask for ``--requests`` different fixations each: Gradio through
-``gradio_client`` (the ``render`` endpoint), Streamlit through its own websocket protocol (a
+sessions (one thread each) ask for ``--requests`` different fixations each: Gradio through its
+HTTP API as a browser loads it (the ``render`` call, its event stream, then every panel file;
+``--gradio-client`` uses ``gradio_client`` instead, whose own work on the same cores is
+counted), Streamlit through its own websocket protocol (a
 rerun with the Explore page's fixation widgets set, until the script has finished). For N = 1,
 4, 8, 16 it prints the median, p90 and max latency per request, the throughput, and the server
 process's memory before, at its peak and after the sessions ended; the baseline is N = 1 in the
@@ -15,6 +17,7 @@ the sessions close.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -44,20 +47,49 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user + system, its threads included), in seconds (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def fixation(session: int, k: int) -> tuple[int, int]:
     """The k-th fixation a session asks for: different for every session and request (no cache hits)."""
     return 5 + (session * 13 + k * 7) % 86, 5 + (session * 29 + k * 11) % 86
 
 
+RENDER_ARGS = ("cat (chelsea)", "periphery", 0.8, "mean", 0, -1, -1, "auto")  # the render endpoint's, less x and y
+
+
+def gradio_http_session(url: str, index: int, requests: int, latencies: list[float]) -> None:
+    """One Gradio visitor as a browser loads the server: the README's two-step HTTP call to ``render``, then
+    every panel file fetched; a request ends when the last file has arrived."""
+    import httpx
+
+    gallery, rest = RENDER_ARGS[0], RENDER_ARGS[1:]
+    with httpx.Client(base_url=url, timeout=120) as http:
+        for k in range(requests):
+            x, y = fixation(index, k)
+            started = time.perf_counter()
+            call = http.post("/gradio_api/call/render", json={"data": [None, gallery, x, y, *rest]})
+            stream = http.get(f"/gradio_api/call/render/{call.raise_for_status().json()['event_id']}").text
+            if "event: complete" not in stream:
+                raise RuntimeError(f"render failed: {stream[-300:]}")
+            panels = json.loads(stream.split("event: complete", 1)[1].split("data:", 1)[1].strip())[0]
+            for panel in panels:
+                http.get(panel["image"]["url"]).raise_for_status()
+            latencies.append(time.perf_counter() - started)
+
+
 def gradio_session(url: str, index: int, requests: int, latencies: list[float]) -> None:
-    """One Gradio visitor: ``requests`` renders through the HTTP API."""
+    """One Gradio visitor through ``gradio_client`` (``--gradio-client``): its own cost is counted too."""
     from gradio_client import Client
 
     client = Client(url, verbose=False)
     for k in range(requests):
         x, y = fixation(index, k)
         started = time.perf_counter()
-        client.predict(None, "cat (chelsea)", x, y, "periphery", 0.8, "mean", 0, -1, -1, "auto", api_name="/render")
+        client.predict(None, RENDER_ARGS[0], x, y, *RENDER_ARGS[1:], api_name="/render")
         latencies.append(time.perf_counter() - started)
 
 
@@ -113,9 +145,16 @@ def streamlit_session(url: str, index: int, requests: int, latencies: list[float
 
 
 def load(run: Callable[[int, list[float]], None], sessions: int, pid: int) -> dict[str, float]:
-    """Run ``sessions`` visitors at once; latency statistics (s), throughput (requests/s), peak memory (MB)."""
+    """Run ``sessions`` visitors at once; latency statistics (s), throughput (requests/s), peak memory (MB),
+    and how many visitors failed (an error ends a visitor; its message is printed once)."""
     latencies: list[float] = []
-    peak, done = [rss_mb(pid)], threading.Event()
+    peak, done, failed = [rss_mb(pid)], threading.Event(), []
+
+    def visitor(index: int) -> None:
+        try:
+            run(index, latencies)
+        except Exception as error:  # a benchmark reports a failure, it does not hide it in a thread's traceback
+            failed.append(f"{type(error).__name__}: {error}"[:300])
 
     def watch() -> None:
         while not done.wait(0.2):
@@ -123,16 +162,21 @@ def load(run: Callable[[int, list[float]], None], sessions: int, pid: int) -> di
 
     watcher = threading.Thread(target=watch)
     watcher.start()
-    threads = [threading.Thread(target=run, args=(i, latencies)) for i in range(sessions)]
+    cpu = cpu_seconds(pid)
+    threads = [threading.Thread(target=visitor, args=(i,)) for i in range(sessions)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - started
+    cpu = cpu_seconds(pid) - cpu
     done.set()
     watcher.join()
-    return {**summary(latencies), "throughput": len(latencies) / seconds, "peak": max(peak)}
+    for message in sorted(set(failed)):
+        print(f"  a visitor failed: {message}")
+    return {**summary(latencies), "throughput": len(latencies) / seconds, "peak": max(peak), "failed": len(failed),
+            "server_ms": 1000 * cpu / max(len(latencies), 1)}  # fmt: skip
 
 
 def summary(latencies: list[float]) -> dict[str, float]:
@@ -150,9 +194,9 @@ def server(front: str) -> Iterator[tuple[str, int]]:
         yield url.rstrip("/"), process.pid
 
 
-def browser_free(front: str, counts: list[int], requests: int) -> None:
+def browser_free(front: str, counts: list[int], requests: int, gradio_client: bool = False) -> None:
     """The browser-free load table of one front-end."""
-    session = gradio_session if front == "gradio" else streamlit_session
+    session = {"gradio": gradio_session if gradio_client else gradio_http_session}.get(front, streamlit_session)
     with server(front) as (url, pid):
         session(url, 10_000, 1, [])  # warm-up: the model loads
         before = rss_mb(pid)
@@ -164,11 +208,14 @@ def browser_free(front: str, counts: list[int], requests: int) -> None:
                                           else " MISSES")  # fmt: skip
             rows.append([str(n), f"{result['median']:.2f}", f"{result['p90']:.2f}", f"{result['max']:.2f}{verdict}",
                          f"{result['throughput']:.1f}", f"{result['median'] / baseline['median']:.1f}x",
-                         f"{result['peak']:.0f}"])  # fmt: skip
+                         f"{result['server_ms']:.0f}", f"{result['peak']:.0f}", f"{rss_mb(pid):.0f}",
+                         str(result["failed"])])  # fmt: skip
         time.sleep(3)
         after = rss_mb(pid)
-    print(f"\n{front}, without browsers ({requests} requests per session):")
-    print(table(rows, ["sessions", "median s", "p90 s", "max s", "requests/s", "median vs 1 session", "peak MB"]))
+    client = " through gradio_client" if gradio_client and front == "gradio" else ""
+    print(f"\n{front}, without browsers{client} ({requests} requests per session):")
+    print(table(rows, ["sessions", "median s", "p90 s", "max s", "requests/s", "median vs 1 session",
+                       "server CPU ms/request", "peak MB", "MB after", "visitors failed"]))  # fmt: skip
     print(f"{front} server memory: {before:.0f} MB before, {after:.0f} MB after the sessions "
           f"(+{after - before:.0f} MB; goal: flat)")  # fmt: skip
 
@@ -202,12 +249,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 4, 8, 16])
     parser.add_argument("--requests", type=int, default=10, help="requests per session")
     parser.add_argument("--fronts", nargs="+", default=["gradio", "streamlit"], choices=["gradio", "streamlit"])
+    parser.add_argument("--gradio-client", action="store_true",
+                        help="Gradio visitors through gradio_client (heavier on these cores) instead of plain HTTP")
     parser.add_argument("--browser-sessions", type=int, default=4, help="Chromium pages at once (0: none)")
     parser.add_argument("--clicks", type=int, default=10, help="clicks per Chromium page")
     args = parser.parse_args(argv)
     print(f"machine: {machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     for front in args.fronts:
-        browser_free(front, args.sessions, args.requests)
+        browser_free(front, args.sessions, args.requests, args.gradio_client)
     if args.browser_sessions:
         rows = []
         for front in args.fronts:

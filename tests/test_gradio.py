@@ -36,6 +36,7 @@ def test_the_controls_describe_the_view_the_service_renders():
                              mode="random_patches", ratio=0.6, fill="blur", seed=3)  # fmt: skip
     controls = (None, "gallery", "coffee", 0, 48, 48, "periphery", 0.8, "mean", 0, False, 0, 0, "auto")
     clickable, panels, metrics, maps = gradio_app.explore(*controls)
+    clickable = np.asarray(Image.open(clickable))
     assert clickable.shape == (96 * 5, 96 * 5, 3) and [title for _, title in panels][:3] == [
         "image + fixation", "masked input", "reconstruction"]  # fmt: skip
     assert "masked MSE" in metrics and maps.layout.coloraxis.colorbar.title.text == "error"
@@ -43,8 +44,23 @@ def test_the_controls_describe_the_view_the_service_renders():
         gradio_app.explore(None, "upload", "coffee", 0, 48, 48, "periphery", 0.8, "mean", 0, False, 0, 0, "auto")
     x, y, clicked, *rest = gradio_app.explore_at(gr.SelectData(None, {"index": [251, 124], "value": None}), *controls)
     direct = gradio_app.explore(*controls[:4], 50, 24, *controls[6:])  # a click: one round trip, the same outputs
-    assert (x, y) == (50, 24) and rest[1] == direct[2] and np.array_equal(clicked, direct[0])
-    assert not np.array_equal(clicked, clickable)  # the marker moved
+    assert (x, y) == (50, 24) and rest[1] == direct[2] and clicked == direct[0]  # the same file: same pixels
+    assert not np.array_equal(np.asarray(Image.open(clicked)), clickable)  # the marker moved
+
+
+def test_images_are_files_named_by_content_and_never_rewritten(tmp_path, monkeypatch):
+    monkeypatch.setattr(gradio_app, "IMAGE_DIR", tmp_path)
+    picture = (np.random.default_rng(1).random((96, 96, 3)) * 255).astype(np.uint8)
+    first = gradio_app.png_file(picture)
+    inode = os.stat(first).st_ino
+    assert gradio_app.png_file(picture.copy()) == first and os.stat(first).st_ino == inode  # not written again
+    assert np.array_equal(np.asarray(Image.open(first)), picture)  # lossless
+    assert gradio_app.png_file(255 - picture) != first
+    monkeypatch.setattr(gradio_app, "KEEP_IMAGES", 4)
+    paths = [gradio_app.png_file(np.full((8, 8, 3), v, np.uint8)) for v in range(6)]
+    os.utime(paths[0])  # just used again: kept
+    gradio_app.prune_images()
+    assert os.path.exists(paths[0]) and len(list(tmp_path.glob("*.png"))) <= 4
 
 
 @pytest.fixture(scope="module")
