@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from focusmim_core.checkpoints import atomic_write  # noqa: E402
 from focusmim_core.data import GALLERY, MAX_UPLOAD_BYTES  # noqa: E402
 from focusmim_core.errors import InputError  # noqa: E402
 from focusmim_core.explorer.figures import (  # noqa: E402
@@ -67,7 +68,7 @@ MAX_FIXATIONS = 12
 FIXATION_INDEX = 4  # where x (then y) sits in controls_column()'s list
 IMAGE_DIR = Path(os.environ["GRADIO_TEMP_DIR"]) / "images"  # our PNG files, named by their content
 KEEP_IMAGES = 4096  # at most about this many files there (oldest use first out), ~20 MB
-_written = itertools.count(1)
+_written = itertools.count(1)  # new files so far: the folder is pruned every 256th
 
 
 def png_file(array: np.ndarray) -> str:
@@ -84,10 +85,7 @@ def png_file(array: np.ndarray) -> str:
     if path.exists():
         os.utime(path)  # recently used: pruned last
         return str(path)
-    IMAGE_DIR.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.{os.getpid()}.{next(_written)}")
-    staging.write_bytes(data)
-    os.replace(staging, path)
+    atomic_write(path, lambda staging: Path(staging).write_bytes(data))
     if next(_written) % 256 == 0:
         prune_images()
     return str(path)
@@ -326,6 +324,11 @@ def api_endpoints() -> None:
     buttons[3].click(scanpath_api, scan_in, scan_out, api_name="scanpath", **shared)
 
 
+def panel_gallery(label: str, columns: int) -> gr.Gallery:
+    """A gallery of 96 x 96 panels, drawn large, sharp and uncropped (``CSS``'s ``pixelated`` class)."""
+    return gr.Gallery(label=label, columns=columns, format="png", height="auto", elem_classes="pixelated")
+
+
 def build() -> gr.Blocks:
     """The Gradio app: the public API, then the controls beside the Explore and Compare tabs."""
     with gr.Blocks(title="FocusMIM Explorer", delete_cache=(600, 3600)) as demo:  # temp files: an hour at most
@@ -338,14 +341,11 @@ def build() -> gr.Blocks:
                 with gr.Tab("Explore"):
                     clickable = gr.Image(label="Click to fixate", interactive=False, format="png",
                                          height=IMAGE_SIZE * CLICK_SCALE, width=IMAGE_SIZE * CLICK_SCALE)  # fmt: skip
-                    panels = gr.Gallery(label="Panels", columns=4, format="png", height="auto",
-                                        elem_classes="pixelated", object_fit="contain")  # fmt: skip
+                    panels = panel_gallery("Panels", 4)
                     metrics = gr.Markdown()
                     maps = gr.Plot(label="Error maps")
                 with gr.Tab("Compare modes") as compare_tab:
-                    tiles = gr.Gallery(label="Every mode: input, reconstruction, squared error", columns=6,
-                                       format="png", height="auto", elem_classes="pixelated",
-                                       object_fit="contain")  # fmt: skip
+                    tiles = panel_gallery("Every mode: input, reconstruction, squared error", 6)
                     table = gr.Dataframe(label="Metrics per mode", interactive=False)
                     sweep_plot = gr.Plot(label="Error vs masking ratio")
                 with gr.Tab("Scanpath") as scan_tab:
@@ -356,8 +356,7 @@ def build() -> gr.Blocks:
                     with gr.Row():
                         follow, undo, clear = gr.Button("Look where suggested"), gr.Button("Undo"), gr.Button("Clear")
                     where = gr.Markdown()
-                    glimpses = gr.Gallery(label="Glimpses", columns=6, format="png", height="auto",
-                                          elem_classes="pixelated", object_fit="contain")  # fmt: skip
+                    glimpses = panel_gallery("Glimpses", 6)
                     curve = gr.Plot(label="Error after each fixation")
         # always_last: while a session's render waits, its newer changes replace the older ones, so a dragged
         # slider queues one render, not twenty, and other sessions do not wait behind them

@@ -61,7 +61,7 @@ def fixation(session: int, k: int) -> tuple[int, int]:
 RENDER_ARGS = ("cat (chelsea)", "periphery", 0.8, "mean", 0, -1, -1, "auto")  # the render endpoint's, less x and y
 
 
-def gradio_http_session(url: str, index: int, requests: int, latencies: list[float]) -> None:
+def gradio_session(url: str, index: int, requests: int, latencies: list[float]) -> None:
     """One Gradio visitor as a browser loads the server: the README's two-step HTTP call to ``render``, then
     every panel file fetched; a request ends when the last file has arrived."""
     import httpx
@@ -81,7 +81,7 @@ def gradio_http_session(url: str, index: int, requests: int, latencies: list[flo
             latencies.append(time.perf_counter() - started)
 
 
-def gradio_session(url: str, index: int, requests: int, latencies: list[float]) -> None:
+def gradio_client_session(url: str, index: int, requests: int, latencies: list[float]) -> None:
     """One Gradio visitor through ``gradio_client`` (``--gradio-client``): its own cost is counted too."""
     from gradio_client import Client
 
@@ -196,7 +196,8 @@ def server(front: str) -> Iterator[tuple[str, int]]:
 
 def browser_free(front: str, counts: list[int], requests: int, gradio_client: bool = False) -> None:
     """The browser-free load table of one front-end."""
-    session = {"gradio": gradio_session if gradio_client else gradio_http_session}.get(front, streamlit_session)
+    visitors = {"gradio": gradio_client_session if gradio_client else gradio_session, "streamlit": streamlit_session}
+    session = visitors[front]
     with server(front) as (url, pid):
         session(url, 10_000, 1, [])  # warm-up: the model loads
         before = rss_mb(pid)
