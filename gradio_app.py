@@ -9,11 +9,14 @@ HTTP API (``gradio_client`` or two-step curl, see the README): ``render``, ``com
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import itertools
 import json
 import os
+import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -21,6 +24,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio buil
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("GRADIO_TEMP_DIR", str(ROOT / ".gradio"))  # project-owned, git-ignored
+os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")  # Gradio keeps a record of the last 10,000 events
 os.environ.setdefault("U2NET_HOME", str(ROOT / ".u2net"))
 
 import gradio as gr  # noqa: E402
@@ -69,6 +73,13 @@ FIXATION_INDEX = 4  # where x (then y) sits in controls_column()'s list
 IMAGE_DIR = Path(os.environ["GRADIO_TEMP_DIR"]) / "images"  # our PNG files, named by their content
 KEEP_IMAGES = 4096  # at most about this many files there (oldest use first out), ~20 MB
 _written = itertools.count(1)  # new files so far: the folder is pruned every 256th
+# Gradio keeps ~150 KB of state per session hash (a copy of every component's config), and never drops a
+# session but the oldest of 10,000; every call of the two-step HTTP API is a new session.
+MAX_SESSIONS = 1000  # sessions kept at most (open pages first: the least recently used goes)
+API_SESSION_IDLE_S = 5.0  # a session only the (stateless) API used: dropped this long after its last event
+CLOSED_SESSION_KEEP_S = 600.0  # a closed page's state (its scanpath): kept this long, for a reconnect
+SWEEP_EVERY_S = 2.0
+_api_sessions: set[str] = set()  # session hashes seen by an API endpoint
 
 
 def png_file(array: np.ndarray) -> str:
@@ -97,6 +108,45 @@ def prune_images() -> None:
     if len(files) > KEEP_IMAGES:
         for path in sorted(files, key=lambda p: p.stat().st_mtime)[: len(files) - KEEP_IMAGES // 2]:
             path.unlink(missing_ok=True)
+
+
+def api_session(request: gr.Request | None) -> None:
+    """Mark the request's session as one the stateless API made: ``forget_sessions`` drops it once idle."""
+    if request is not None and request.session_hash:
+        _api_sessions.add(request.session_hash)
+
+
+def forget_sessions(demo: gr.Blocks, now: datetime.datetime | None = None) -> int:
+    """Drop the state of API sessions idle ``API_SESSION_IDLE_S`` and of pages closed ``CLOSED_SESSION_KEEP_S``
+    ago (open pages are kept); returns how many were dropped."""
+    holder, queue = demo.state_holder, demo._queue
+    now = now or datetime.datetime.now()
+    with holder.lock:
+        stale = []
+        for session, state in list(holder.session_data.items()):
+            idle = (now - holder.time_last_used.get(session, now)).total_seconds()
+            api = session in _api_sessions
+            if (api and idle > API_SESSION_IDLE_S) or (state.is_closed and idle > CLOSED_SESSION_KEEP_S):
+                stale.append(session)
+        for session in stale:
+            holder.session_data.pop(session, None)
+            holder.time_last_used.pop(session, None)
+            _api_sessions.discard(session)
+            if session in queue.pending_messages_per_session and queue.pending_messages_per_session[session].empty():
+                del queue.pending_messages_per_session[session]  # its event stream was delivered
+            if not queue.pending_event_ids_session.get(session, True):
+                del queue.pending_event_ids_session[session]  # an empty set: nothing of it is pending
+    _api_sessions.intersection_update(holder.session_data)  # a session Gradio evicted itself
+    return len(stale)
+
+
+def sweep_sessions(demo: gr.Blocks) -> None:
+    """``forget_sessions`` every ``SWEEP_EVERY_S`` seconds from when the app is served until it is closed."""
+    while not demo.is_running:
+        time.sleep(0.1)
+    while demo.is_running:
+        time.sleep(SWEEP_EVERY_S)
+        forget_sessions(demo)
 
 
 def click_to_fixation(evt: gr.SelectData) -> tuple[int, int]:
@@ -165,12 +215,13 @@ def error_maps(rendered: Rendered) -> object:
 
 def render_api(
     image: str | None, gallery: str, x: float, y: float, mode: str, ratio: float, fill: str, seed: float,
-    attention_x: float, attention_y: float, checkpoint: str,
+    attention_x: float, attention_y: float, checkpoint: str, request: gr.Request | None = None,
 ) -> tuple[list, dict]:  # fmt: skip
     """API ``render``: an uploaded image (or a gallery photo by name) at a fixation -> the panels (PNG) and metrics.
 
     ``attention_x``/``attention_y`` below 0 mean no covert attention.
     """
+    api_session(request)
     attention = attention_x >= 0 and attention_y >= 0
     source = "upload" if image else "gallery"
     try:
@@ -203,15 +254,23 @@ def compare(*controls) -> tuple:
     return tiles, table, ratio_sweep_chart(curves, "masked_mse")
 
 
-def compare_api(image: str | None, gallery: str, x: float, y: float, ratio: float, fill: str, seed: float) -> tuple:
+def compare_api(
+    image: str | None, gallery: str, x: float, y: float, ratio: float, fill: str, seed: float,
+    request: gr.Request | None = None,
+) -> tuple:  # fmt: skip
     """API ``compare``: every mode at one fixation -> the input/reconstruction/error tiles (PNG) and the metrics."""
+    api_session(request)
     tiles, table, _ = compare(image, "upload" if image else "gallery", gallery, 0, x, y, "periphery", ratio, fill,
                               seed, False, 0, 0, "auto")  # fmt: skip
     return tiles, {"rows": table.data.to_dict(orient="records")}  # the numbers in full, not as displayed
 
 
-def sweep_api(image: str | None, gallery: str, x: float, y: float, fill: str, seed: float, metric: str) -> dict:
+def sweep_api(
+    image: str | None, gallery: str, x: float, y: float, fill: str, seed: float, metric: str,
+    request: gr.Request | None = None,
+) -> dict:  # fmt: skip
     """API ``sweep``: error (masked_mse or foreground_mse) against the masking ratio, per mode."""
+    api_session(request)
     view = view_of("upload" if image else "gallery", gallery, 0, x, y, "periphery", 0.8, fill, seed, False, 0, 0, "")
     try:
         curves = sweep_item(item_for(view, image), view, metric)
@@ -262,8 +321,11 @@ def add_fixation(path: list, evt: gr.SelectData) -> list:
     return [*path, list(click_to_fixation(evt))][:MAX_FIXATIONS]
 
 
-def scanpath_api(image: str | None, gallery: str, path: str, mode: str, ratio: float, fill: str) -> tuple:
+def scanpath_api(
+    image: str | None, gallery: str, path: str, mode: str, ratio: float, fill: str, request: gr.Request | None = None
+) -> tuple:
     """API ``scanpath``: fixations as JSON ``[[x, y], ...]`` -> each glimpse's input (PNG), curves, suggestion."""
+    api_session(request)
     try:
         points = [tuple(int(v) for v in p) for p in json.loads(path)]
     except (ValueError, TypeError) as error:
@@ -383,8 +445,11 @@ def build() -> gr.Blocks:
 
 
 def launch(demo: gr.Blocks, **options) -> None:
-    """Serve the app with its style sheet, never through a share link, uploads capped as ``load_image`` caps them."""
-    demo.launch(css=CSS, share=False, max_file_size=MAX_UPLOAD_BYTES, **options)
+    """Serve the app with its style sheet, never through a share link, uploads capped as ``load_image`` caps them,
+    per-session state bounded (``forget_sessions`` in a daemon thread, at most ``MAX_SESSIONS``)."""
+    threading.Thread(target=sweep_sessions, args=(demo,), name="forget-sessions", daemon=True).start()
+    demo.launch(css=CSS, share=False, max_file_size=MAX_UPLOAD_BYTES, state_session_capacity=MAX_SESSIONS,
+                **options)  # fmt: skip
 
 
 if __name__ == "__main__":

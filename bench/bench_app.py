@@ -23,8 +23,12 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page, Playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "tests") not in sys.path:
@@ -114,12 +118,12 @@ WATCH_TEXT = """
 """
 
 
-def click_latency(url: str, clicks: int, playwright) -> float:
+def click_latency(url: str, clicks: int, playwright: Playwright) -> float:
     """Median ms from the press on the image until the page shows the new fixation's panels (``click_times``)."""
     return statistics.median(click_times(url, clicks, playwright))
 
 
-def click_times(url: str, clicks: int, playwright, offset: int = 0) -> list[float]:
+def click_times(url: str, clicks: int, playwright: Playwright, offset: int = 0) -> list[float]:
     """Ms from the press on the image until the page shows the new fixation's panels, per click.
 
     Both moments are taken inside the page with the page's clock: the ``pointerdown`` event in
@@ -149,7 +153,7 @@ def click_times(url: str, clicks: int, playwright, offset: int = 0) -> list[floa
         browser.close()
 
 
-def timed_clicks(page, clicks: int, click: Callable[[int, int], None], offset: int = 0) -> list[float]:
+def timed_clicks(page: Page, clicks: int, click: Callable[[int, int], None], offset: int = 0) -> list[float]:
     """Ms of each of ``clicks`` clicks (after two warm-ups) at varying pixels; ``click(x, y)`` arms the page's
     ``__clickAt``/``__shownAt`` timers and clicks. The page settles between clicks, as between a person's."""
     times = []

@@ -13,6 +13,10 @@ import os
 import statistics
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "tests") not in sys.path:
@@ -45,7 +49,7 @@ WATCH = f"""
 """
 
 
-def gradio_click_times(url: str, clicks: int, playwright, offset: int = 0) -> list[float]:
+def gradio_click_times(url: str, clicks: int, playwright: Playwright, offset: int = 0) -> list[float]:
     """Ms from the press on the Explore image until the new fixation's image and every panel have loaded, per click."""
     browser = launch_browser(playwright)
     try:

@@ -7,11 +7,12 @@ HTTP API as a browser loads it (the ``render`` call, its event stream, then ever
 counted), Streamlit through its own websocket protocol (a
 rerun with the Explore page's fixation widgets set, until the script has finished). For N = 1,
 4, 8, 16 it prints the median, p90 and max latency per request, the throughput, and the server
-process's memory before, at its peak and after the sessions ended; the baseline is N = 1 in the
-same run. Then (``--browser-sessions``, default 4) the same in headless Chromium: N pages click
-the Explore image at once, timed inside each page from the press until the new panels are in
-it. Goal on the 2-core machine: 8 sessions, median <= 1.5 s and max <= 5 s, memory flat after
-the sessions close.
+process's memory before, at its peak and ``--settle`` seconds after each round's sessions ended
+(with its trend over the later rounds: repeat a count, ``--sessions 16 16 16 ...``, to see whether
+it is flat); the baseline is N = 1 in the same run. Then (``--browser-sessions``, default 4) the
+same in headless Chromium: N pages click the Explore image at once, timed inside each page from
+the press until the new panels are in it. Goal on the 2-core machine: 8 sessions, median <= 1.5 s
+and max <= 5 s, memory flat after the sessions close.
 """
 
 from __future__ import annotations
@@ -194,31 +195,40 @@ def server(front: str) -> Iterator[tuple[str, int]]:
         yield url.rstrip("/"), process.pid
 
 
-def browser_free(front: str, counts: list[int], requests: int, gradio_client: bool = False) -> None:
-    """The browser-free load table of one front-end."""
+def browser_free(front: str, counts: list[int], requests: int, gradio_client: bool = False, settle: float = 10) -> None:
+    """The browser-free load table of one front-end; memory read ``settle`` seconds after each round."""
     visitors = {"gradio": gradio_client_session if gradio_client else gradio_session, "streamlit": streamlit_session}
     session = visitors[front]
     with server(front) as (url, pid):
         session(url, 10_000, 1, [])  # warm-up: the model loads
         before = rss_mb(pid)
-        rows, baseline = [], None
+        rows, baseline, afters = [], None, []
         for n in counts:
             result = load(lambda i, out, n=n: session(url, 1000 * n + i, requests, out), n, pid)
             baseline = baseline or result
+            time.sleep(settle)  # the sessions have closed: what the server still holds of them
+            afters.append(rss_mb(pid))
             verdict = "" if n != 8 else (" meets" if result["median"] <= GOAL_MEDIAN_S and result["max"] <= GOAL_MAX_S
                                           else " MISSES")  # fmt: skip
             rows.append([str(n), f"{result['median']:.2f}", f"{result['p90']:.2f}", f"{result['max']:.2f}{verdict}",
                          f"{result['throughput']:.1f}", f"{result['median'] / baseline['median']:.1f}x",
-                         f"{result['server_ms']:.0f}", f"{result['peak']:.0f}", f"{rss_mb(pid):.0f}",
+                         f"{result['server_ms']:.0f}", f"{result['peak']:.0f}", f"{afters[-1]:.0f}",
                          str(result["failed"])])  # fmt: skip
-        time.sleep(3)
-        after = rss_mb(pid)
     client = " through gradio_client" if gradio_client and front == "gradio" else ""
     print(f"\n{front}, without browsers{client} ({requests} requests per session):")
     print(table(rows, ["sessions", "median s", "p90 s", "max s", "requests/s", "median vs 1 session",
                        "server CPU ms/request", "peak MB", "MB after", "visitors failed"]))  # fmt: skip
-    print(f"{front} server memory: {before:.0f} MB before, {after:.0f} MB after the sessions "
-          f"(+{after - before:.0f} MB; goal: flat)")  # fmt: skip
+    print(f"{front} server memory: {before:.0f} MB before, {afters[-1]:.0f} MB {settle:.0f} s after the last "
+          f"round (+{afters[-1] - before:.0f} MB); {memory_trend(afters)} (goal: flat)")  # fmt: skip
+
+
+def memory_trend(afters: list[float]) -> str:
+    """How memory after each round moved over the second half of the rounds (the first half warms caches)."""
+    late = afters[len(afters) // 2 :]
+    if len(late) < 2:
+        return "too few rounds for a trend"
+    slope = statistics.linear_regression(range(len(late)), late).slope
+    return f"over the last {len(late)} rounds {slope:+.1f} MB per round ({late[0]:.0f} -> {late[-1]:.0f} MB)"
 
 
 def in_browsers(front: str, sessions: int, clicks: int) -> dict[str, float]:
@@ -250,14 +260,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 4, 8, 16])
     parser.add_argument("--requests", type=int, default=10, help="requests per session")
     parser.add_argument("--fronts", nargs="+", default=["gradio", "streamlit"], choices=["gradio", "streamlit"])
-    parser.add_argument("--gradio-client", action="store_true",
-                        help="Gradio visitors through gradio_client (heavier on these cores) instead of plain HTTP")
+    parser.add_argument("--gradio-client", action="store_true",  # plain HTTP is lighter on these cores
+                        help="Gradio visitors through gradio_client instead of plain HTTP")  # fmt: skip
+    parser.add_argument("--settle", type=float, default=10,
+                        help="seconds after each round before memory is read (the server's own cleanup)")  # fmt: skip
     parser.add_argument("--browser-sessions", type=int, default=4, help="Chromium pages at once (0: none)")
     parser.add_argument("--clicks", type=int, default=10, help="clicks per Chromium page")
     args = parser.parse_args(argv)
     print(f"machine: {machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     for front in args.fronts:
-        browser_free(front, args.sessions, args.requests, args.gradio_client)
+        browser_free(front, args.sessions, args.requests, args.gradio_client, args.settle)
     if args.browser_sessions:
         rows = []
         for front in args.fronts:

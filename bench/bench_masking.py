@@ -22,7 +22,9 @@ from focusmim_core.runtime import configure_cpu_allocator
 GOALS = {"random_patches": 20_000, "periphery": 20_000, "periphery_square": 20_000, "foveate": 3_000}
 
 
-def throughput(images: torch.Tensor, mode: str, fill: str, fixations, device: str, repeats: int) -> tuple[float, float]:
+def throughput(
+    images: torch.Tensor, mode: str, fill: str, fixations: torch.Tensor, device: str, repeats: int
+) -> tuple[float, float]:
     """(batched images/s, per-sample-loop images/s) for one mode and fill."""
     generator = torch.Generator(device=device).manual_seed(0)
     ratio = MODES[mode].default_ratio or 0.6

@@ -42,7 +42,10 @@ from focusmim_core.runtime import configure_cpu_allocator
 GOAL = 50.0
 
 
-def reference_epoch_seconds(model, fit_images, fit_y, val_images, val_y, epochs: int, device: str) -> float:
+def reference_epoch_seconds(
+    model: Autoencoder, fit_images: torch.Tensor, fit_y: torch.Tensor, val_images: torch.Tensor, val_y: torch.Tensor,
+    epochs: int, device: str,
+) -> float:  # fmt: skip
     """Seconds per epoch of the reference loop: full autoencoder forward per batch, then the linear step."""
     head = torch.nn.Linear(LATENT_DIM, NUM_CLASSES).to(device)
     settings = ProbeSettings()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -45,7 +46,7 @@ class PerSampleMasked(Dataset):
         return inputs[0], target, mask[0]
 
 
-def images_per_second(step, count: int, steps: int, device: torch.device) -> float:
+def images_per_second(step: Callable[[], object], count: int, steps: int, device: torch.device) -> float:
     """Images per second over ``steps`` calls of ``step()`` after one warm-up call."""
     step()
     sync(device)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import subprocess
@@ -64,13 +65,19 @@ def test_images_are_files_named_by_content_and_never_rewritten(tmp_path, monkeyp
 
 
 @pytest.fixture(scope="module")
-def client():
-    """The app served on a free port of 127.0.0.1, and a gradio_client for it."""
+def served():
+    """The app served on a free port of 127.0.0.1: the Blocks and a gradio_client for it."""
     demo = gradio_app.build()
     port = free_port()
     gradio_app.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+    yield demo, Client(f"http://127.0.0.1:{port}/", verbose=False)
     demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(served):
+    """A gradio_client for the served app."""
+    return served[1]
 
 
 def panel(result, title: str) -> np.ndarray:
@@ -169,3 +176,32 @@ def test_the_scanpath_endpoint_and_handlers(client):
     assert len(suggestion) == 2 and f"({suggestion[0]}, {suggestion[1]})" in where and button["interactive"]
     *_, suggestion, button = gradio_app.scanpath([], *controls)  # nothing clicked yet: nothing to follow
     assert suggestion is None and not button["interactive"]
+
+
+def two_step_render(base: str, x: int) -> str:
+    """The README's two-step HTTP call to ``render`` (no session hash: Gradio makes one per call); its stream."""
+    body = {"data": [None, "coffee", x, 40, "periphery", 0.8, "mean", 0, -1, -1, "auto"]}
+    event = httpx.post(f"{base}gradio_api/call/render", json=body, timeout=60).json()["event_id"]
+    return httpx.get(f"{base}gradio_api/call/render/{event}", timeout=60).text
+
+
+def test_the_state_of_api_calls_and_closed_pages_is_dropped_and_open_pages_kept(served):
+    """Gradio keeps ~150 KB per session hash and only drops the oldest of 10,000: memory must not grow per call."""
+    demo, client = served
+    holder = demo.state_holder
+    assert holder.capacity == gradio_app.MAX_SESSIONS
+    page, closed = holder["an-open-page"], holder["a-closed-page"]  # as a browser's first event makes them
+    closed.is_closed = True  # its heartbeat ended
+    for x in (20, 40, 60):
+        assert "event: complete" in two_step_render(client.src, x)
+    made = set(gradio_app._api_sessions)
+    assert len(made) >= 3 and made <= set(holder.session_data)
+    deadline = time.monotonic() + 30  # the served app's sweeper drops them API_SESSION_IDLE_S after their call
+    while made & set(holder.session_data) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not made & set(holder.session_data), "API sessions were kept"
+    assert not made & (set(demo._queue.pending_messages_per_session) | set(demo._queue.pending_event_ids_session))
+    assert holder.session_data["an-open-page"] is page and "a-closed-page" in holder  # recently used: kept
+    later = datetime.datetime.now() + datetime.timedelta(seconds=gradio_app.CLOSED_SESSION_KEEP_S + 1)
+    assert gradio_app.forget_sessions(demo, later) >= 1
+    assert "a-closed-page" not in holder.session_data and holder.session_data["an-open-page"] is page

@@ -287,7 +287,7 @@ class StopRequest:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
 
-    def _handle(self, signum, frame) -> None:
+    def _handle(self, signum: int, frame: object) -> None:
         if self.requested:  # a second Ctrl-C: stop now (the last checkpoint stays intact)
             raise KeyboardInterrupt
         self.requested = True

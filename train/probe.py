@@ -120,6 +120,7 @@ class Progress:
         self.bars: dict[str, tqdm] = {}
 
     def __call__(self, stage: str, done: int, total: int) -> None:
+        """Move ``stage``'s bar to ``done`` of ``total`` (a new bar on a stage's first report)."""
         bar = self.bars.get(stage)
         if bar is None:
             bar = self.bars[stage] = tqdm(total=total, desc=stage, unit="img" if "encode" in stage else "it")

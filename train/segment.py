@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,7 +139,7 @@ def foreground_model(config: SegmentConfig) -> ForegroundModel:
     return ForegroundModel(config.model, providers=providers, batch_size=config.batch_size)
 
 
-def run(config: SegmentConfig, model: Any = None, on_chunk=None) -> dict[str, Any]:
+def run(config: SegmentConfig, model: Any = None, on_chunk: Callable[[int], Any] | None = None) -> dict[str, Any]:
     """Segment what ``config`` names (resuming); returns the finished record. ``model`` overrides rembg."""
     if config.chunk_size < 1:
         raise InputError(f"--chunk-size must be at least 1 (got {config.chunk_size}).")

@@ -6,6 +6,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from focusmim_core import InputError, load_image
 from focusmim_core.data import CLASS_NAMES, GALLERY, SPLITS, download_stl10
@@ -20,7 +21,7 @@ UPLOAD_ERROR = "upload_error"
 ALL_CLASSES = "all classes"
 
 
-def upload_item(uploaded) -> tuple[ImageItem | None, str | None]:
+def upload_item(uploaded: UploadedFile) -> tuple[ImageItem | None, str | None]:
     """An uploaded file (with ``name`` and ``read``) as an image to explore, or the loader's message."""
     try:
         return ImageItem(load_image(uploaded), f"upload: {uploaded.name}"), None
@@ -28,7 +29,7 @@ def upload_item(uploaded) -> tuple[ImageItem | None, str | None]:
         return None, str(error)
 
 
-def accept_upload(session: MutableMapping[str, Any], uploaded) -> bool:
+def accept_upload(session: MutableMapping[str, Any], uploaded: UploadedFile) -> bool:
     """Put an uploaded file into the session as the image to explore; on a bad file keep its message and
     remove any earlier upload (never show an earlier image under the new file's name). True if accepted."""
     session[UPLOAD_ERROR] = None
