@@ -141,9 +141,7 @@ def forget_sessions(demo: gr.Blocks, now: datetime.datetime | None = None) -> in
 
 
 def sweep_sessions(demo: gr.Blocks) -> None:
-    """``forget_sessions`` every ``SWEEP_EVERY_S`` seconds from when the app is served until it is closed."""
-    while not demo.is_running:
-        time.sleep(0.1)
+    """``forget_sessions`` every ``SWEEP_EVERY_S`` seconds until the app is closed (a daemon thread's loop)."""
     while demo.is_running:
         time.sleep(SWEEP_EVERY_S)
         forget_sessions(demo)
@@ -446,10 +444,14 @@ def build() -> gr.Blocks:
 
 def launch(demo: gr.Blocks, **options) -> None:
     """Serve the app with its style sheet, never through a share link, uploads capped as ``load_image`` caps them,
-    per-session state bounded (``forget_sessions`` in a daemon thread, at most ``MAX_SESSIONS``)."""
-    threading.Thread(target=sweep_sessions, args=(demo,), name="forget-sessions", daemon=True).start()
+    per-session state bounded (``forget_sessions`` in a daemon thread, at most ``MAX_SESSIONS``); blocks unless
+    ``prevent_thread_lock``."""
+    block = not options.pop("prevent_thread_lock", False)
     demo.launch(css=CSS, share=False, max_file_size=MAX_UPLOAD_BYTES, state_session_capacity=MAX_SESSIONS,
-                **options)  # fmt: skip
+                prevent_thread_lock=True, **options)  # fmt: skip
+    threading.Thread(target=sweep_sessions, args=(demo,), name="forget-sessions", daemon=True).start()
+    if block:
+        demo.block_thread()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 
@@ -20,18 +21,29 @@ _configured = False
 SERVING_ARENAS = 2
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """glibc, looked up once per process (``find_library`` runs ``ldconfig``); None where there is none."""
+    name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
+    try:
+        return ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+
+
 def _mallopt(settings: tuple[tuple[int, int], ...]) -> bool:
     """glibc's ``mallopt(option, value)`` for each pair; False where there is no glibc or one is refused."""
-    if not sys.platform.startswith("linux"):
-        return False
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
+    libc = _libc()
     try:
-        libc = ctypes.CDLL(name)
-        return all(libc.mallopt(option, value) for option, value in settings)
-    except (OSError, AttributeError):
+        return libc is not None and all(libc.mallopt(option, value) for option, value in settings)
+    except AttributeError:
         return False
+
+
+@functools.cache
+def _limit_arenas() -> bool:
+    """At most ``SERVING_ARENAS`` glibc arenas from now on (set once per process)."""
+    return _mallopt(((_M_ARENA_MAX, SERVING_ARENAS),))
 
 
 def configure_cpu_allocator() -> bool:
@@ -54,7 +66,7 @@ def configure_serving() -> int:
     interaction is as fast on one thread on an idle machine, and far faster when sessions or other
     work keep every core busy). Returns the thread count."""
     configure_cpu_allocator()
-    _mallopt(((_M_ARENA_MAX, SERVING_ARENAS),))
+    _limit_arenas()  # Streamlit calls this on every rerun: the work is done once
     threads = int(os.environ.get("FOCUSMIM_THREADS", "1"))
     torch.set_num_threads(threads)
     return threads
