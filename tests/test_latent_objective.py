@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from browser_app import free_port
+from processes import failure_report, torchrun
 from safetensors.torch import load_file
 
 import train.pretrain as pretrain
@@ -149,14 +149,12 @@ def test_two_process_ddp_matches_one_process_with_the_ema_target_too(tmp_path):
     args += ["--random-crop", "False", "--masking-mode", "periphery", "--device", "cpu", "--optimizer", "sgd"]
     args += ["--learning-rate", "0.05", "--warmup", "0"]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-                str(free_port())]  # fmt: skip
     runs = {}
-    for launcher, name in (([sys.executable], "one"), (torchrun, "two")):
+    for launcher, name in (([sys.executable], "one"), (torchrun(), "two")):
         out = tmp_path / name
         done = subprocess.run([*launcher, "-m", "train.pretrain", *args, "--output-path", str(out)], env=env,
                               capture_output=True, text=True, cwd=REPO, timeout=300)  # fmt: skip
-        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.returncode == 0, failure_report(done)
         runs[name] = load_file(str(out / "last.safetensors"))
     names = [k for k in runs["one"] if not k.startswith(TRAINER_PREFIX)]
     assert any(k.startswith("target_encoder.") for k in names)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from browser_app import free_port
+from processes import failure_report, torchrun
 
 import train.pretrain as pretrain
 from focusmim_core import Autoencoder, list_checkpoints, load_checkpoint
@@ -109,22 +109,13 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path
     args = ["--dataset", "synthetic", "--limit", "8", "--batch-size", "8", "--epochs", "2", "--random-crop", "False"]
     args += ["--masking-mode", "periphery", "--device", "cpu"]
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    torchrun = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        str(free_port()),
-    ]
     runs = {}
     for optimizer in ("sgd", "adam"):
-        for launcher, name in (([sys.executable], "one"), (torchrun, "two")):
+        for launcher, name in (([sys.executable], "one"), (torchrun(), "two")):
             out = tmp_path / f"{optimizer}-{name}"
             command = [*launcher, "-m", "train.pretrain", *args, "--optimizer", optimizer, "--output-path", str(out)]
             done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=REPO, timeout=300)
-            assert done.returncode == 0, done.stderr[-2000:]
+            assert done.returncode == 0, failure_report(done)
             runs[optimizer, name] = out
     names = list(Autoencoder().state_dict())  # model weights only: no optimizer or RNG state
     for optimizer in ("sgd", "adam"):
@@ -288,7 +279,7 @@ def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path, de
     before = [json.loads(line) for line in log.read_text().splitlines() if line.endswith("}")]
     done = subprocess.run([sys.executable, *args, "--resume"], env=env, cwd=REPO, capture_output=True, text=True,
                           timeout=300)  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, failure_report(done)
     resumed_at = int(re.search(r"Resuming at epoch (\d+)", done.stdout).group(1))
     assert resumed_at >= len(before)  # at most the epoch in progress (and its log line) was lost
     lines = [json.loads(line) for line in log.read_text().splitlines()]

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from processes import failure_report
 
 from focusmim_core import STL10, DatasetError, InputError, SyntheticScenes, gallery_images, keep_images
 from focusmim_core.data import write_stl10_split
@@ -194,10 +195,10 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_file(tmp_path):
     finished = json.loads(record.read_text())
     assert not finished["complete"], "the run ended before it could be killed: make it longer"
     again = subprocess.run(command(out), env=env, cwd=repo, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.returncode == 0, failure_report(again)
     straight = subprocess.run(command(tmp_path / "straight.npy"), env=env, cwd=repo, capture_output=True, text=True,
                               timeout=300)  # fmt: skip
-    assert straight.returncode == 0, straight.stderr[-2000:]
+    assert straight.returncode == 0, failure_report(straight)
     masks, keep = load_segmentation(out, 24)
     reference, reference_keep = load_segmentation(tmp_path / "straight.npy", 24)
     assert torch.equal(masks, reference) and torch.equal(keep, reference_keep)

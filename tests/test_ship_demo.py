@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import torch
+from processes import failure_report
 
 from focusmim_core import load_checkpoint
 from focusmim_core.checkpoints import SHIPPED_DIR, read_state_dict
@@ -79,7 +80,8 @@ def test_a_killed_continue_session_resumes_and_ships_once(tmp_path):
     before = {name: json.loads((folder / f"{name}.json").read_text()) for name in names}
     runs = tmp_path / "runs"
     args = ["-m", "train.ship_demo", "--continue", "--checkpoints", str(folder), "--runs", str(runs)]
-    start = [*args, "--budget-minutes", "0.4", "--size", "16", "--batch-size", "8", "--only", *names, "--always-ship"]
+    start = [*args, "--budget-minutes", "0.4", "--size", "16", "--batch-size", "8", "--only", *names, "--always-ship",
+             "--dataset", "photos"]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen([sys.executable, *start], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)  # fmt: skip
@@ -91,7 +93,7 @@ def test_a_killed_continue_session_resumes_and_ships_once(tmp_path):
     process.wait()
     done = subprocess.run([sys.executable, *args, "--resume"], env=env, cwd=REPO, capture_output=True, text=True,
                           timeout=600)  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, failure_report(done)
     assert "Resuming the session" in done.stdout
     sessions = list(runs.glob("*/session.json"))
     assert len(sessions) == 1  # the same session, finished
@@ -101,6 +103,7 @@ def test_a_killed_continue_session_resumes_and_ships_once(tmp_path):
         assert meta["extra"]["images_seen"] == before[name]["extra"]["images_seen"] + run_images
         assert sum(h["images"] for h in meta["extra"]["history"]) == meta["extra"]["images_seen"]
         assert (sessions[0].parent / name / ship_demo.SHIPPED_MARK).is_file()
+        assert "photos data" in meta["extra"]["history"][-1]["recipe"]  # the session's settings, resumed too
     again = subprocess.run([sys.executable, *args, "--resume"], env=env, cwd=REPO, capture_output=True, text=True,
                            timeout=300)  # fmt: skip
     assert again.returncode == 0 and again.stdout.count("already trained and shipped") == 2  # nothing twice

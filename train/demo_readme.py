@@ -262,6 +262,16 @@ not measured yet. The reference README's 1e-3 (periphery) and 5e-3 (otherwise) a
 512; at batch 32, 5e-3 is already worse. Per CPU minute, divide images by the throughput
 above (2,048 images are about a minute).
 
+Training data against held-out photos, `blurry_periphery_0.8` from its shipped weights (59,264
+images, gain +1.67 dB): two continued runs on the mixed data (79,488 images at 1e-3, then
+115,840 at 3e-4) lowered the training loss (0.0090 -> 0.0082 in the second) while the gallery
+gain fell, to +1.55 and +1.53, and neither was shipped; after the first 8,192 images of the
+second run the gain was still +1.7, after its lowest-loss epoch +1.5. The procedural scenes'
+sharp edges are not what the hidden periphery of a photo holds. The same weights trained on
+photo crops alone (`--dataset photos`, 42,944 images at 3e-4) kept the gain at +1.63 (within
+the 0.05 dB a shipped run may lose) and were shipped. Whether photos alone help the other
+modes is not measured yet.
+
 ## Commands
 
 The last session's command for each checkpoint (all recorded in its history):

@@ -29,7 +29,8 @@ DEMOS = (  # shares from 2026-12-02 (4th session): in proportion to what each st
     DemoSpec("foveate", "Foveal filter", "foveate", share=2.0),
     # 1e-3: at 2e-3 their second short run (a warm restart of Adam) came out worse than the weights it started from
     DemoSpec("blurry_patches_0.6", "Blurry patches 0.6", "random_patches", 0.6, "blur", 1.2, 1e-3),
-    DemoSpec("blurry_periphery_0.8", "Blurry periphery 0.8", "periphery", 0.8, "blur", 1.2, 1e-3),
+    # 3e-4: its third continued run at 1e-3 (79,488 images) came out worse on every measure (gain 1.55 vs 1.67)
+    DemoSpec("blurry_periphery_0.8", "Blurry periphery 0.8", "periphery", 0.8, "blur", 1.2, 3e-4),
     # Latent MIM's objective on the masked periphery, the pixel twin of periphery_0.8; AdamW at 3e-4 (the Latent
     # MIM rate, 1.5e-4 x batch / 256, is 1.9e-5 at batch 32: too slow for minutes of CPU); predictor and EMA
     # target make the file larger
@@ -78,5 +79,5 @@ GOALS = (  # floors: the values measured on the files shipped on 2026-12-02 (six
     Goal("periphery_0.8", "psnr_visible", 22.0, 14.1, "visible region ≥ 22 dB"),  # 14.30
     Goal("foveate", "gain", 0.0, 0.4, "hidden region ≥ its input's"),  # 0.61
     Goal("blurry_patches_0.6", "gain", 0.0, 2.9, "hidden region ≥ its input's"),  # 3.03
-    Goal("blurry_periphery_0.8", "gain", 0.0, 1.5, "hidden region ≥ its input's"),  # 1.67
+    Goal("blurry_periphery_0.8", "gain", 0.0, 1.5, "hidden region ≥ its input's"),  # 1.63 (2026-12-03)
 )

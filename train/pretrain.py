@@ -18,6 +18,7 @@ the global batch; each process holds its shard of the data).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -776,8 +777,10 @@ def main(argv: list[str] | None = None) -> int:
         config = parse_config(argv)
     except InputError as error:
         return fail(error)
+    finished = False
     try:
         output = run(config)
+        finished = True
     except InputError as error:  # DatasetError and CheckpointError included
         return fail(error)
     except OSError as error:  # a full disk or a folder that vanished while saving: the files before are intact
@@ -789,10 +792,21 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     finally:
-        if dist.is_available() and dist.is_initialized():
-            dist.destroy_process_group()
+        close_distributed(finished)
     print(json.dumps({"output_path": str(output)}), flush=True)
     return 0
+
+
+def close_distributed(finished: bool) -> None:
+    """Tear the process group down on every process together: after a finished run a barrier first (no
+    process closes its sockets while another still waits on it), and DDP's reducer, which holds the group
+    through reference cycles, is freed before the group is destroyed rather than at interpreter exit."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if finished and dist.get_world_size() > 1:
+        dist.barrier()
+    gc.collect()
+    dist.destroy_process_group()
 
 
 if __name__ == "__main__":

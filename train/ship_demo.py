@@ -290,9 +290,9 @@ def probe_demos(
 
 
 def base_config(args: argparse.Namespace, **changes) -> PretrainConfig:
-    """The pretraining settings every demo checkpoint shares (mixed offline data), from the command line."""
+    """The pretraining settings every demo checkpoint shares (offline data: mixed by default), from the command line."""
     return PretrainConfig(
-        dataset="mixed", size=args.size, batch_size=args.batch_size, learning_rate=args.learning_rate, **changes
+        dataset=args.dataset, size=args.size, batch_size=args.batch_size, learning_rate=args.learning_rate, **changes
     )
 
 
@@ -322,7 +322,8 @@ def continue_session(args: argparse.Namespace) -> Path:
     """The folder of this ``--continue`` session; with ``--resume`` the newest one, its settings taken
     over from its ``session.json`` (so that an interrupted session ends as it would have)."""
     runs = Path(args.runs)
-    settings = ("budget_minutes", "size", "batch_size", "learning_rate", "schedule", "warmup", "only", "always_ship")
+    settings = ("budget_minutes", "dataset", "size", "batch_size", "learning_rate", "schedule", "warmup", "only",
+                "always_ship")  # fmt: skip
     if args.resume:
         sessions = sorted(runs.glob("*/session.json"))
         if not sessions:
@@ -343,7 +344,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m train.ship_demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=2, help="epochs per checkpoint (the same for every mode)")
     parser.add_argument("--minutes", type=float, default=None, help="optional time budget per checkpoint")
-    parser.add_argument("--size", type=int, default=2048, help="training images (half scenes, half photo crops)")
+    parser.add_argument("--size", type=int, default=2048, help="training images")
+    parser.add_argument(
+        "--dataset",
+        choices=("mixed", "photos"),
+        default="mixed",
+        help="offline training data: half procedural scenes and half photo crops, or photo crops only",
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--only", nargs="*", default=None, help="names of the checkpoints to train")
