@@ -1,4 +1,4 @@
-"""Helpers for tests that run the trainer in subprocesses (one process, or two under torchrun)."""
+"""Helpers for tests that run subprocesses: the torchrun launcher, and what a failed one printed."""
 
 from __future__ import annotations
 

@@ -48,7 +48,6 @@ def test_a_server_s_threads_share_a_bounded_number_of_heaps():
     assert heaps("serving") <= runtime.SERVING_ARENAS
 
 
-
 STREAMLIT_OPTIONS = textwrap.dedent("""
     from streamlit import config
     config.get_config_options(force_reparse=True)
