@@ -97,6 +97,35 @@ def _open_arrays(paths: SegmentationPaths, count: int, fresh: bool) -> tuple[np.
     return masks, keep
 
 
+def _start_or_resume(
+    paths: SegmentationPaths, identity: dict[str, Any], overwrite: bool
+) -> tuple[dict[str, Any], np.memmap, np.memmap]:
+    """The run's record and its open mask and keep arrays: the run at ``paths`` resumed, or a fresh one.
+
+    Refuses (``InputError``) files that hold another segmentation, or no record at all,
+    unless ``overwrite``.
+    """
+    paths.masks.parent.mkdir(parents=True, exist_ok=True)
+    record = None if overwrite else read_record(paths)
+    if record is not None and any(record.get(key) != value for key, value in identity.items()):
+        raise InputError(
+            f"{paths.masks} holds (part of) another segmentation ({record.get('source')}, model "
+            f"{record.get('model')}, {record.get('count')} images, chunks of {record.get('chunk_size')}). "
+            "Pass --overwrite to replace it, or choose another output path."
+        )
+    arrays = _open_arrays(paths, identity["count"], fresh=False) if record is not None else None
+    if record is not None and arrays is not None:
+        return record, *arrays
+    if record is None and not overwrite and paths.masks.exists():
+        raise InputError(
+            f"{paths.masks} exists but has no segmentation record ({paths.record.name}): it is not a run to "
+            "resume. Pass --overwrite to replace it, or choose another output path."
+        )
+    record = {**identity, "done": [], "complete": False, "seconds": 0.0}  # nothing to resume, or its arrays are gone
+    write_json(paths.record, record)
+    return record, *_open_arrays(paths, identity["count"], fresh=True)
+
+
 def segment_dataset(
     load: ImageChunkLoader,
     count: int,
@@ -119,27 +148,8 @@ def segment_dataset(
     if count < 1:
         raise InputError("There are no images to segment.")
     paths = SegmentationPaths.of(path)
-    paths.masks.parent.mkdir(parents=True, exist_ok=True)
     identity = {"format": FORMAT, "count": count, "chunk_size": chunk_size, "model": model.name, "source": source}
-    record = None if overwrite else read_record(paths)
-    if record is not None and any(record.get(key) != value for key, value in identity.items()):
-        raise InputError(
-            f"{paths.masks} holds (part of) another segmentation ({record.get('source')}, model "
-            f"{record.get('model')}, {record.get('count')} images, chunks of {record.get('chunk_size')}). "
-            "Pass --overwrite to replace it, or choose another output path."
-        )
-    arrays = _open_arrays(paths, count, fresh=False) if record is not None else None
-    if arrays is None:  # nothing to resume (or its arrays are gone): start afresh
-        if record is None and not overwrite and paths.masks.exists():
-            raise InputError(
-                f"{paths.masks} exists but has no segmentation record ({paths.record.name}): it is not a run to "
-                "resume. Pass --overwrite to replace it, or choose another output path."
-            )
-        record = {**identity, "done": [], "complete": False, "seconds": 0.0}
-        write_json(paths.record, record)
-        arrays = _open_arrays(paths, count, fresh=True)
-    masks, keep = arrays
-    assert record is not None
+    record, masks, keep = _start_or_resume(paths, identity, overwrite)
     done = set(record["done"])
     chunks = _chunk_count(count, chunk_size)
     started, spent = time.perf_counter(), float(record.get("seconds", 0.0))

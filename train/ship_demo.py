@@ -122,6 +122,68 @@ def first_history_entry(meta: CheckpointMetadata, measured: dict) -> dict:
 SHIPPED_MARK = "shipped.json"  # written into a run folder once its weights replaced the shipped ones
 
 
+def continued_config(
+    spec: DemoSpec, base: PretrainConfig, output: Path, minutes: float, target: Path, description: str
+) -> PretrainConfig:
+    """The run that continues ``spec``'s shipped file ``target`` for ``minutes``, resuming ``output`` if interrupted."""
+    config = replace(
+        base,
+        output_path=str(output),
+        resume=(output / "last.safetensors").is_file(),
+        masking_mode=spec.mode,
+        masking_ratio=spec.ratio or 0.5,
+        fill=spec.fill,
+        max_minutes=minutes,
+        init_from=str(target),
+        learning_rate=spec.learning_rate or base.learning_rate,
+        demo=True,
+        description=description or f"{spec.label}: small demo checkpoint trained on the CPU",
+    )
+    return objective_config(config, spec)
+
+
+def history_entry(config: PretrainConfig, images: int, seconds: float, measured: dict) -> dict:
+    """One ``extra["history"]`` entry: date, images, minutes, device, recipe, command and the metrics after."""
+    return {
+        "date": time.strftime("%Y-%m-%d"),
+        "images": images,
+        "minutes": round(seconds / 60, 1),
+        "device": device_name(),
+        "recipe": f"batch {config.batch_size}, {OPTIMIZER_NAMES[config.optimizer]} lr {config.learning_rate:g}, "
+        f"{config.objective} objective, {config.schedule} "
+        f"(warm-up {config.warmup:g}), {config.dataset} data ({config.size} images)",
+        "command": pretrain_command(config),
+        **after_values(measured),
+    }
+
+
+def continued_extra(previous: CheckpointMetadata, entry: dict, epochs: int, seconds: float, batch_size: int) -> dict:
+    """The shipped file's ``extra`` after a continued run: totals (images, seconds, epochs) and history added up."""
+    extra = dict(previous.extra)
+    return extra | {
+        "command": entry["command"],
+        "device": entry["device"],
+        "images_seen": int(extra.get("images_seen", 0)) + entry["images"],
+        "train_seconds": round(float(extra.get("train_seconds", 0)) + seconds, 1),
+        "epochs_run": int(extra.get("epochs_run", previous.epochs)) + epochs,
+        "history": [*extra.get("history", []), entry],
+        "batch_size": batch_size,
+    }
+
+
+def ship(
+    target: Path, model: torch.nn.Module, meta: CheckpointMetadata, previous: CheckpointMetadata, measured: dict
+) -> None:
+    """Save ``model`` over ``target`` in float16, ``meta``'s metrics merged over the previous file's and ``measured``.
+
+    The previous probe results are dropped: they were measured on the weights this replaces.
+    """
+    stale = ("probe", "probe_runs")
+    kept = {k: v for k, v in previous.metrics.items() if k not in stale}
+    meta.metrics = {**kept, **{k: v for k, v in meta.metrics.items() if v is not None}, **measured}
+    save_checkpoint(target, model, meta, dtype=torch.float16)
+
+
 def continue_demo(
     spec: DemoSpec,
     base: PretrainConfig,
@@ -144,60 +206,24 @@ def continue_demo(
     if not previous.extra.get("history"):
         before = held_out_metrics(load_checkpoint(target)[0], spec)
         previous.extra["history"] = [first_history_entry(previous, before)]
-    config = replace(
-        base,
-        output_path=str(output),
-        resume=(output / "last.safetensors").is_file(),
-        masking_mode=spec.mode,
-        masking_ratio=spec.ratio or 0.5,
-        fill=spec.fill,
-        max_minutes=minutes,
-        init_from=str(target),
-        learning_rate=spec.learning_rate or base.learning_rate,
-        demo=True,
-        description=previous.description or f"{spec.label}: small demo checkpoint trained on the CPU",
-    )
-    config = objective_config(config, spec)
+    config = continued_config(spec, base, output, minutes, target, previous.description)
     run(config)
     records = [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
     seconds = sum(record["seconds"] for record in records)  # over every part of a resumed run
     model, meta = load_checkpoint(output / "last.safetensors")
     model = model.half().float()  # measured as shipped: float16 weights
     measured = held_out_metrics(model, spec)
-    extra = dict(previous.extra)
     images = records[-1]["images"]
-    entry = {
-        "date": time.strftime("%Y-%m-%d"),
-        "images": images,
-        "minutes": round(seconds / 60, 1),
-        "device": device_name(),
-        "recipe": f"batch {config.batch_size}, {OPTIMIZER_NAMES[config.optimizer]} lr {config.learning_rate:g}, "
-        f"{config.objective} objective, {config.schedule} "
-        f"(warm-up {config.warmup:g}), {config.dataset} data ({config.size} images)",
-        "command": pretrain_command(config),
-        **after_values(measured),
-    }
+    entry = history_entry(config, images, seconds, measured)
     before, after = headline(previous.metrics, spec), headline(measured, spec)
     if not always_ship and before is not None and after is not None and after < before - REGRESSION_TOLERANCE:
         write_json(output / SHIPPED_MARK, {**entry, "kept_previous": True, "before": before})
         print(f"{spec.name}: {after:.3f} after {images:,} more images is worse than the shipped {before:.3f}; "
               "the shipped weights are kept (the run stays in its folder).", flush=True)  # fmt: skip
         return entry
-    extra.update(
-        command=entry["command"],
-        device=entry["device"],
-        images_seen=int(extra.get("images_seen", 0)) + images,
-        train_seconds=round(float(extra.get("train_seconds", 0)) + seconds, 1),
-        epochs_run=int(extra.get("epochs_run", previous.epochs)) + len(records),
-        history=[*extra.get("history", []), entry],
-        batch_size=config.batch_size,
-    )
+    extra = continued_extra(previous, entry, len(records), seconds, config.batch_size)
     meta.extra, meta.epochs = extra, previous.epochs + len(records)  # meta.data: this session's data
-    stale = ("probe", "probe_runs")  # measured on the weights this run replaced
-    kept = {k: v for k, v in previous.metrics.items() if k not in stale}
-    meta.metrics = {**kept, **{k: v for k, v in meta.metrics.items() if v is not None}}
-    meta.metrics.update(measured)
-    save_checkpoint(target, model, meta, dtype=torch.float16)
+    ship(target, model, meta, previous, measured)
     write_json(output / SHIPPED_MARK, entry)
     print(f"{spec.name}: {images:,} more images -> {extra['images_seen']:,}; {after_values(measured)}", flush=True)
     return entry
@@ -339,8 +365,8 @@ def continue_session(args: argparse.Namespace) -> Path:
     return session
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Train (or re-tabulate) the demo checkpoints."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m train.ship_demo``."""
     parser = argparse.ArgumentParser(prog="python -m train.ship_demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=2, help="epochs per checkpoint (the same for every mode)")
     parser.add_argument("--minutes", type=float, default=None, help="optional time budget per checkpoint")
@@ -384,7 +410,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--probe-only", nargs="*", default=None, help="probe these checkpoints ('random' for the random init)"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train (or re-tabulate) the demo checkpoints."""
+    args = build_parser().parse_args(argv)
     if args.resume_shipped and not args.table_only:
         try:
             return continue_all(args)

@@ -108,6 +108,86 @@ def mask_views(
     return inputs, loss_mask
 
 
+def _broadcast(
+    images: torch.Tensor, foreground: torch.Tensor | None, n_views: int
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``images`` as ``(n_views, 3, H, W)`` and ``foreground`` as ``(n_views, 1, H, W)``, one image shared by all."""
+    if images.ndim == 3:
+        images = images.unsqueeze(0)
+    if images.shape[0] == 1 and n_views > 1:
+        images = images.expand(n_views, *images.shape[1:])
+    if foreground is not None:
+        foreground = foreground.reshape(-1, 1, *images.shape[-2:])
+        foreground = foreground.expand(n_views, *foreground.shape[1:]) if foreground.shape[0] == 1 else foreground
+    return images.contiguous(), foreground
+
+
+def _run_networks(
+    networks: Mapping[str, nn.Module],
+    views: Sequence[ViewState],
+    images: torch.Tensor,
+    inputs: torch.Tensor,
+    loss_mask: torch.Tensor,
+) -> tuple[torch.Tensor, list[torch.Tensor | None], list[torch.Tensor | None]]:
+    """Reconstructions ``(N, 3, H, W)``, latents and latent-similarity maps, one forward pass per network.
+
+    A latent-objective network predicts no pixels: its "reconstruction" is its input, and
+    its view gets a ``(12, 12)`` cosine map instead.
+    """
+    visible = visible_pixels(loss_mask, [view.mode for view in views])
+    reconstruction = torch.empty_like(images)
+    latents: list[torch.Tensor | None] = [None] * len(views)
+    similarities: list[torch.Tensor | None] = [None] * len(views)
+    by_network: dict[int, list[int]] = {}
+    for i, view in enumerate(views):
+        if view.mode not in networks:
+            raise KeyError(f"no model given for mode {view.mode!r}")
+        by_network.setdefault(id(networks[view.mode]), []).append(i)
+    for members in by_network.values():
+        network = networks[views[members[0]].mode]
+        index, device = torch.tensor(members), model_device(network)
+        if getattr(network, "objective", "pixel") == "latent":
+            out, latent = inputs[index], network.encode(inputs[index].to(device)).detach()
+            cosine = cell_similarity(network, *(t[index].to(device) for t in (inputs, visible, images, loss_mask)))
+            for row, i in enumerate(members):
+                similarities[i] = cosine[row].cpu()
+        else:
+            out, latent = reconstruct(network, inputs[index], visible[index])
+        reconstruction[index] = out.to(images.device, images.dtype)
+        for row, i in enumerate(members):
+            latents[i] = latent[row].cpu()
+    return reconstruction, latents, similarities
+
+
+def _view_metrics(
+    reconstruction: torch.Tensor, images: torch.Tensor, loss_mask: torch.Tensor, foreground: torch.Tensor | None
+) -> list[dict[str, float | None]]:
+    """``Panels.metrics`` of each view (``(N, 3, H, W)`` tensors, ``(N, 1, H, W)`` masks); ``None`` where not finite."""
+    masked = per_sample_masked_mse(reconstruction, images, loss_mask)
+    whole = per_sample_masked_mse(reconstruction, images, torch.ones_like(loss_mask))
+    fg_mse = per_sample_masked_mse(reconstruction, images, loss_mask, foreground) if foreground is not None else None
+    peak = psnr(reconstruction, images, loss_mask)
+    return [
+        {
+            "masked_mse": _finite(float(masked[i])),
+            "foreground_mse": _finite(float(fg_mse[i])) if fg_mse is not None else None,
+            "psnr_hidden": _finite(float(peak[i])),
+            "mse": float(whole[i]),
+            "hidden_fraction": float(loss_mask[i].mean()),
+        }
+        for i in range(images.shape[0])
+    ]
+
+
+def _latent_metrics(metrics: dict[str, float | None], similarity: torch.Tensor) -> dict[str, float | None]:
+    """A latent network's metrics: its pixel errors would be those of its input, so only the mean cosine."""
+    finite = similarity[torch.isfinite(similarity)]
+    return metrics | {
+        "masked_mse": None, "foreground_mse": None, "psnr_hidden": None, "mse": None,
+        "latent_similarity": float(finite.mean()) if finite.numel() else None,
+    }  # fmt: skip
+
+
 @torch.no_grad()
 def render_batch(
     images: torch.Tensor,
@@ -123,79 +203,31 @@ def render_batch(
     ``(N or 1, 1, H, W)`` adds the foreground-weighted error. ``fixations`` ``(N, K, 2)``
     reveals several points per view (a scanpath).
     """
-    if images.ndim == 3:
-        images = images.unsqueeze(0)
-    n_views = len(views)
-    if images.shape[0] == 1 and n_views > 1:
-        images = images.expand(n_views, *images.shape[1:])
-    if foreground is not None:
-        foreground = foreground.reshape(-1, 1, *images.shape[-2:])
-        foreground = foreground.expand(n_views, *foreground.shape[1:]) if foreground.shape[0] == 1 else foreground
-    images = images.contiguous()
+    images, foreground = _broadcast(images, foreground, len(views))
     inputs, loss_mask = mask_views(images, views, fixations)
-    visible = visible_pixels(loss_mask, [view.mode for view in views])
-    reconstruction = torch.empty_like(images)
-    latents: list[torch.Tensor | None] = [None] * n_views
     networks = model if isinstance(model, Mapping) else {v.mode: model for v in views}
-    by_network: dict[int, list[int]] = {}
-    for i, view in enumerate(views):
-        if view.mode not in networks:
-            raise KeyError(f"no model given for mode {view.mode!r}")
-        by_network.setdefault(id(networks[view.mode]), []).append(i)
-    similarities: list[torch.Tensor | None] = [None] * n_views
-    for members in by_network.values():
-        network = networks[views[members[0]].mode]
-        index = torch.tensor(members)
-        if getattr(network, "objective", "pixel") == "latent":  # no pixels predicted: the input, and a cosine map
-            out, latent = inputs[index], network.encode(inputs[index].to(model_device(network))).detach()
-            cosine = cell_similarity(network, *(t[index].to(model_device(network)) for t in (inputs, visible, images,
-                                                                                             loss_mask)))  # fmt: skip
-            for row, i in enumerate(members):
-                similarities[i] = cosine[row].cpu()
-        else:
-            out, latent = reconstruct(network, inputs[index], visible[index])
-        reconstruction[index] = out.to(images.device, images.dtype)
-        for row, i in enumerate(members):
-            latents[i] = latent[row].cpu()
+    reconstruction, latents, similarities = _run_networks(networks, views, images, inputs, loss_mask)
     errors = error_map(reconstruction, images)
     pasted = paste_visible(reconstruction, inputs, loss_mask)
-    masked = per_sample_masked_mse(reconstruction, images, loss_mask)
-    whole = per_sample_masked_mse(reconstruction, images, torch.ones_like(loss_mask))
-    weighted = fg_mse = None
-    if foreground is not None:
-        weighted = errors * foreground
-        fg_mse = per_sample_masked_mse(reconstruction, images, loss_mask, foreground)
-    peak = psnr(reconstruction, images, loss_mask)
-    panels = []
-    for i, view in enumerate(views):
-        metrics = {
-            "masked_mse": _finite(float(masked[i])),
-            "foreground_mse": _finite(float(fg_mse[i])) if fg_mse is not None else None,
-            "psnr_hidden": _finite(float(peak[i])),
-            "mse": float(whole[i]),
-            "hidden_fraction": float(loss_mask[i].mean()),
-        }
-        if similarities[i] is not None:  # a latent network's pixel errors would be those of its input: not shown
-            finite = similarities[i][torch.isfinite(similarities[i])]
-            metrics |= {"masked_mse": None, "foreground_mse": None, "psnr_hidden": None, "mse": None,
-                        "latent_similarity": float(finite.mean()) if finite.numel() else None}  # fmt: skip
-        panels.append(
-            Panels(
-                settings=view,
-                image=images[i].cpu(),
-                masked_input=inputs[i].cpu(),
-                reconstruction=reconstruction[i].cpu(),
-                pasted=pasted[i].cpu(),
-                loss_mask=loss_mask[i, 0].cpu(),
-                error_map=errors[i, 0].cpu(),
-                weighted_error_map=weighted[i, 0].cpu() if weighted is not None else None,
-                foreground=foreground[i, 0].cpu() if foreground is not None else None,
-                latent=latents[i],
-                metrics=metrics,
-                latent_similarity=similarities[i],
-            )
+    weighted = errors * foreground if foreground is not None else None
+    metrics = _view_metrics(reconstruction, images, loss_mask, foreground)
+    return [
+        Panels(
+            settings=view,
+            image=images[i].cpu(),
+            masked_input=inputs[i].cpu(),
+            reconstruction=reconstruction[i].cpu(),
+            pasted=pasted[i].cpu(),
+            loss_mask=loss_mask[i, 0].cpu(),
+            error_map=errors[i, 0].cpu(),
+            weighted_error_map=weighted[i, 0].cpu() if weighted is not None else None,
+            foreground=foreground[i, 0].cpu() if foreground is not None else None,
+            latent=latents[i],
+            metrics=metrics[i] if similarities[i] is None else _latent_metrics(metrics[i], similarities[i]),
+            latent_similarity=similarities[i],
         )
-    return panels
+        for i, view in enumerate(views)
+    ]
 
 
 def render(
