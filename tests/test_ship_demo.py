@@ -118,3 +118,14 @@ def test_the_readme_forecasts_unmet_goals_from_the_last_two_sessions():
     assert "over 100 times" in forecast(history, "gain", 3.5)  # no absurd image counts
     assert forecast(history[:1], "gain", 1.5) == ""
     assert "did not improve" in forecast([history[1], {"images": 5, "after_gain": -0.5}], "gain", 1.5)
+
+
+def test_an_explicit_learning_rate_replaces_every_chosen_checkpoints_own_rate():
+    own = {spec.name: spec.learning_rate for spec in DEMOS}
+    args = ship_demo.build_parser().parse_args(["--only", "periphery_0.8", "autoencoder"])
+    kept = {spec.name: spec.learning_rate for spec in ship_demo.chosen_demos(args)}
+    assert kept == {"autoencoder": own["autoencoder"], "periphery_0.8": own["periphery_0.8"]}
+    assert own["periphery_0.8"] is not None and ship_demo.base_config(args).learning_rate == ship_demo.DEFAULT_RATE
+    args = ship_demo.build_parser().parse_args(["--only", "periphery_0.8", "--learning-rate", "1e-3"])
+    (spec,) = ship_demo.chosen_demos(args)
+    assert spec.learning_rate == 1e-3 and ship_demo.base_config(args).learning_rate == 1e-3

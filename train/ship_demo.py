@@ -318,8 +318,18 @@ def probe_demos(
 def base_config(args: argparse.Namespace, **changes) -> PretrainConfig:
     """The pretraining settings every demo checkpoint shares (offline data: mixed by default), from the command line."""
     return PretrainConfig(
-        dataset=args.dataset, size=args.size, batch_size=args.batch_size, learning_rate=args.learning_rate, **changes
-    )
+        dataset=args.dataset, size=args.size, batch_size=args.batch_size,
+        learning_rate=args.learning_rate or DEFAULT_RATE, **changes,
+    )  # fmt: skip
+
+
+DEFAULT_RATE = 2e-3  # Adam's rate for the demos without their own (train/demos.py) and no --learning-rate
+
+
+def chosen_demos(args: argparse.Namespace) -> list[DemoSpec]:
+    """The demos ``--only`` names (all without it); an explicit ``--learning-rate`` replaces their own rates."""
+    chosen = [spec for spec in DEMOS if args.only is None or spec.name in args.only]
+    return chosen if args.learning_rate is None else [replace(s, learning_rate=args.learning_rate) for s in chosen]
 
 
 def continue_all(args: argparse.Namespace) -> int:
@@ -328,7 +338,7 @@ def continue_all(args: argparse.Namespace) -> int:
         print("--continue needs --budget-minutes (the total training time in minutes).", flush=True)
         return 2
     session = continue_session(args)
-    chosen = [spec for spec in DEMOS if args.only is None or spec.name in args.only]
+    chosen = chosen_demos(args)
     total_share = sum(spec.share for spec in chosen)
     base = base_config(args, schedule=args.schedule, warmup=args.warmup, epochs=10_000)  # the budget ends each run
     folder = Path(args.checkpoints)
@@ -378,7 +388,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="offline training data: half procedural scenes and half photo crops, or photo crops only",
     )
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=None,
+        help=f"Adam's rate for every chosen checkpoint, their own rates (train/demos.py) included; "
+        f"default: their own, else {DEFAULT_RATE:g}",
+    )
     parser.add_argument("--only", nargs="*", default=None, help="names of the checkpoints to train")
     parser.add_argument(
         "--continue",
@@ -423,10 +439,9 @@ def main(argv: list[str] | None = None) -> int:
             return fail(error)
     if not args.table_only:
         base = base_config(args, epochs=args.epochs)
-        for spec in DEMOS:
-            if args.only is None or spec.name in args.only:
-                print(f"== {spec.name}", flush=True)
-                print(train_demo(spec, base, Path(args.runs), args.minutes), flush=True)
+        for spec in chosen_demos(args):
+            print(f"== {spec.name}", flush=True)
+            print(train_demo(spec, base, Path(args.runs), args.minutes), flush=True)
     if args.probe:
         only = args.probe_only
         random_init = only is None or "random" in only
