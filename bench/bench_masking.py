@@ -43,21 +43,10 @@ def throughput(
     return ours, baseline
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the masking benchmarks and print a table."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch", type=int, default=512)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--repeats", type=int, default=7)
-    args = parser.parse_args(argv)
-    configure_cpu_allocator()
-    device = args.device
-    generator = torch.Generator().manual_seed(0)
-    images = torch.rand(args.batch, 3, 96, 96, generator=generator).to(device)
-    random_fixations = torch.randint(0, 96, (args.batch, 2), generator=generator).float().to(device)
-    centre = torch.full((args.batch, 2), 48.0, device=device)
-    print(f"Masking throughput, batch {args.batch} of 96 x 96 images, on {machine()}")
-    print("baseline: the same function called once per image (a per-sample loop), same run\n")
+def mode_rows(
+    images: torch.Tensor, centre: torch.Tensor, random_fixations: torch.Tensor, device: str, repeats: int
+) -> list[list[str]]:
+    """One table row per mode, fill and kind of fixation: batched and per-sample img/s, ratio, goal."""
     rows = []
     for mode in ("random_patches", "periphery", "periphery_square", "foveate", "none"):
         fills = ("mean", "blur") if MODES[mode].uses_fill else ("-",)
@@ -65,36 +54,31 @@ def main(argv: list[str] | None = None) -> int:
             for label, fixations in (("centre", centre), ("random", random_fixations)):
                 if label == "random" and not MODES[mode].uses_fixation:
                     continue
-                ours, baseline = throughput(
-                    images, mode, fill if fill != "-" else "mean", fixations, device, args.repeats
-                )
+                ours, baseline = throughput(images, mode, fill if fill != "-" else "mean", fixations, device, repeats)
                 goal = GOALS.get(mode) if fill in ("mean", "-") else None
-                rows.append(
-                    [
-                        mode,
-                        fill,
-                        label if MODES[mode].uses_fixation else "-",
-                        f"{ours:,.0f}",
-                        f"{baseline:,.0f}",
-                        f"{ours / baseline:.1f}x",
-                        f">= {goal:,}" + (" ok" if ours >= goal else " MISSED") if goal else "",
-                    ]
-                )
-    print(table(rows, ["mode", "fill", "fixations", "batched img/s", "per-sample img/s", "ratio", "goal"]))
+                verdict = f">= {goal:,}" + (" ok" if ours >= goal else " MISSED") if goal else ""
+                where = label if MODES[mode].uses_fixation else "-"
+                rows.append([mode, fill, where, f"{ours:,.0f}", f"{baseline:,.0f}", f"{ours / baseline:.1f}x", verdict])
+    return rows
 
+
+def foveate_against_plain(images: torch.Tensor, centre: torch.Tensor, device: str, repeats: int) -> None:
+    """Print the batched foveal filter's img/s next to a plain per-image implementation's."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from reference_foveation import plain_foveate
 
     count = 16
     plain = count / median_seconds(lambda: [plain_foveate(images[i].cpu(), 48, 48) for i in range(count)], 3)
-    ours = args.batch / median_seconds(
-        lambda: mask_images(images, "foveate", fixations=centre), args.repeats, device=device
+    ours = images.shape[0] / median_seconds(
+        lambda: mask_images(images, "foveate", fixations=centre), repeats, device=device
     )
     print("\nFoveal filter vs a plain per-image implementation (torchvision ops per level, like the reference):")
     print(f"  ours {ours:,.0f} img/s, plain per-image {plain:,.0f} img/s, ratio {ours / plain:.1f}x")
 
+
+def render_against_forward(image: torch.Tensor, device: str) -> None:
+    """Print one full ``render`` of ``image`` ``(3, 96, 96)`` next to the model's forward pass alone (ms)."""
     model = inference_model(Autoencoder()).to(device)
-    image = images[0]
     foreground = torch.rand(96, 96, device=device)
     render_ms = 1000 * median_seconds(
         lambda: render(image, ViewState(fixation=(30, 40)), model, foreground), 21, 3, device
@@ -107,6 +91,26 @@ def main(argv: list[str] | None = None) -> int:
         f"  render {render_ms:.1f} ms (goal < 30 ms); baseline: the model's forward pass alone in its default "
         f"memory format {forward_ms:.1f} ms; ratio {render_ms / forward_ms:.2f}"
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the masking benchmarks and print a table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args(argv)
+    configure_cpu_allocator()
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(args.batch, 3, 96, 96, generator=generator).to(args.device)
+    random_fixations = torch.randint(0, 96, (args.batch, 2), generator=generator).float().to(args.device)
+    centre = torch.full((args.batch, 2), 48.0, device=args.device)
+    print(f"Masking throughput, batch {args.batch} of 96 x 96 images, on {machine()}")
+    print("baseline: the same function called once per image (a per-sample loop), same run\n")
+    rows = mode_rows(images, centre, random_fixations, args.device, args.repeats)
+    print(table(rows, ["mode", "fill", "fixations", "batched img/s", "per-sample img/s", "ratio", "goal"]))
+    foveate_against_plain(images, centre, args.device, args.repeats)
+    render_against_forward(images[0], args.device)
     return 0
 
 

@@ -16,6 +16,7 @@ Goal on the 2-core CPU: ``ours`` costs no more than ``model`` (the data pipeline
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from collections.abc import Callable
 
@@ -65,6 +66,54 @@ def reference_covariance(latent: torch.Tensor) -> float:
     return float((cov.pow(2).sum() - cov.diagonal().pow(2).sum()) / flat.shape[1])
 
 
+def pipelines(args: argparse.Namespace, device: torch.device, batch_size: int) -> dict[str, Callable[[], object]]:
+    """One training step of each pipeline measured, by label; they share one model and optimizer."""
+    recipe = BatchRecipe(mode=args.mode, ratio=0.8 if "periphery" in args.mode else 0.6)
+    images_cpu, _ = synthetic_uint8(batch_size * (args.steps + 2), seed=0)
+    images = images_cpu.to(device)
+    model = Autoencoder().to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-8)
+    precision = torch.bfloat16 if device.type == "cuda" else None
+    generator = torch.Generator(device=device).manual_seed(0)
+    fixed = prepare_batch(images[:batch_size], None, recipe, generator)
+    starts = itertools.cycle(range(1, args.steps + 2))
+    loader = DataLoader(
+        PerSampleMasked(images_cpu, recipe),
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=args.workers,
+        persistent_workers=args.workers > 0,
+        drop_last=True,
+    )
+    batches = itertools.chain.from_iterable(itertools.repeat(loader))  # a new epoch of the loader when one ends
+
+    def ours() -> None:
+        start = next(starts) * batch_size
+        train_step(model, optimizer, prepare_batch(images[start : start + batch_size], None, recipe, generator),
+                   precision)  # fmt: skip
+
+    def reference_style(covariance: bool = False) -> None:
+        inputs, targets, masks = next(batches)
+        _, latent, _ = train_step(model, optimizer, Batch(inputs.to(device), targets.to(device), masks.to(device)),
+                                  precision)  # fmt: skip
+        if covariance:
+            reference_covariance(latent.float())
+
+    steps = {
+        MODEL_ONLY: lambda: train_step(model, optimizer, fixed, precision),
+        OURS: ours,
+        f"reference-style: per-sample DataLoader ({args.workers} workers) + step": reference_style,
+    }
+    if args.covariance:
+        steps["reference-style + per-step 18,432^2 covariance"] = lambda: reference_style(True)
+    return steps
+
+
+MODEL_ONLY, OURS = "model forward+backward+step (fixed batch)", "ours: batched pipeline + step"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the training benchmark and print a table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -78,64 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     configure_cpu_allocator()
     device = torch.device(args.device)
     batch_size = args.batch or (512 if device.type == "cuda" else 64)
-    recipe = BatchRecipe(mode=args.mode, ratio=0.8 if "periphery" in args.mode else 0.6)
-    images_cpu, _ = synthetic_uint8(batch_size * (args.steps + 2), seed=0)
-    images = images_cpu.to(device)
-    model = Autoencoder().to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-8)
-    precision = torch.bfloat16 if device.type == "cuda" else None
-    generator = torch.Generator(device=device).manual_seed(0)
-    fixed = prepare_batch(images[:batch_size], None, recipe, generator)
-    cursor = {"i": 0}
-
-    def next_indices() -> torch.Tensor:
-        cursor["i"] = (cursor["i"] + 1) % (args.steps + 2)
-        return torch.arange(cursor["i"] * batch_size, (cursor["i"] + 1) * batch_size, device=device)
-
-    def model_only():
-        train_step(model, optimizer, fixed, precision)
-
-    def ours():
-        train_step(model, optimizer, prepare_batch(images[next_indices()], None, recipe, generator), precision)
-
-    loader = DataLoader(
-        PerSampleMasked(images_cpu, recipe),
-        batch_size=batch_size,
-        shuffle=True,
-        num_workers=args.workers,
-        persistent_workers=args.workers > 0,
-        drop_last=True,
-    )
-    batches = iter(())
-
-    def reference_style(covariance: bool = False):
-        nonlocal batches
-        try:
-            inputs, targets, masks = next(batches)
-        except StopIteration:
-            batches = iter(loader)
-            inputs, targets, masks = next(batches)
-        batch = Batch(inputs.to(device), targets.to(device), masks.to(device))
-        _, latent, _ = train_step(model, optimizer, batch, precision)
-        if covariance:
-            reference_covariance(latent.float())
-
     print(f"Pretraining throughput, batch {batch_size}, mode {args.mode}, on {machine()}")
-    measured = {
-        "model forward+backward+step (fixed batch)": images_per_second(model_only, batch_size, args.steps, device),
-        "ours: batched pipeline + step": images_per_second(ours, batch_size, args.steps, device),
-        f"reference-style: per-sample DataLoader ({args.workers} workers) + step": images_per_second(
-            reference_style, batch_size, args.steps, device
-        ),
-    }
-    if args.covariance:
-        measured["reference-style + per-step 18,432^2 covariance"] = images_per_second(
-            lambda: reference_style(True), batch_size, max(2, args.steps // 2), device
-        )
-    model_rate = measured["model forward+backward+step (fixed batch)"]
-    ours_rate = measured["ours: batched pipeline + step"]
+    measured = {}
+    for name, step in pipelines(args, device, batch_size).items():
+        steps = max(2, args.steps // 2) if "covariance" in name else args.steps  # the covariance is slow
+        measured[name] = images_per_second(step, batch_size, steps, device)
+    model_rate, ours_rate = measured[MODEL_ONLY], measured[OURS]
     rows = [[name, f"{rate:,.1f}", f"{ours_rate / rate:.2f}x"] for name, rate in measured.items()]
     print(table(rows, ["pipeline", "images/s", "ours is faster by"]))
     print(f"\nours / model-only: {ours_rate / model_rate:.2f} (goal: >= 0.9, the data pipeline costs ~nothing)")
