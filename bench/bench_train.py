@@ -114,8 +114,8 @@ def pipelines(args: argparse.Namespace, device: torch.device, batch_size: int) -
 MODEL_ONLY, OURS = "model forward+backward+step (fixed batch)", "ours: batched pipeline + step"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the training benchmark and print a table."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m bench.bench_train``."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=None, help="default: 512 on CUDA, 64 on the CPU")
     parser.add_argument("--steps", type=int, default=5)
@@ -123,7 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers for the baseline")
     parser.add_argument("--covariance", action="store_true", help="also time the reference's per-step covariance")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the training benchmark and print a table."""
+    args = build_parser().parse_args(argv)
     configure_cpu_allocator()
     device = torch.device(args.device)
     batch_size = args.batch or (512 if device.type == "cuda" else 64)
