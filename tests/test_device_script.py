@@ -18,13 +18,14 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "device_session.sh"
 
 
 def command_lines() -> list[tuple[str, list[str]]]:
-    """Each ``$PY -m MODULE ARGS`` of the script: module and arguments, shell variables replaced by ``1``."""
+    """Each ``$PY -m MODULE ARGS`` of the script: module and arguments, with the script's default settings."""
     text = SCRIPT.read_text().replace("\\\n", " ")
+    defaults = dict(re.findall(r"^(\w+)=\$\{\1:-([^}]*)\}", text, flags=re.MULTILINE))
     found = []
     for line in text.splitlines():
         match = re.search(r"\$PY -m ([\w.]+)(.*)", line)
         if match:
-            args = re.sub(r'"?\$\{?\w+\}?([^"\s]*)"?', r"1\1", match.group(2))
+            args = re.sub(r"\$\{?(\w+)\}?", lambda m: defaults.get(m.group(1), "folder"), match.group(2))
             found.append((match.group(1), shlex.split(args)))
     return found
 
@@ -39,4 +40,4 @@ def test_each_command_line_of_the_script_parses(module, args):
     parser = importlib.import_module(module).build_parser()
     parsed = parser.parse_args(args)  # an unknown or misspelt option exits here (SystemExit)
     if module == "train.ship_demo":
-        assert parsed.resume_shipped and parsed.dataset == "photos" and parsed.learning_rate == 1.0
+        assert parsed.resume_shipped and parsed.only == ["periphery_0.8"] and parsed.learning_rate == 1e-3
