@@ -135,11 +135,10 @@ def continued_config(
         fill=spec.fill,
         max_minutes=minutes,
         init_from=str(target),
-        learning_rate=spec.learning_rate or base.learning_rate,
         demo=True,
         description=description or f"{spec.label}: small demo checkpoint trained on the CPU",
     )
-    return objective_config(config, spec)
+    return objective_config(config, spec)  # the demo's own rate, and its objective's settings
 
 
 def history_entry(config: PretrainConfig, images: int, seconds: float, measured: dict) -> dict:
@@ -159,8 +158,8 @@ def history_entry(config: PretrainConfig, images: int, seconds: float, measured:
 
 def continued_extra(previous: CheckpointMetadata, entry: dict, epochs: int, seconds: float, batch_size: int) -> dict:
     """The shipped file's ``extra`` after a continued run: totals (images, seconds, epochs) and history added up."""
-    extra = dict(previous.extra)
-    return extra | {
+    extra = previous.extra
+    return extra | {  # a new dict: the previous metadata is left as it was
         "command": entry["command"],
         "device": entry["device"],
         "images_seen": int(extra.get("images_seen", 0)) + entry["images"],
