@@ -34,7 +34,9 @@ from bench.timing import machine, table
 REPO = Path(__file__).resolve().parents[1]
 
 
-def measure(batch: int, threads: int, channels_last: bool, compiled: bool, mode: str, seconds: float) -> dict:
+def measure(
+    batch: int, threads: int, channels_last: bool, compiled: bool, mode: str, seconds: float, bf16: bool = False
+) -> dict:
     """Images per second of one setting, trained for ``seconds`` after two warm-up steps (this process)."""
     from focusmim_core import Autoencoder
     from focusmim_core.pretraining import BatchRecipe, prepare_batch, train_step
@@ -54,7 +56,7 @@ def measure(batch: int, threads: int, channels_last: bool, compiled: bool, mode:
         batch_data = prepare_batch(images[:batch], foreground[:batch], recipe, generator)
         if channels_last:
             batch_data.inputs = batch_data.inputs.contiguous(memory_format=torch.channels_last)
-        train_step(network, optimizer, batch_data)
+        train_step(network, optimizer, batch_data, precision=torch.bfloat16 if bf16 else None)
 
     warm = time.perf_counter()
     step()
@@ -93,6 +95,7 @@ def settings(cores: int, with_compile: bool) -> list[tuple[str, dict]]:
         ("batch 64", {**base, "batch": 64}),
         ("1 thread", {**base, "threads": 1}),
         ("channels_last", {**base, "channels_last": True}),
+        ("bf16 autocast", {**base, "bf16": True}),
     ]
     if with_compile:
         rows.append(("torch.compile", {**base, "compiled": True}))

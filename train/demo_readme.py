@@ -244,6 +244,12 @@ random patches (2026-12-02):
 | `channels_last` | crashes (signal 11: the CPU backward of channels-last transposed convolutions) | – |
 | `torch.compile` | not measured yet (`--compile`; compiling takes minutes on 2 cores) | – |
 
+The same run in periphery mode on 2026-12-03 (`--mode periphery`): the recipe 57.6 images/s,
+batch 16 61.9 (1.07x), batch 64 52.8 (0.92x), 1 thread 28.4 (0.49x), and bf16 autocast 54.8
+(0.95x). This Xeon has AVX512-BF16, yet bf16 autocast trains no faster on it, so the CPU
+recipe stays fp32. On CUDA, `--precision auto` still means bf16. Batch 16's 7 % is within
+what the machine varies between runs, so the recipe keeps batch 32.
+
 Held-out quality per image seen, `python -m bench.bench_recipe --quality
 runs/orig/autoencoder.safetensors --images 2048`: the autoencoder as first shipped (4,096
 images), trained 2,048 more images per arm (batch 32, mixed data), whole-image PSNR on the
