@@ -6,8 +6,9 @@ Each setting trains the model (``prepare_batch`` + forward + backward + Adam) fo
 ``--seconds`` in its own process (a setting that crashes, as ``channels_last`` convolutions
 do on some CPU builds, is reported and the others go on) and prints images per second next
 to the baseline measured in the same run, the recipe ``train.ship_demo`` uses (batch 32,
-every core, contiguous memory, eager), with the ratio. ``--compile`` adds ``torch.compile``
-(its compilation time is reported apart and not counted).
+every core, contiguous memory, fp32, eager), with the ratio; one arm trains under bf16
+autocast. ``--compile`` adds ``torch.compile`` (its compilation time is reported apart and
+not counted).
 
 ``--quality CHECKPOINT`` compares learning rates and schedules instead: each arm trains a
 copy of the checkpoint for ``--images`` images (mixed data, batch 32, one epoch, so the
