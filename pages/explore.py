@@ -9,6 +9,7 @@ from focusmim_core.explorer import service
 from focusmim_core.explorer.catalog import describe, details_markdown
 from focusmim_core.explorer.export import panel_row_png, settings_json
 from focusmim_core.explorer.figures import framed, heatmap_row, pixelated
+from focusmim_core.explorer.render import harmonic_reference
 from focusmim_core.explorer.viewstate import IMAGE_SIZE, MAX_SEED, to_query
 from focusmim_core.masking import FILLS
 from ui import keys, state
@@ -69,6 +70,13 @@ with right:
         ax_col.number_input("Attention x", 0, IMAGE_SIZE - 1, key=keys.ATTENTION_X, step=1)
         ay_col.number_input("Attention y", 0, IMAGE_SIZE - 1, key=keys.ATTENTION_Y, step=1)
         st.radio("A click sets the", ["fixation", "attention point"], key=keys.CLICK_TARGET, horizontal=True)
+    st.toggle(
+        "Compare with harmonic inpainting (no learning)",
+        key=keys.HARMONIC,
+        disabled=not spec.uses_fill,
+        help="The smoothest fill through the visible pixels: every hidden pixel the average of its neighbours. "
+        "A network that beats it predicts more than a blur of what it was shown.",
+    )
 
 with left:
     clickable_image(item.image, [p for p in (view.fixation, view.attention) if p], keys.EXPLORE_CLICK, _set_point)
@@ -115,6 +123,15 @@ images = [
 ]
 if latent_objective:  # it predicts latents, not pixels: no reconstruction panels
     images = [images[0], images[3]]
+elif st.session_state.get(keys.HARMONIC) and (reference := harmonic_reference(panels)) is not None:
+    filled, reference_psnr = reference
+    images.insert(3, ("Harmonic inpainting (no learning)", pixelated(filled, PANEL_SCALE)))
+    if peak is not None and reference_psnr is not None:
+        with right:
+            st.caption(
+                f"Harmonic inpainting: {reference_psnr:.1f} dB on the hidden region; the network is "
+                f"**{peak - reference_psnr:+.1f} dB** {'above' if peak >= reference_psnr else 'below'} it."
+            )
 if panels.foreground is not None:
     images.append(("Foreground confidence (white: object)", framed(pixelated(panels.foreground, PANEL_SCALE))))
 for column, (title, image) in zip(st.columns(len(images)), images, strict=True):

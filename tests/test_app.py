@@ -101,6 +101,24 @@ def test_explore_shows_the_reconstruction_with_the_visible_pixels_pasted_back(ch
     assert "Reconstruction" in captions and "Reconstruction with the visible pixels pasted back" in captions
 
 
+def test_explore_compares_the_network_with_harmonic_inpainting_on_request(checkpoint_dir):
+    at = app(mode="random_patches")
+    captions = [image.proto.imgs[0].caption for image in at.image]
+    assert "Harmonic inpainting (no learning)" not in captions  # off by default: no extra work per click
+    at.toggle(key="w_harmonic").set_value(True).run()
+    assert not at.exception, at.exception
+    captions = [image.proto.imgs[0].caption for image in at.image]
+    assert "Harmonic inpainting (no learning)" in captions
+    line = next(c.value for c in at.caption if c.value.startswith("Harmonic inpainting:"))
+    reference = float(re.search(r"([\d.]+) dB on the hidden region", line).group(1))
+    difference = float(re.search(r"\*\*([+-][\d.]+) dB\*\*", line).group(1))
+    network = float(metrics(at)["PSNR of hidden region"].split()[0])
+    assert difference == pytest.approx(network - reference, abs=0.11)  # both rounded to 0.1 dB
+    at.selectbox(key="w_mode").set_value("foveate").run()
+    assert at.toggle(key="w_harmonic").disabled  # the foveal filter hides nothing to inpaint
+    assert "Harmonic inpainting (no learning)" not in [image.proto.imgs[0].caption for image in at.image]
+
+
 def test_fixation_inputs_move_the_view_and_change_the_metrics(checkpoint_dir):
     at = app()
     before = metrics(at)

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from focusmim_core import CheckpointMetadata, save_checkpoint
+from focusmim_core.errors import InputError
 from focusmim_core.explorer.catalog import untrained_model
 from focusmim_core.explorer.evaluation import (
     EVAL_FIXATIONS,
@@ -18,6 +19,7 @@ from focusmim_core.explorer.evaluation import (
     evaluate_reconstruction,
     stored_report,
 )
+from focusmim_core.explorer.inpainting import harmonic_inpaint
 from train import evaluate
 
 
@@ -91,8 +93,46 @@ def test_the_evaluate_command_prints_the_columns_and_writes_the_metadata(tmp_pat
     )
     assert evaluate.main([str(path), "--write"]) == 0
     out = capsys.readouterr().out
-    assert "hidden-region PSNR" in out and "| `p` |" in out
+    assert "hidden-region PSNR" in out and "harmonic inpainting there" in out and "| `p` |" in out
     stored = stored_report(json.loads(path.with_suffix(".json").read_text())["metrics"])
     assert stored is not None and stored.views == 40
     assert evaluate.main([str(tmp_path / "missing.safetensors")]) == 2
     assert "No checkpoint at" in capsys.readouterr().err
+
+
+def test_harmonic_inpainting_keeps_what_is_shown_and_fills_a_smooth_ramp_exactly():
+    ramp = torch.linspace(0, 1, 96).expand(2, 3, 96, 96).clone()  # varies along x only: harmonic
+    visible = torch.ones(2, 1, 96, 96)
+    visible[0, :, 30:70, 20:60] = 0  # a hole inside the image
+    visible[1, :, :, 40:50] = 0  # a band from the top border to the bottom one
+    holed = ramp * visible
+    filled = harmonic_inpaint(holed, visible)
+    assert torch.equal(filled * visible, holed * visible)  # shown pixels exactly as they were
+    assert torch.allclose(filled, ramp, atol=1e-5)
+
+
+def test_harmonic_inpainting_stays_within_what_is_shown_and_refuses_bad_shapes():
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(3, 3, 24, 24, generator=generator)
+    visible = (torch.rand(3, 1, 24, 24, generator=generator) > 0.7).float()
+    visible[2] = 0  # nothing shown: nothing to extend, returned as it was
+    filled = harmonic_inpaint(images, visible)
+    for i in range(2):  # the maximum principle: no value beyond the shown ones
+        shown = images[i][:, visible[i, 0] > 0.5]
+        assert filled[i].min() >= shown.min() - 1e-6 and filled[i].max() <= shown.max() + 1e-6
+    assert torch.equal(filled[2], images[2])
+    with pytest.raises(InputError, match="visible mask"):
+        harmonic_inpaint(images, visible[:, :, :10])
+
+
+def test_the_report_measures_harmonic_inpainting_where_pixels_are_hidden():
+    patches = evaluate_reconstruction(Echo(), "random_patches", 0.6)
+    # smoothing the neighbours into 8 x 8 holes beats the mean colour by far on photos
+    assert patches.psnr_inpainted_hidden > patches.psnr_input_hidden + 3
+    assert evaluate_reconstruction(Echo(), "periphery", 0.8).psnr_inpainted_hidden is not None
+    assert evaluate_reconstruction(Echo(), "foveate", 0.0).psnr_inpainted_hidden is None  # nothing hidden
+    assert evaluate_reconstruction(Echo(), "none", 0.0).psnr_inpainted_hidden is None
+    stored = stored_report({METRICS_KEY: patches.to_dict()})
+    assert stored.psnr_inpainted_hidden == pytest.approx(patches.psnr_inpainted_hidden, abs=0.01)
+    older = {k: v for k, v in patches.to_dict().items() if k != "psnr_inpainted_hidden"}
+    assert stored_report({METRICS_KEY: older}).psnr_inpainted_hidden is None  # metadata written before it

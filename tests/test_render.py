@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from focusmim_core import MODES, InputError, ViewState, mask_images, masked_mse, render, render_modes
-from focusmim_core.explorer.render import render_batch, render_ratio_sweep
+from focusmim_core.data import gallery_images
+from focusmim_core.explorer.catalog import untrained_model
+from focusmim_core.explorer.render import harmonic_reference, render_batch, render_ratio_sweep
 from focusmim_core.explorer.scanpath import (
     error_curve,
     glimpse_points,
@@ -29,6 +31,7 @@ from focusmim_core.latent import (
     nested_labels,
     unit_correlations,
 )
+from focusmim_core.metrics import psnr
 
 
 @pytest.fixture
@@ -208,3 +211,18 @@ def test_the_tsne_of_the_cells_keeps_neighbours_together():
     distances = np.linalg.norm(embedding[:, None] - embedding[None], axis=-1)
     same = groups[:, None] == groups[None]
     assert distances[same].mean() < 0.5 * distances[~same].mean()
+
+
+def test_the_harmonic_reference_fills_only_the_hidden_pixels_and_scores_them():
+    _, photos = gallery_images()
+    image = photos[0]
+    for mode, ratio in (("periphery", 0.8), ("random_patches", 0.6)):
+        panels = render(image, ViewState(mode=mode, ratio=ratio), untrained_model(seed=0))
+        filled, peak = harmonic_reference(panels)
+        shown = panels.loss_mask < 0.5
+        assert torch.equal(filled[:, shown], panels.masked_input[:, shown])
+        hidden = panels.loss_mask[None, None]
+        assert peak == pytest.approx(float(psnr(filled[None], image[None], hidden)[0]), abs=1e-4)
+        if mode == "random_patches":  # 8 x 8 holes in a photo: smoothing beats the mean colour by far
+            assert peak > float(psnr(panels.masked_input[None], image[None], hidden)[0]) + 2
+    assert harmonic_reference(render(image, ViewState(mode="foveate"), untrained_model(seed=0))) is None

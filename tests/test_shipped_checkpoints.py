@@ -68,7 +68,7 @@ def test_each_shipped_checkpoint_is_a_small_labelled_demo_whose_stored_quality_i
     stored = stored_report(meta.metrics)
     assert stored is not None, "no held-out report in the metadata: run python -m train.evaluate --write"
     now = measured(spec.name)
-    for field in ("psnr_hidden", "psnr_input_hidden", "gain", "psnr_visible", "psnr_whole"):
+    for field in ("psnr_hidden", "psnr_input_hidden", "gain", "psnr_inpainted_hidden", "psnr_visible", "psnr_whole"):
         recorded, value = getattr(stored, field), getattr(now, field)
         assert (recorded is None) == (value is None), field
         if value is not None:

@@ -99,6 +99,7 @@ def describe(info: CheckpointInfo | None) -> dict[str, Any]:
         "images seen": meta.extra.get("images_seen"),
         "held-out PSNR, hidden (dB)": report.psnr_hidden if report else None,
         "gain over its input (dB)": report.gain if report else None,
+        "harmonic inpainting, hidden (dB)": report.psnr_inpainted_hidden if report else None,
         "held-out PSNR, whole (dB)": report.psnr_whole if report else None,
         "date": meta.date,
         "code version": meta.code_version,

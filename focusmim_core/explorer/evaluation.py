@@ -7,6 +7,10 @@ trained on) at 5 fixations each, every view masked as the checkpoint was trained
 
 - the *hidden* region (the loss mask) for the reconstruction and for the masked input
   itself (what the network was given: "doing nothing"), and their difference (the gain);
+- the hidden region again for *harmonic inpainting* of the same views
+  (``inpainting.harmonic_inpaint``: the smoothest fill through the visible pixels, no
+  learning), for the modes that hide pixels: the bar a network must clear to be doing more
+  than smoothing what it was shown;
 - the *visible* region (the rest; none for the autoencoder);
 - the whole image.
 
@@ -25,6 +29,7 @@ from ..data import gallery_images
 from ..losses import masked_mse
 from ..masking import visible_pixels
 from ..model import reconstruct
+from .inpainting import harmonic_inpaint
 from .render import ViewState, mask_views
 
 EVAL_FIXATIONS = ((48, 48), (30, 30), (66, 30), (30, 66), (66, 66))  # (x, y) pixels
@@ -42,10 +47,18 @@ class ReconstructionReport:
     psnr_visible: float | None
     psnr_whole: float
     views: int
+    psnr_inpainted_hidden: float | None = None  # harmonic inpainting of the same views; None: nothing hidden
 
     def to_dict(self) -> dict[str, float | int | None]:
         """Plain JSON-able values, rounded to 0.01 dB."""
         return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+    @property
+    def gain_over_inpainting(self) -> float | None:
+        """Hidden-region PSNR above harmonic inpainting of the same views, dB; None where either is missing."""
+        if self.psnr_hidden is None or self.psnr_inpainted_hidden is None:
+            return None
+        return self.psnr_hidden - self.psnr_inpainted_hidden
 
     def summary(self) -> str:
         """One line for a notice: the gain over the input, or the whole-image PSNR for an autoencoder."""
@@ -92,8 +105,10 @@ def evaluate_reconstruction(model: nn.Module, mode: str, ratio: float, fill: str
     views = gallery_views(mode, ratio, fill)
     images = photos.repeat_interleave(len(views), dim=0)  # (8 * 5, 3, 96, 96), photo-major
     inputs, hidden = mask_views(images, views * photos.shape[0])
-    output, _ = reconstruct(model, inputs, visible_pixels(hidden, mode))
+    shown = visible_pixels(hidden, mode)
+    output, _ = reconstruct(model, inputs, shown)
     output = output.float().to(images.device)
+    inpainted = None if bool((shown > 0.5).all()) else _psnr(harmonic_inpaint(inputs, shown), images, hidden)
     visible = 1.0 - hidden
     recon_hidden, input_hidden = _psnr(output, images, hidden), _psnr(inputs, images, hidden)
     gain = None if recon_hidden is None or input_hidden is None else recon_hidden - input_hidden
@@ -104,6 +119,7 @@ def evaluate_reconstruction(model: nn.Module, mode: str, ratio: float, fill: str
         psnr_visible=_psnr(output, images, visible),
         psnr_whole=_psnr(output, images, torch.ones_like(hidden)) or math.inf,
         views=images.shape[0],
+        psnr_inpainted_hidden=inpainted,
     )
 
 

@@ -20,6 +20,7 @@ from ..masking import MODES, check_mode, mask_images, visible_pixels
 from ..metrics import psnr
 from ..model import model_device, reconstruct
 from ..objectives.latent import cell_similarity
+from .inpainting import harmonic_inpaint
 from .viewstate import ViewState
 
 
@@ -228,6 +229,21 @@ def render_batch(
         )
         for i, view in enumerate(views)
     ]
+
+
+def harmonic_reference(panels: Panels) -> tuple[torch.Tensor, float | None] | None:
+    """Harmonic inpainting of a view's masked input, ``(3, H, W)``, and its hidden-region PSNR in dB.
+
+    The learning-free reference beside the reconstruction (``inpainting.harmonic_inpaint``):
+    the visible pixels kept, every hidden one the average of its neighbours. ``None`` for a
+    mode that hides nothing (no mask, the foveal filter); the PSNR is ``None`` if exact.
+    """
+    if not check_mode(panels.settings.mode).uses_fill:
+        return None
+    shown = 1.0 - panels.loss_mask[None, None]
+    filled = harmonic_inpaint(panels.masked_input[None], shown)
+    peak = float(psnr(filled, panels.image[None], panels.loss_mask[None, None])[0])
+    return filled[0], _finite(peak)
 
 
 def render(
