@@ -46,6 +46,7 @@ from focusmim_core.explorer.figures import (  # noqa: E402
     ratio_sweep_chart,
     scanpath_chart,
 )
+from focusmim_core.explorer.render import harmonic_caption, harmonic_reference  # noqa: E402
 from focusmim_core.explorer.service import (  # noqa: E402
     SOURCES,
     Rendered,
@@ -178,16 +179,20 @@ def metrics_markdown(rendered: Rendered) -> str:
     return f"{rendered.item.caption}, checkpoint **{name}**\n\n" + "\n".join(lines) + notes
 
 
-def explore_at(evt: gr.SelectData, *controls) -> tuple:
+def explore_at(evt: gr.SelectData, *inputs) -> tuple:
     """A click on the Explore image: the new fixation (x, y) and the Explore outputs for it, in one round trip."""
     x, y = click_to_fixation(evt)
-    changed = [*controls[:FIXATION_INDEX], x, y, *controls[FIXATION_INDEX + 2 :]]
+    changed = [*inputs[:FIXATION_INDEX], x, y, *inputs[FIXATION_INDEX + 2 :]]
     return (x, y, *explore(*changed))
 
 
-def explore(*controls) -> tuple:
-    """Explore tab: (clickable image, panels, metrics, error maps) for the controls; a clear error for bad input."""
-    upload, *rest = controls
+def explore(*inputs) -> tuple:
+    """Explore tab: (clickable image, panels, metrics, error maps) for the controls and the harmonic checkbox.
+
+    ``inputs``: ``controls_column()``'s values, then whether to add harmonic inpainting beside the
+    reconstruction. Bad input raises ``gr.Error`` with a message, never a traceback.
+    """
+    upload, *rest, harmonic = inputs
     try:
         rendered = render_view(view_of(*rest), upload)
     except InputError as error:
@@ -196,7 +201,19 @@ def explore(*controls) -> tuple:
     points = [p for p in (view.fixation, view.attention) if p is not None]
     clickable = png_file(marked_image(rendered.item.image, points, CLICK_SCALE))
     panels = [(png_file(array), title) for title, array in rendered.images(PANEL_SCALE)]
-    return clickable, panels, metrics_markdown(rendered), error_maps(rendered)
+    text = metrics_markdown(rendered)
+    reference = harmonic_reference(rendered.panels) if harmonic and panels_are_pixels(rendered) else None
+    if reference is not None:
+        after = [title for _, title in panels].index("visible pasted back") + 1
+        panels.insert(after, (png_file(pixelated(reference[0], PANEL_SCALE)), "harmonic inpainting (no learning)"))
+        sentence = harmonic_caption(rendered.panels.metrics.get("psnr_hidden"), reference[1])
+        text += f"\n\n{sentence}" if sentence else ""
+    return clickable, panels, text, error_maps(rendered)
+
+
+def panels_are_pixels(rendered: Rendered) -> bool:
+    """Whether the network predicts pixels (the latent objective predicts latents: no reconstruction to compare)."""
+    return rendered.panels.latent_similarity is None
 
 
 def error_maps(rendered: Rendered) -> object:
@@ -361,6 +378,15 @@ def controls_column() -> list:
     return [upload, source, gallery, scene, x, y, mode, ratio, fill, seed, attention, ax, ay, checkpoint]
 
 
+def harmonic_checkbox() -> gr.Checkbox:
+    """Explore's switch for the learning-free reference beside the reconstruction."""
+    return gr.Checkbox(
+        False, label="Compare with harmonic inpainting (no learning)",
+        info="The smoothest fill through the visible pixels (every hidden pixel the average of its neighbours); "
+        "a network above it predicts more than a blur of what it was shown. Modes that hide pixels only.",
+    )  # fmt: skip
+
+
 def api_endpoints() -> None:
     """The public HTTP API, defined first (Gradio de-duplicates endpoint names silently)."""
     gallery = next(iter(GALLERY))
@@ -401,6 +427,7 @@ def build() -> gr.Blocks:
                 with gr.Tab("Explore"):
                     clickable = gr.Image(label="Click to fixate", interactive=False, format="png",
                                          height=IMAGE_SIZE * CLICK_SCALE, width=IMAGE_SIZE * CLICK_SCALE)  # fmt: skip
+                    harmonic = harmonic_checkbox()
                     panels = panel_gallery("Panels", 4)
                     metrics = gr.Markdown()
                     maps = gr.Plot(label="Error maps")
@@ -422,14 +449,14 @@ def build() -> gr.Blocks:
         # slider queues one render, not twenty, and other sessions do not wait behind them
         shared = {"concurrency_id": MODEL_GROUP, "concurrency_limit": 1, "api_visibility": "private",
                   "trigger_mode": "always_last"}  # fmt: skip
-        outputs = [clickable, panels, metrics, maps]
+        outputs, inputs = [clickable, panels, metrics, maps], [*controls, harmonic]
         x, y = controls[FIXATION_INDEX], controls[FIXATION_INDEX + 1]
-        clickable.select(explore_at, controls, [x, y, *outputs], **shared)  # x and y listen to submit, not change
-        for control in controls:
+        clickable.select(explore_at, inputs, [x, y, *outputs], **shared)  # x and y listen to submit, not change
+        for control in inputs:
             if control not in (x, y):
-                control.change(explore, controls, outputs, **shared)
+                control.change(explore, inputs, outputs, **shared)
         for control in (x, y):
-            control.submit(explore, controls, outputs, **shared)
+            control.submit(explore, inputs, outputs, **shared)
         compare_tab.select(compare, controls, [tiles, table, sweep_plot], **shared)
         scan_outputs = [scan_image, glimpses, curve, where, suggested, follow]
         redraw = {"fn": scanpath, "inputs": [path, *controls], "outputs": scan_outputs, **shared}
@@ -438,7 +465,7 @@ def build() -> gr.Blocks:
         follow.click(follow_suggestion, [path, suggested], path, api_visibility="private").then(**redraw)
         undo.click(lambda p: p[:-1], path, path, api_visibility="private").then(**redraw)
         clear.click(lambda: [], None, path, api_visibility="private").then(**redraw)
-        demo.load(explore, controls, outputs, **shared)
+        demo.load(explore, inputs, outputs, **shared)
     return demo.queue(max_size=QUEUE_SIZE)
 
 

@@ -9,7 +9,7 @@ from focusmim_core.explorer import service
 from focusmim_core.explorer.catalog import describe, details_markdown
 from focusmim_core.explorer.export import panel_row_png, settings_json
 from focusmim_core.explorer.figures import framed, heatmap_row, pixelated
-from focusmim_core.explorer.render import harmonic_reference
+from focusmim_core.explorer.render import harmonic_caption, harmonic_reference
 from focusmim_core.explorer.viewstate import IMAGE_SIZE, MAX_SEED, to_query
 from focusmim_core.masking import FILLS
 from ui import keys, state
@@ -126,12 +126,9 @@ if latent_objective:  # it predicts latents, not pixels: no reconstruction panel
 elif st.session_state.get(keys.HARMONIC) and (reference := harmonic_reference(panels)) is not None:
     filled, reference_psnr = reference
     images.insert(3, ("Harmonic inpainting (no learning)", pixelated(filled, PANEL_SCALE)))
-    if peak is not None and reference_psnr is not None:
+    if (sentence := harmonic_caption(peak, reference_psnr)) is not None:
         with right:
-            st.caption(
-                f"Harmonic inpainting: {reference_psnr:.1f} dB on the hidden region; the network is "
-                f"**{peak - reference_psnr:+.1f} dB** {'above' if peak >= reference_psnr else 'below'} it."
-            )
+            st.caption(sentence)
 if panels.foreground is not None:
     images.append(("Foreground confidence (white: object)", framed(pixelated(panels.foreground, PANEL_SCALE))))
 for column, (title, image) in zip(st.columns(len(images)), images, strict=True):

@@ -68,10 +68,14 @@ def test_a_click_fixates_under_the_pointer_and_every_tab_loads_offline(served):
         drawn = page.evaluate(f"{panels}.map(i => [getComputedStyle(i).imageRendering, i.width])")
         assert len(drawn) >= 6 and all(style == "pixelated" and width >= 150 for style, width in drawn)  # sharp, large
         page.screenshot(path=str(ROOT / "docs" / "gradio_explore.png"), full_page=True)
+        page.get_by_label("Compare with harmonic inpainting (no learning)").check()
+        page.get_by_text("Harmonic inpainting:", exact=False).wait_for()  # the sentence with the network's margin
+        page.wait_for_function(f"() => {panels}.length === {len(drawn) + 1}")  # and its panel beside them
         page.get_by_role("tab", name="Compare modes").click()
         page.get_by_text("Metrics per mode").wait_for()
         page.get_by_text("Foveal filter: input", exact=False).first.wait_for()
         tiles = "[...document.images].filter(i => i.offsetParent !== null && i.naturalWidth === 96)"
+        page.wait_for_function(f"() => {tiles}.length >= 15")  # the caption can come before the images load
         boxes = page.evaluate(f"{tiles}.map(i => [i.width, i.height])")
         assert len(boxes) == 15 and all(abs(w - h) <= 2 for w, h in boxes)  # every mode's 3 tiles, square: uncropped
         page.screenshot(path=str(ROOT / "docs" / "gradio_compare.png"), full_page=True)

@@ -35,18 +35,32 @@ def test_the_controls_describe_the_view_the_service_renders():
     view = gradio_app.view_of("synthetic", "coffee", 7, 10, 20, "random_patches", 0.6, "blur", 3, True, 70, 30, "auto")
     assert view == ViewState(source="synthetic", image="7", fixation=(10, 20), attention=(70, 30),
                              mode="random_patches", ratio=0.6, fill="blur", seed=3)  # fmt: skip
-    controls = (None, "gallery", "coffee", 0, 48, 48, "periphery", 0.8, "mean", 0, False, 0, 0, "auto")
+    controls = (None, "gallery", "coffee", 0, 48, 48, "periphery", 0.8, "mean", 0, False, 0, 0, "auto", False)
     clickable, panels, metrics, maps = gradio_app.explore(*controls)
     clickable = np.asarray(Image.open(clickable))
     assert clickable.shape == (96 * 5, 96 * 5, 3) and [title for _, title in panels][:3] == [
         "image + fixation", "masked input", "reconstruction"]  # fmt: skip
     assert "masked MSE" in metrics and maps.layout.coloraxis.colorbar.title.text == "error"
     with pytest.raises(gr.Error, match="No image was uploaded"):
-        gradio_app.explore(None, "upload", "coffee", 0, 48, 48, "periphery", 0.8, "mean", 0, False, 0, 0, "auto")
+        gradio_app.explore(None, "upload", "coffee", 0, 48, 48, "periphery", 0.8, "mean", 0, False, 0, 0, "auto", False)
     x, y, clicked, *rest = gradio_app.explore_at(gr.SelectData(None, {"index": [251, 124], "value": None}), *controls)
     direct = gradio_app.explore(*controls[:4], 50, 24, *controls[6:])  # a click: one round trip, the same outputs
     assert (x, y) == (50, 24) and rest[1] == direct[2] and clicked == direct[0]  # the same file: same pixels
     assert not np.array_equal(np.asarray(Image.open(clicked)), clickable)  # the marker moved
+
+
+def test_the_harmonic_checkbox_adds_the_learning_free_reference_beside_the_reconstruction():
+    controls = [None, "gallery", "coffee", 0, 40, 50, "periphery", 0.8, "mean", 0, False, 0, 0, "auto"]
+    _, plain, plain_text, _ = gradio_app.explore(*controls, False)
+    _, panels, text, _ = gradio_app.explore(*controls, True)
+    titles = [title for _, title in panels]
+    assert titles == [*[t for _, t in plain][:4], "harmonic inpainting (no learning)", *[t for _, t in plain][4:]]
+    reference = Image.open(panels[4][0])
+    assert reference.size == Image.open(plain[2][0]).size  # drawn like the reconstruction beside it
+    assert "Harmonic inpainting" not in plain_text and "Harmonic inpainting:" in text and " dB" in text
+    controls[6] = "foveate"  # the foveal filter hides nothing: no reference to show
+    _, foveal, foveal_text, _ = gradio_app.explore(*controls, True)
+    assert "harmonic inpainting (no learning)" not in [t for _, t in foveal] and "Harmonic" not in foveal_text
 
 
 def test_images_are_files_named_by_content_and_never_rewritten(tmp_path, monkeypatch):
@@ -171,7 +185,7 @@ def test_the_scanpath_endpoint_and_handlers(client):
     assert path == [[1, 2], [10, 20]]
     assert gradio_app.follow_suggestion(path, [70, 12]) == [*path, [70, 12]]
     assert gradio_app.follow_suggestion(path, None) == path
-    controls = (None, "gallery", "coffee", 0, 48, 48, "periphery", 0.8, "mean", 0, False, 0, 0, "auto")
+    controls = (None, "gallery", "coffee", 0, 48, 48, "periphery", 0.8, "mean", 0, False, 0, 0, "auto", False)
     *_, where, suggestion, button = gradio_app.scanpath([[30, 40]], *controls)
     assert len(suggestion) == 2 and f"({suggestion[0]}, {suggestion[1]})" in where and button["interactive"]
     *_, suggestion, button = gradio_app.scanpath([], *controls)  # nothing clicked yet: nothing to follow

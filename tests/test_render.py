@@ -11,7 +11,7 @@ import torch
 from focusmim_core import MODES, InputError, ViewState, mask_images, masked_mse, render, render_modes
 from focusmim_core.data import gallery_images
 from focusmim_core.explorer.catalog import untrained_model
-from focusmim_core.explorer.render import harmonic_reference, render_batch, render_ratio_sweep
+from focusmim_core.explorer.render import harmonic_caption, harmonic_reference, render_batch, render_ratio_sweep
 from focusmim_core.explorer.scanpath import (
     error_curve,
     glimpse_points,
@@ -226,3 +226,10 @@ def test_the_harmonic_reference_fills_only_the_hidden_pixels_and_scores_them():
         if mode == "random_patches":  # 8 x 8 holes in a photo: smoothing beats the mean colour by far
             assert peak > float(psnr(panels.masked_input[None], image[None], hidden)[0]) + 2
     assert harmonic_reference(render(image, ViewState(mode="foveate"), untrained_model(seed=0))) is None
+
+
+def test_the_harmonic_sentence_says_by_how_much_and_on_which_side():
+    assert harmonic_caption(16.84, 16.21) == (
+        "Harmonic inpainting: 16.2 dB on the hidden region; the network is **+0.6 dB** above it.")
+    assert "**-1.5 dB** below" in harmonic_caption(11.0, 12.5)
+    assert harmonic_caption(None, 12.0) is None and harmonic_caption(12.0, None) is None  # exact or no hidden pixels

@@ -81,7 +81,7 @@ GOALS = (  # floors: each shipped file's measured value (its line's comment; 202
     Goal("blurry_patches_0.6", "gain", 0.0, 2.9, "hidden region ≥ its input's"),  # 3.03
     Goal("blurry_periphery_0.8", "gain", 0.0, 1.5, "hidden region ≥ its input's"),  # 1.63 (2026-12-03)
     # and no network that hides pixels below the learning-free reference (floors from 2026-12-03)
-    Goal("random_patches_0.6", "gain_over_inpainting", 0.0, 0.5, "hidden region ≥ harmonic inpainting's"),  # 0.63 (12-03)
+    Goal("random_patches_0.6", "gain_over_inpainting", 0.0, 0.5, "hidden region ≥ harmonic inpainting's"),  # 0.63
     Goal("periphery_0.8", "gain_over_inpainting", 0.0, 0.9, "hidden region ≥ harmonic inpainting's"),  # 1.10
     Goal("blurry_patches_0.6", "gain_over_inpainting", 0.0, 1.0, "hidden region ≥ harmonic inpainting's"),  # 1.20
     Goal("blurry_periphery_0.8", "gain_over_inpainting", 0.0, 5.1, "hidden region ≥ harmonic inpainting's"),  # 5.30

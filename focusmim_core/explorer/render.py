@@ -246,6 +246,15 @@ def harmonic_reference(panels: Panels) -> tuple[torch.Tensor, float | None] | No
     return filled[0], _finite(peak)
 
 
+def harmonic_caption(network_psnr: float | None, reference_psnr: float | None) -> str | None:
+    """One Markdown sentence comparing the network's hidden-region PSNR with harmonic inpainting's (both dB)."""
+    if network_psnr is None or reference_psnr is None:
+        return None
+    side = "above" if network_psnr >= reference_psnr else "below"
+    return (f"Harmonic inpainting: {reference_psnr:.1f} dB on the hidden region; the network is "
+            f"**{network_psnr - reference_psnr:+.1f} dB** {side} it.")  # fmt: skip
+
+
 def render(
     image: torch.Tensor, view: ViewState, model: nn.Module, foreground: torch.Tensor | None = None
 ) -> Panels:
