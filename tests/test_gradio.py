@@ -185,7 +185,7 @@ def test_the_scanpath_endpoint_and_handlers(client):
     assert path == [[1, 2], [10, 20]]
     assert gradio_app.follow_suggestion(path, [70, 12]) == [*path, [70, 12]]
     assert gradio_app.follow_suggestion(path, None) == path
-    controls = (None, "gallery", "coffee", 0, 48, 48, "periphery", 0.8, "mean", 0, False, 0, 0, "auto", False)
+    controls = (None, "gallery", "coffee", 0, 48, 48, "periphery", 0.8, "mean", 0, False, 0, 0, "auto")  # no checkbox
     *_, where, suggestion, button = gradio_app.scanpath([[30, 40]], *controls)
     assert len(suggestion) == 2 and f"({suggestion[0]}, {suggestion[1]})" in where and button["interactive"]
     *_, suggestion, button = gradio_app.scanpath([], *controls)  # nothing clicked yet: nothing to follow
