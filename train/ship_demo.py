@@ -69,8 +69,8 @@ def pretrain_command(config: PretrainConfig) -> str:
     parts = ["python -m train.pretrain"]
     for name in (
         "dataset", "size", "masking_mode", "masking_ratio", "fill", "objective", "optimizer", "weight_decay", "betas",
-        "batch_size", "learning_rate", "schedule", "warmup", "lr_floor", "epochs", "max_minutes", "seed", "init_from",
-        "output_path",
+        "fixation", "batch_size", "learning_rate", "schedule", "warmup", "lr_floor", "epochs", "max_minutes", "seed",
+        "init_from", "output_path",
     ):  # fmt: skip
         value, option = getattr(config, name), "--" + name.replace("_", "-")
         if value is not None and (value != getattr(defaults, name) or name in ("dataset", "masking_mode")):
@@ -133,6 +133,7 @@ def continued_config(
         masking_mode=spec.mode,
         masking_ratio=spec.ratio or 0.5,
         fill=spec.fill,
+        fixation=spec.fixation,
         max_minutes=minutes,
         init_from=str(target),
         demo=True,
@@ -150,7 +151,7 @@ def history_entry(config: PretrainConfig, images: int, seconds: float, measured:
         "device": device_name(),
         "recipe": f"batch {config.batch_size}, {OPTIMIZER_NAMES[config.optimizer]} lr {config.learning_rate:g}, "
         f"{config.objective} objective, {config.schedule} "
-        f"(warm-up {config.warmup:g}), {config.dataset} data ({config.size} images)",
+        f"(warm-up {config.warmup:g}), {config.dataset} data ({config.size} images), {config.fixation} fixations",
         "command": pretrain_command(config),
         **after_values(measured),
     }
@@ -258,6 +259,7 @@ def train_demo(spec: DemoSpec, base: PretrainConfig, runs: Path, minutes: float 
         masking_mode=spec.mode,
         masking_ratio=spec.ratio or 0.5,
         fill=spec.fill,
+        fixation=spec.fixation,
         max_minutes=minutes,
         demo=True,
         description=f"{spec.label}: small demo checkpoint trained on the CPU in minutes, not the paper's model",
