@@ -136,3 +136,18 @@ def test_the_report_measures_harmonic_inpainting_where_pixels_are_hidden():
     assert stored.psnr_inpainted_hidden == pytest.approx(patches.psnr_inpainted_hidden, abs=0.01)
     older = {k: v for k, v in patches.to_dict().items() if k != "psnr_inpainted_hidden"}
     assert stored_report({METRICS_KEY: older}).psnr_inpainted_hidden is None  # metadata written before it
+
+
+def test_by_fixation_rows_split_the_pooled_report_into_its_five_fixations(tmp_path, capsys):
+    path = save_checkpoint(
+        tmp_path / "p.safetensors", untrained_model(seed=2), CheckpointMetadata(mode="periphery", ratio=0.8)
+    )
+    assert evaluate.main([str(path), "--by-fixation", "--json"]) == 0
+    pooled, *rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert "fixation" not in pooled and [tuple(row["fixation"]) for row in rows] == list(EVAL_FIXATIONS)
+    assert pooled["views"] == 40 and all(row["views"] == 8 for row in rows)
+    # every disc lies inside the image, so each fixation hides as many pixels: pooled MSE = mean of the rows'
+    mse = [10 ** (-row["psnr_hidden"] / 10) for row in rows]
+    assert -10 * math.log10(sum(mse) / len(mse)) == pytest.approx(pooled["psnr_hidden"], abs=0.02)
+    assert len({row["psnr_hidden"] for row in rows}) > 1  # each row is its own fixation
+    assert evaluate.main([str(path)]) == 0 and " at (" not in capsys.readouterr().out  # one row without the flag

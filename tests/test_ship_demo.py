@@ -41,6 +41,7 @@ def test_continuing_a_shipped_checkpoint_accumulates_images_and_history(tmp_path
     assert sum(h["images"] for h in meta.extra["history"]) == meta.extra["images_seen"]
     assert meta.extra["command"].startswith("python -m train.pretrain") and "--init-from" in meta.extra["command"]
     assert meta.demo and meta.mode == spec.mode and meta.epochs > before["epochs"]
+    assert meta.fixation == spec.fixation == "uniform" and "--fixation uniform" in entry["command"]  # its own policy
     report = stored_report(meta.metrics)
     assert report is not None and entry["after_gain"] == report.to_dict()["gain"]
     assert "probe" not in meta.metrics and "probe_runs" not in meta.metrics  # measured on the old weights

@@ -118,7 +118,7 @@ def write_table(folder: Path = SHIPPED_DIR) -> Path:
             latents.append(f"- `{spec.name}` ({images} images): mean cosine {cosine:.3f} over the hidden cells")
         paper = PAPER_ENTRY.get(spec.name)
         training.append(
-            f"| `{spec.name}` | {spec.label} | {images} | {extra.get('epochs_run', meta.epochs)} | "
+            f"| `{spec.name}` | {spec.label} | {meta.fixation} | {images} | {extra.get('epochs_run', meta.epochs)} | "
             f"{cell(extra.get('train_seconds', 0) / 60, '.0f')} min | {extra.get('device', '?')} | "
             f"{probe_cell(meta.metrics.get('probe') or {})} | {cell(PAPER_ACCURACY.get(paper or ''), '.1f')} | "
             f"{path.stat().st_size / 1e6:.1f} MB |"
@@ -172,7 +172,8 @@ sees the exact image, so it has no input column and no gain. "Harmonic inpaintin
 the hidden-region PSNR of a learning-free reference on the same views: every hidden pixel the
 average of its neighbours, the visible pixels fixed (`focusmim_core.explorer.inpainting`), the
 smoothest fill through what the network was shown. A network above it predicts more than a
-blur of its input; the foveal filter hides nothing, so it has none.
+blur of its input; the foveal filter hides nothing, so it has none. `--by-fixation` adds a
+row per fixation.
 
 {quality_header}
 {quality}
@@ -191,10 +192,13 @@ goal is measured by `--probe`, below):
 
 ## Training so far
 
-| file | masking | images seen | epochs | time | device | probe % (ours, procedural) | paper % (STL-10) | size |
-|---|---|---|---|---|---|---|---|---|
+| file | masking | fixations | images seen | epochs | time | device | probe % (procedural) | paper % (STL-10) | size |
+|---|---|---|---|---|---|---|---|---|---|
 {training}
 
+"Probe" is ours, on the procedural scenes (below). "Fixations" is where the eye looked in
+training (`--fixation`): `center` is the paper's; `uniform` draws a pixel anew each time an
+image is shown (the explorer and the held-out report fixate off the centre too).
 "Time" is the total wall time on the shared development machine, other work beside it.
 Every checkpoint is float16 safetensors with its metadata (and this history) in the JSON
 file beside it.

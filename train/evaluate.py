@@ -19,7 +19,7 @@ from pathlib import Path
 from focusmim_core import load_checkpoint
 from focusmim_core.checkpoints import sidecar_path, write_json
 from focusmim_core.errors import InputError
-from focusmim_core.explorer.evaluation import METRICS_KEY, ReconstructionReport, evaluate_reconstruction
+from focusmim_core.explorer.evaluation import EVAL_FIXATIONS, METRICS_KEY, ReconstructionReport, evaluate_reconstruction
 from train.cli import fail
 
 COLUMNS = (
@@ -68,20 +68,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fill", default=None, help="mean or blur (default: the checkpoint's own)")
     parser.add_argument("--write", action="store_true", help="store the report in each checkpoint's JSON metadata")
     parser.add_argument("--json", action="store_true", help="print one JSON object per checkpoint")
+    parser.add_argument(
+        "--by-fixation", action="store_true", help="also one row per fixation (the report pools all five)"
+    )
     args = parser.parse_args(argv)
     if not args.json:
         print(report_header())
     for path in args.checkpoints:
         try:
             model, meta = load_checkpoint(path)
-            ratio = meta.ratio if args.ratio is None else args.ratio
-            report = evaluate_reconstruction(model, args.mode or meta.mode, ratio, args.fill or meta.fill)
+            masking = args.mode or meta.mode, meta.ratio if args.ratio is None else args.ratio, args.fill or meta.fill
+            report = evaluate_reconstruction(model, *masking)
+            points = EVAL_FIXATIONS if args.by_fixation else ()
+            rows = [(point, evaluate_reconstruction(model, *masking, (point,))) for point in points]
         except InputError as error:  # CheckpointError included
             return fail(error)
-        if args.json:
-            print(json.dumps({"checkpoint": str(path), **report.to_dict()}), flush=True)
-        else:
-            print(report_row(path.stem, count_cell(meta.extra.get("images_seen")), report), flush=True)
+        images = count_cell(meta.extra.get("images_seen"))
+        for point, row in [(None, report), *rows]:
+            fields = {"checkpoint": str(path), **({"fixation": list(point)} if point else {}), **row.to_dict()}
+            name = path.stem if point is None else f"{path.stem} at {point}"
+            print(json.dumps(fields) if args.json else report_row(name, images, row), flush=True)
         if args.write:
             meta.metrics[METRICS_KEY] = report.to_dict()
             write_json(sidecar_path(path), meta.to_dict())

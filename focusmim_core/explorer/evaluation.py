@@ -20,6 +20,7 @@ Pooled means one MSE over every pixel of the region in all 40 views, then one PS
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
@@ -91,19 +92,23 @@ def _psnr(reconstruction: torch.Tensor, target: torch.Tensor, region: torch.Tens
     return -10.0 * math.log10(mse) if mse > 0 else None
 
 
-def gallery_views(mode: str, ratio: float, fill: str) -> list[ViewState]:
-    """The evaluation's views of each gallery photo: one per fixation in ``EVAL_FIXATIONS``."""
-    return [
-        ViewState(mode=mode, ratio=ratio, fill=fill, fixation=point, seed=EVAL_SEED) for point in EVAL_FIXATIONS
-    ]
+Fixations = Sequence[tuple[int, int]]  # (x, y) pixels
+
+
+def gallery_views(mode: str, ratio: float, fill: str, fixations: Fixations = EVAL_FIXATIONS) -> list[ViewState]:
+    """The evaluation's views of each gallery photo: one per fixation (default ``EVAL_FIXATIONS``)."""
+    return [ViewState(mode=mode, ratio=ratio, fill=fill, fixation=point, seed=EVAL_SEED) for point in fixations]
 
 
 @torch.no_grad()
-def evaluate_reconstruction(model: nn.Module, mode: str, ratio: float, fill: str = "mean") -> ReconstructionReport:
-    """The held-out reconstruction report of ``model`` under its own masking (8 photos x 5 fixations)."""
+def evaluate_reconstruction(
+    model: nn.Module, mode: str, ratio: float, fill: str = "mean", fixations: Fixations = EVAL_FIXATIONS
+) -> ReconstructionReport:
+    """The held-out reconstruction report of ``model`` under its own masking: 8 photos x ``fixations`` (the
+    report's 5 by default; one fixation gives that fixation's row of ``train.evaluate --by-fixation``)."""
     _, photos = gallery_images()
-    views = gallery_views(mode, ratio, fill)
-    images = photos.repeat_interleave(len(views), dim=0)  # (8 * 5, 3, 96, 96), photo-major
+    views = gallery_views(mode, ratio, fill, fixations)
+    images = photos.repeat_interleave(len(views), dim=0)  # (8 * F, 3, 96, 96), photo-major
     inputs, hidden = mask_views(images, views * photos.shape[0])
     shown = visible_pixels(hidden, mode)
     output, _ = reconstruct(model, inputs, shown)
