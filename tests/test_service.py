@@ -8,6 +8,7 @@ import torch
 
 import focusmim_core.explorer.catalog as catalog
 from focusmim_core import MODES, CheckpointMetadata, save_checkpoint
+from focusmim_core.checkpoints import list_checkpoints
 from focusmim_core.explorer.catalog import untrained_model
 from focusmim_core.explorer.service import compare_item, render_item, render_view, scanpath_item
 from focusmim_core.explorer.sources import ImageItem, gallery_item
@@ -61,3 +62,21 @@ def test_compare_and_scanpath_say_which_checkpoint_each_mode_used(tmp_path, monk
     untrained = scanpath_item(item, view, [(30, 40)], checkpoints=[], find=lambda pixels: "none.")
     assert untrained.checkpoint is None and any("untrained" in note for note in untrained.notes)
 
+
+
+def test_a_checkpoint_trained_at_the_centre_alone_says_so_when_fixated_elsewhere(tmp_path):
+    for name, fixation in (("centre", "center"), ("anywhere", "uniform")):
+        meta = CheckpointMetadata(mode="periphery", ratio=0.8, epochs=1, fixation=fixation)
+        save_checkpoint(tmp_path / f"{name}.safetensors", untrained_model(seed=1), meta)
+    listed = list_checkpoints(tmp_path)
+    item, find = gallery_item("coffee"), lambda pixels: "no segmenter in this test."
+
+    def notes(checkpoint: str, mode: str, fixation: tuple[int, int]) -> list[str]:
+        view = ViewState(image="coffee", mode=mode, fixation=fixation, checkpoint=checkpoint)
+        return [n for n in render_item(item, view, listed, find).notes if "trained with the eye at the centre" in n]
+
+    (note,) = notes(f"{tmp_path.name}/centre", "periphery", (30, 40))
+    assert note.startswith(f"{tmp_path.name}/centre was trained") and "--by-fixation" in note
+    assert notes(f"{tmp_path.name}/centre", "periphery", (48, 48)) == []  # where it was trained
+    assert notes(f"{tmp_path.name}/centre", "random_patches", (30, 40)) == []  # the fixation plays no part
+    assert notes(f"{tmp_path.name}/anywhere", "periphery", (30, 40)) == []  # trained on every fixation

@@ -21,6 +21,7 @@ from ..checkpoints import CheckpointInfo, load_checkpoint
 from ..data import to_uint8_image
 from ..data.images import load_image
 from ..errors import CheckpointError, InputError
+from ..fixations import center_fixation
 from ..masking import MODES
 from ..model import inference_model
 from ..segmentation import foreground_model
@@ -89,10 +90,23 @@ def network_for(view: ViewState, checkpoints: list[CheckpointInfo] | None = None
         return untrained_network(), None, [*notes, f"No checkpoint found: showing an {UNTRAINED_LABEL}. {TRAIN_HINT}"]
     path = choice.info.path
     try:
-        return load_network(str(path), path.stat().st_mtime), choice.info, notes
+        return load_network(str(path), path.stat().st_mtime), choice.info, [*notes, *fixation_notes(view, choice.info)]
     except (CheckpointError, OSError) as error:
         message = error if isinstance(error, CheckpointError) else f"{path.name} cannot be read ({error})."
         return untrained_network(), None, [*notes, f"{message} Showing an {UNTRAINED_LABEL}."]
+
+
+def fixation_notes(view: ViewState, info: CheckpointInfo) -> list[str]:
+    """A note when a checkpoint trained with the eye at the centre alone is shown a view fixated elsewhere."""
+    centre = center_fixation(IMAGE_SIZE, IMAGE_SIZE)
+    mode = MODES.get(view.mode)
+    if mode is None or not mode.uses_fixation or info.metadata.fixation != "center" or view.fixation in (None, centre):
+        return []
+    return [
+        f"{info.name} was trained with the eye at the centre {centre} only (the paper's setting): fixated elsewhere, "
+        "it sees views it never saw in training and reconstructs them less well "
+        "(`python -m train.evaluate --by-fixation` measures how much)."
+    ]
 
 
 def item_for(view: ViewState, upload: str | bytes | None = None) -> ImageItem:
