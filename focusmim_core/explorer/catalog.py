@@ -91,6 +91,7 @@ def describe(info: CheckpointInfo | None) -> dict[str, Any]:
         "mode": meta.mode,
         "ratio": meta.ratio,
         "fill": meta.fill,
+        "fixations in training": meta.fixation,
         "data": meta.data,
         "epochs": meta.epochs,
         "learning rate": meta.learning_rate,
