@@ -469,8 +469,17 @@ class Session:
         return Path(self.config.output_path)
 
 
+class RunStopped(Exception):
+    """SIGTERM or Ctrl-C stopped a run before its end; ``last.safetensors`` in ``output`` holds where it stood."""
+
+    def __init__(self, output: Path):
+        super().__init__(f"Stopped before the end; continue with --resume --output-path {output}.")
+        self.output = output
+
+
 def run(config: PretrainConfig) -> Path:
-    """Train as ``config`` says; returns the output folder. Raises ``InputError``/``DatasetError`` for bad input."""
+    """Train as ``config`` says; returns the output folder. Raises ``InputError``/``DatasetError`` for bad input,
+    ``RunStopped`` when a signal stopped it (its state saved)."""
     session = start_session(config)
     progress, ddp = session.progress, session.ddp
     bar = tqdm(
@@ -486,7 +495,7 @@ def run(config: PretrainConfig) -> Path:
                 epoch = train_one_epoch(session, bar, stop)
                 if epoch.stopped:
                     save_stopped(session)
-                    break
+                    raise RunStopped(session.output)
                 if progress.step == 0:  # the budget ran out before this epoch began
                     break
                 if not close_epoch(session, epoch):
@@ -781,6 +790,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         output = run(config)
         finished = True
+    except RunStopped as stop:  # saved where it stood: --resume continues to the same weights
+        output, finished = stop.output, True
     except InputError as error:  # DatasetError and CheckpointError included
         return fail(error)
     except OSError as error:  # a full disk or a folder that vanished while saving: the files before are intact

@@ -43,7 +43,7 @@ from focusmim_core.probe import probe_encoder, record_probe_result, synthetic_pr
 from train.cli import fail
 from train.demo_readme import PROBE_SIZES, write_table
 from train.demos import DEMOS, GOALS, DemoSpec
-from train.pretrain import PretrainConfig, run, with_own_defaults
+from train.pretrain import PretrainConfig, RunStopped, run, with_own_defaults
 
 
 def device_name() -> str:
@@ -430,14 +430,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+STOPPED_EXIT = 130  # SIGTERM or Ctrl-C: the run saved where it stood and nothing was shipped
+
+
 def main(argv: list[str] | None = None) -> int:
     """Train (or re-tabulate) the demo checkpoints."""
     args = build_parser().parse_args(argv)
+    try:
+        return train_chosen(args)
+    except InputError as error:
+        return fail(error)
+    except RunStopped as stop:
+        again = ("python -m train.ship_demo --continue --resume finishes the session" if args.resume_shipped
+                 else "run the same command to train afresh")  # fmt: skip
+        print(f"Stopped: {stop.output} is saved where it stood and nothing was shipped; {again}.", flush=True)
+        return STOPPED_EXIT
+
+
+def train_chosen(args: argparse.Namespace) -> int:
+    """What ``main`` does once the command line is read: continue, train afresh, probe, re-tabulate."""
     if args.resume_shipped and not args.table_only:
-        try:
-            return continue_all(args)
-        except InputError as error:
-            return fail(error)
+        return continue_all(args)
     if not args.table_only:
         base = base_config(args, epochs=args.epochs)
         for spec in chosen_demos(args):
