@@ -300,6 +300,24 @@ training adds. A 20-minute run at the reference README's periphery rate, 1e-3 (6
 gave +0.42 dB and was not shipped either. The periphery goals need the device's millions of
 images.
 
+Where the eye looked in training (2026-12-06). Every checkpoint had been trained with the eye at
+the centre only (the paper's `--fixation center`), while the held-out report fixates at (48, 48)
+and four points 18 px off it, and the explorer anywhere. `train.evaluate --by-fixation` showed
+what that cost: the 308,736-image `periphery_0.8` gained +1.36 dB at the centre and +0.3 to +0.4
+at the other four fixations (`foveate` +1.58 against +0.53 to +0.85, `blurry_periphery_0.8`
++2.42 against +1.38 to +1.56). Continued on uniform fixations (`DemoSpec.fixation`, 267,488
+images in 110 min at 5e-3 with a cosine, mixed data) the gain evened out, +0.6 / +0.6 / +0.4 /
++0.6 / +0.5 dB at (48, 48) / (30, 30) / (66, 30) / (30, 66) / (66, 66), pooled +0.52 -> +0.54,
+visible region 14.7 dB, probe +1.2 points over the random init (3 seeds; +0.9 before): shipped,
+and no longer better at the centre than elsewhere. It was +0.5 after 49,152, 106,496 and 155,648
+images of the run and +0.6 after 212,992: it rose in the cosine's last third. Starting the
+periphery model from the autoencoder's weights instead (25.5 dB whole image;
+24.2 dB on the disc when shown the periphery view) does not keep the disc: after 8,192 images of
+the periphery objective at 2e-3 the visible region was at 16.3 dB, after 16,384 at 14.2 (the
+gain +0.4, as from the periphery weights), and the run was stopped. Nothing in the loss holds
+the disc, so what the paper shows emerging there has to be learnt with the periphery, not
+inherited.
+
 Milder crops did not help: photo crops alone at crop scale (0.35, 1) instead of the paper's
 (0.08, 1), from the shipped weights at 2e-3 with a cosine (2026-12-03), had the gallery gain at
 +0.2 dB after 49,152 images (from +0.5), and the run was stopped.
