@@ -87,7 +87,7 @@ if rendered is None:
     checkpoint_notice([chosen], notes)
     st.error(render_error)
     st.stop()
-checkpoint_notice([rendered.checkpoint], rendered.notes)
+checkpoint_notice([rendered.checkpoint], rendered.notes, rendered.caveats)
 if rendered.foreground_note:
     st.info(rendered.foreground_note)
 panels, info = rendered.panels, rendered.checkpoint

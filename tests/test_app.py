@@ -166,7 +166,8 @@ def test_a_link_reproduces_the_view(checkpoint_dir):
     assert status(at) == "Showing periphery_square at fixation (12, 34)."
     assert at.slider(key="w_ratio").value == 0.6 and at.radio(key="w_fill").value == "blur"
     assert at.query_params["x"] == "12" and at.query_params["mode"] == "periphery_square"
-    assert not at.warning
+    assert not at.warning  # nothing is wrong; that its checkpoint saw the centre alone is a caption
+    assert "was trained with the eye at the centre (48, 48) only" in texts(at.caption)
 
 
 def test_nonsense_links_give_messages_and_defaults(checkpoint_dir):

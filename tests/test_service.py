@@ -73,7 +73,9 @@ def test_a_checkpoint_trained_at_the_centre_alone_says_so_when_fixated_elsewhere
 
     def notes(checkpoint: str, mode: str, fixation: tuple[int, int]) -> list[str]:
         view = ViewState(image="coffee", mode=mode, fixation=fixation, checkpoint=checkpoint)
-        return [n for n in render_item(item, view, listed, find).notes if "trained with the eye at the centre" in n]
+        rendered = render_item(item, view, listed, find)
+        assert rendered.caveats == [n for n in rendered.messages() if "trained with the eye at the centre" in n]
+        return rendered.caveats
 
     (note,) = notes(f"{tmp_path.name}/centre", "periphery", (30, 40))
     assert note.startswith(f"{tmp_path.name}/centre was trained") and "--by-fixation" in note

@@ -87,14 +87,17 @@ def held_out_summary(info: CheckpointInfo) -> str:
     return f", {report.summary()}" if report is not None else ""
 
 
-def checkpoint_notice(infos: Sequence[CheckpointInfo | None], notes: Sequence[str] = ()) -> None:
-    """Say what the networks are: demo checkpoints, the untrained fallback (in ``notes``), or trained ones."""
+def checkpoint_notice(
+    infos: Sequence[CheckpointInfo | None], notes: Sequence[str] = (), caveats: Sequence[str] = ()
+) -> None:
+    """Say what the networks are: demo checkpoints, the untrained fallback (in ``notes``), or trained ones;
+    ``caveats`` (``Rendered.caveats``) are shown beside the fallbacks, as things to know, not problems."""
     fallbacks = [n for n in notes if n.startswith("No checkpoint was trained for")]
     for note in notes:
         if note not in fallbacks:
             st.warning(note, icon=":material/warning:")
-    if fallbacks:  # a fallback, not a problem
-        st.caption(" ".join(fallbacks))
+    if fallbacks or caveats:  # a fallback, not a problem
+        st.caption(" ".join([*fallbacks, *caveats]))
     demos = sorted({info.name for info in infos if info is not None and info.metadata.demo})
     if demos:
         unique = {info.name: info for info in infos if info is not None and info.metadata.demo}

@@ -57,9 +57,14 @@ class Rendered:
         """The titled panel row as uint8 ``(H * scale, W * scale, 3)`` arrays (as the exports show it)."""
         return panel_images(self.panels, scale)
 
+    @property
+    def caveats(self) -> list[str]:
+        """Things to know about this view, not problems: a checkpoint trained at the centre, fixated elsewhere."""
+        return [] if self.checkpoint is None else fixation_notes(self.panels.settings, self.checkpoint)
+
     def messages(self) -> list[str]:
-        """Every note for the user: the network's, then the foreground's."""
-        return [*self.notes, *([self.foreground_note] if self.foreground_note else [])]
+        """Every note for the user: the network's, the view's caveats, then the foreground's."""
+        return [*self.notes, *self.caveats, *([self.foreground_note] if self.foreground_note else [])]
 
 
 @functools.lru_cache(maxsize=16)
@@ -90,7 +95,7 @@ def network_for(view: ViewState, checkpoints: list[CheckpointInfo] | None = None
         return untrained_network(), None, [*notes, f"No checkpoint found: showing an {UNTRAINED_LABEL}. {TRAIN_HINT}"]
     path = choice.info.path
     try:
-        return load_network(str(path), path.stat().st_mtime), choice.info, [*notes, *fixation_notes(view, choice.info)]
+        return load_network(str(path), path.stat().st_mtime), choice.info, notes
     except (CheckpointError, OSError) as error:
         message = error if isinstance(error, CheckpointError) else f"{path.name} cannot be read ({error})."
         return untrained_network(), None, [*notes, f"{message} Showing an {UNTRAINED_LABEL}."]
