@@ -1,8 +1,10 @@
-"""Shared test fixtures: small images, a deterministic model, temporary STL-10 files."""
+"""Shared test fixtures: small images, a deterministic model, temporary STL-10 files, a trainer stopped by SIGTERM."""
 
 from __future__ import annotations
 
 import os
+import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,3 +30,26 @@ def model() -> torch.nn.Module:
 
     torch.manual_seed(0)
     return Autoencoder().eval()
+
+
+@pytest.fixture
+def sigterm_at_step(monkeypatch) -> Callable[[int | None], None]:
+    """``sigterm_at_step(n)``: the trainer (``train.pretrain.train_step``) raises SIGTERM after its n-th step
+    from now; ``sigterm_at_step(None)``: it trains normally again."""
+    from train import pretrain
+
+    real_step = pretrain.train_step
+
+    def arrange(step: int | None) -> None:
+        calls = {"n": 0}
+
+        def step_then_sigterm(*args, **kwargs):
+            result = real_step(*args, **kwargs)
+            calls["n"] += 1
+            if calls["n"] == step:
+                signal.raise_signal(signal.SIGTERM)
+            return result
+
+        monkeypatch.setattr(pretrain, "train_step", real_step if step is None else step_then_sigterm)
+
+    return arrange

@@ -7,7 +7,6 @@ import itertools
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -73,25 +72,15 @@ def test_training_lowers_the_loss(tmp_path):
     assert best["metrics"]["loss"] == pytest.approx(min(losses))
 
 
-def test_interrupted_and_resumed_run_ends_with_the_same_weights(tmp_path, monkeypatch):
+def test_interrupted_and_resumed_run_ends_with_the_same_weights(tmp_path, sigterm_at_step):
     args = [*TINY, "--limit", "12", "--epochs", "3", "--masking-mode", "random_patches", "--fixation", "uniform"]
     assert pretrain.main([*args, "--output-path", str(tmp_path / "straight")]) == 0
 
-    real_step = pretrain.train_step
-    calls = {"n": 0}
-
-    def step_then_sigterm(*a, **k):
-        result = real_step(*a, **k)
-        calls["n"] += 1
-        if calls["n"] == 4:  # mid-epoch 2 (3 steps per epoch)
-            signal.raise_signal(signal.SIGTERM)
-        return result
-
-    monkeypatch.setattr(pretrain, "train_step", step_then_sigterm)
+    sigterm_at_step(4)  # mid-epoch 2 (3 steps per epoch)
     interrupted = tmp_path / "interrupted"
     assert pretrain.main([*args, "--output-path", str(interrupted)]) == 0
     assert len((interrupted / "metrics.jsonl").read_text().splitlines()) == 1  # stopped inside epoch 2
-    monkeypatch.setattr(pretrain, "train_step", real_step)
+    sigterm_at_step(None)
     assert pretrain.main([*args, "--output-path", str(interrupted)]) == 2  # refuses to overwrite without --resume
     assert pretrain.main([*args, "--output-path", str(interrupted), "--resume"]) == 0
 

@@ -63,7 +63,6 @@ def test_compare_and_scanpath_say_which_checkpoint_each_mode_used(tmp_path, monk
     assert untrained.checkpoint is None and any("untrained" in note for note in untrained.notes)
 
 
-
 def test_a_checkpoint_trained_at_the_centre_alone_says_so_when_fixated_elsewhere(tmp_path):
     for name, fixation in (("centre", "center"), ("anywhere", "uniform")):
         meta = CheckpointMetadata(mode="periphery", ratio=0.8, epochs=1, fixation=fixation)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from processes import failure_report
 from focusmim_core import load_checkpoint
 from focusmim_core.checkpoints import SHIPPED_DIR, read_state_dict
 from focusmim_core.explorer.evaluation import stored_report
-from train import pretrain, ship_demo
+from train import ship_demo
 from train.demos import DEMOS
 from train.pretrain import PretrainConfig
 
@@ -133,7 +132,7 @@ def test_an_explicit_learning_rate_replaces_every_chosen_checkpoints_own_rate():
     assert spec.learning_rate == 1e-3 and ship_demo.base_config(args).learning_rate == 1e-3
 
 
-def test_a_stopped_continue_session_ships_nothing_until_resumed(tmp_path, monkeypatch, capsys):
+def test_a_stopped_continue_session_ships_nothing_until_resumed(tmp_path, sigterm_at_step, capsys):
     """SIGTERM (or Ctrl-C) mid-run: the run saves where it stood, nothing is shipped, --resume finishes it."""
     name = "blurry_patches_0.6"
     folder, runs = tmp_path / "checkpoints", tmp_path / "runs"
@@ -141,16 +140,7 @@ def test_a_stopped_continue_session_ships_nothing_until_resumed(tmp_path, monkey
     for suffix in (".safetensors", ".json"):
         shutil.copy(SHIPPED_DIR / f"{name}{suffix}", folder / f"{name}{suffix}")
     shipped = (folder / f"{name}.json").read_text()
-    real_step, calls = pretrain.train_step, {"n": 0}
-
-    def step_then_sigterm(*a, **k):
-        result = real_step(*a, **k)
-        calls["n"] += 1
-        if calls["n"] == 3:
-            signal.raise_signal(signal.SIGTERM)
-        return result
-
-    monkeypatch.setattr(pretrain, "train_step", step_then_sigterm)
+    sigterm_at_step(3)
     args = ["--continue", "--checkpoints", str(folder), "--runs", str(runs)]
     start = [*args, "--budget-minutes", "0.2", "--size", "16", "--batch-size", "4", "--only", name, "--always-ship"]
     assert ship_demo.main(start) == ship_demo.STOPPED_EXIT
@@ -159,6 +149,6 @@ def test_a_stopped_continue_session_ships_nothing_until_resumed(tmp_path, monkey
     (run_folder,) = runs.glob(f"*/{name}")
     assert (folder / f"{name}.json").read_text() == shipped and not (run_folder / ship_demo.SHIPPED_MARK).exists()
     assert (run_folder / "last.safetensors").is_file()
-    monkeypatch.setattr(pretrain, "train_step", real_step)
+    sigterm_at_step(None)
     assert ship_demo.main([*args, "--resume"]) == 0
     assert (run_folder / ship_demo.SHIPPED_MARK).is_file() and (folder / f"{name}.json").read_text() != shipped
