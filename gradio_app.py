@@ -49,6 +49,7 @@ from focusmim_core.explorer.figures import (  # noqa: E402
 from focusmim_core.explorer.render import harmonic_caption, harmonic_reference  # noqa: E402
 from focusmim_core.explorer.service import (  # noqa: E402
     SOURCES,
+    Compared,
     Rendered,
     compare_item,
     item_for,
@@ -175,8 +176,12 @@ def metrics_markdown(rendered: Rendered) -> str:
     ]  # fmt: skip
     lines = [f"- **{name}**: {format(value, fmt) if value is not None else 'n/a'}" for name, value, fmt in cells]
     name = rendered.checkpoint.name if rendered.checkpoint else "untrained network"
-    notes = "".join(f"\n\n> {note}" for note in rendered.messages())
-    return f"{rendered.item.caption}, checkpoint **{name}**\n\n" + "\n".join(lines) + notes
+    return f"{rendered.item.caption}, checkpoint **{name}**\n\n" + "\n".join(lines) + quoted(rendered.messages())
+
+
+def quoted(notes: list[str]) -> str:
+    """Notes for the user as Markdown block quotes, each its own paragraph ("" for none)."""
+    return "".join(f"\n\n> {note}" for note in notes)
 
 
 def explore_at(evt: gr.SelectData, *inputs) -> tuple:
@@ -250,7 +255,8 @@ def render_api(
 
 
 def compare(*controls) -> tuple:
-    """Compare tab: every mode's input, reconstruction and error, the metrics table and the ratio sweep plot."""
+    """Compare tab: every mode's input, reconstruction and error, the metrics table, the ratio sweep plot and the
+    notes (Markdown)."""
     upload, *rest = controls
     view = view_of(*rest)
     try:
@@ -258,6 +264,12 @@ def compare(*controls) -> tuple:
         compared, curves = compare_item(item, view), sweep_item(item, view)
     except InputError as error:
         raise gr.Error(str(error)) from None
+    table = pd.DataFrame(mode_table(compared.panels, compared.names)).style.format(precision=4, na_rep="–")
+    return compare_tiles(compared), table, ratio_sweep_chart(curves, "masked_mse"), quoted(compared.messages())
+
+
+def compare_tiles(compared: Compared) -> list[tuple[str, str]]:
+    """Every mode's input, reconstruction and squared error (one colour scale) as titled PNG files."""
     top = max(float(p.error_map.max()) for p in compared.panels)
     tiles = []
     for mode, panels in zip(compared.modes, compared.panels, strict=True):
@@ -265,19 +277,22 @@ def compare(*controls) -> tuple:
         shown = (panels.masked_input, panels.reconstruction, colour_map(panels.error_map, top))
         titles = (f"{name}: input", f"{name}: reconstruction", f"{name}: squared error")
         tiles += [(png_file(pixelated(image, PANEL_SCALE)), title) for image, title in zip(shown, titles, strict=True)]
-    table = pd.DataFrame(mode_table(compared.panels, compared.names)).style.format(precision=4, na_rep="–")
-    return tiles, table, ratio_sweep_chart(curves, "masked_mse")
+    return tiles
 
 
 def compare_api(
     image: str | None, gallery: str, x: float, y: float, ratio: float, fill: str, seed: float,
     request: gr.Request | None = None,
 ) -> tuple:  # fmt: skip
-    """API ``compare``: every mode at one fixation -> the input/reconstruction/error tiles (PNG) and the metrics."""
+    """API ``compare``: every mode at one fixation -> the input/reconstruction/error tiles (PNG), the metrics (in
+    full, not as displayed) and the notes for the user."""
     api_session(request)
-    tiles, table, _ = compare(image, "upload" if image else "gallery", gallery, 0, x, y, "periphery", ratio, fill,
-                              seed, False, 0, 0, "auto")  # fmt: skip
-    return tiles, {"rows": table.data.to_dict(orient="records")}  # the numbers in full, not as displayed
+    view = view_of("upload" if image else "gallery", gallery, 0, x, y, "periphery", ratio, fill, seed, False, 0, 0, "")
+    try:
+        compared = compare_item(item_for(view, image), view)
+    except InputError as error:
+        raise gr.Error(str(error)) from None
+    return compare_tiles(compared), {"rows": mode_table(compared.panels, compared.names), "notes": compared.messages()}
 
 
 def sweep_api(
@@ -313,6 +328,7 @@ def scanpath(path: list, *controls) -> tuple:
     clickable = png_file(draw_markers(pixelated(result.item.image, CLICK_SCALE), points, CLICK_SCALE, colours))
     glimpses = glimpse_files(result)
     where = f"Suggested next fixation: {result.suggestion}." if result.suggestion else "Nothing left to reveal."
+    where += quoted(result.messages())
     suggestion = list(result.suggestion) if result.suggestion else None
     chart = scanpath_chart(result.curves, result.metric)
     return clickable, glimpses, chart, where, suggestion, gr.update(interactive=suggestion is not None)
@@ -351,7 +367,8 @@ def scanpath_api(
     except InputError as error:
         raise gr.Error(str(error)) from None
     glimpses = glimpse_files(result)
-    return glimpses, {"curves": result.curves, "metric": result.metric, "suggestion": result.suggestion}
+    found = {"curves": result.curves, "metric": result.metric, "suggestion": result.suggestion}
+    return glimpses, {**found, "notes": result.messages()}
 
 
 def follow_suggestion(path: list, suggestion: list | None) -> list:
@@ -435,6 +452,7 @@ def build() -> gr.Blocks:
                     tiles = panel_gallery("Every mode: input, reconstruction, squared error", 6)
                     table = gr.Dataframe(label="Metrics per mode", interactive=False)
                     sweep_plot = gr.Plot(label="Error vs masking ratio")
+                    compare_notes = gr.Markdown()
                 with gr.Tab("Scanpath") as scan_tab:
                     path, suggested = gr.State([]), gr.State(None)  # fixations [[x, y], ...]; the next one
                     gr.Markdown("Each click adds a fixation (latest red, earlier yellow); green: where to look next.")
@@ -457,7 +475,7 @@ def build() -> gr.Blocks:
                 control.change(explore, inputs, outputs, **shared)
         for control in (x, y):
             control.submit(explore, inputs, outputs, **shared)
-        compare_tab.select(compare, controls, [tiles, table, sweep_plot], **shared)
+        compare_tab.select(compare, controls, [tiles, table, sweep_plot, compare_notes], **shared)
         scan_outputs = [scan_image, glimpses, curve, where, suggested, follow]
         redraw = {"fn": scanpath, "inputs": [path, *controls], "outputs": scan_outputs, **shared}
         scan_tab.select(**redraw)

@@ -25,7 +25,7 @@ try:
 except InputError as error:
     st.error(str(error))
     st.stop()
-checkpoint_notice(list(compared.checkpoints.values()), compared.notes)
+checkpoint_notice(list(compared.checkpoints.values()), compared.notes, compared.caveats)
 if compared.foreground_note:
     st.info(compared.foreground_note)
 

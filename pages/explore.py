@@ -83,8 +83,8 @@ with left:
     st.caption(f"{item.caption}. **Click to move the fixation** (red); cyan: covert-attention point.")
 
 if rendered is None:
-    _, chosen, notes = state.network(mode, fill)
-    checkpoint_notice([chosen], notes)
+    network = state.network(mode, fill)
+    checkpoint_notice([network.info], network.notes, network.substitutions)
     st.error(render_error)
     st.stop()
 checkpoint_notice([rendered.checkpoint], rendered.notes, rendered.caveats)

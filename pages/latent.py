@@ -53,8 +53,9 @@ st.title("Latent space")
 item, problems = state.current_item()
 state.show_messages(state.link_messages() + problems)
 view = state.view()
-model, info, notes = state.network(view.mode, view.fill)
-checkpoint_notice([info], notes)
+network = state.network(view.mode, view.fill)
+model, info = network.model, network.info
+checkpoint_notice([info], network.notes, network.substitutions)
 try:
     panels = render(item.image, view, model)
 except InputError as error:
@@ -83,10 +84,10 @@ cut = c2.radio("Colour the t-SNE by", SEGMENTATION_CUTS, index=1, horizontal=Tru
                format_func=lambda k: f"{k} clusters")  # fmt: skip
 shown = [(info.name if info else "untrained", latent)]
 if other_name != NONE:
-    other_model, other_info, other_notes = state.network(view.mode, view.fill, selection=other_name)
-    state.show_messages(other_notes)
-    other = render(item.image, view, other_model)
-    shown.append((other_info.name if other_info else "untrained", other.latent))
+    other_network = state.network(view.mode, view.fill, selection=other_name)
+    state.show_messages(other_network.notes)
+    other = render(item.image, view, other_network.model)
+    shown.append((other_network.info.name if other_network.info else "untrained", other.latent))
 for column, (name, code) in zip(st.columns(len(shown), gap="large"), shown, strict=True):
     with column:
         segmentation_panel(item.image, code, name, cut, f"tsne_{len(shown)}_{name}")

@@ -91,12 +91,12 @@ with left:
     if suggestion:
         st.caption(f"Suggested next fixation: ({suggestion[0]}, {suggestion[1]}).")
 if result:
-    checkpoint_notice([result.checkpoint], result.notes)
+    checkpoint_notice([result.checkpoint], result.notes, result.caveats)
     if result.foreground_note:
         st.info(result.foreground_note)
 else:
-    _, info, notes = state.network(mode, view.fill)
-    checkpoint_notice([info], notes)
+    network = state.network(mode, view.fill)
+    checkpoint_notice([network.info], network.notes, network.substitutions)
 
 if not panels:
     st.info("Click on the image to place the first fixation.")

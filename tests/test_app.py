@@ -349,6 +349,9 @@ def test_compare_renders_every_mode_and_the_ratio_sweep(checkpoint_dir):
                                    "Masked periphery (square)", "Foveal filter"]
     assert table["masked MSE"].notna().all()
     assert len(at.image) >= 15  # input, reconstruction and error of five modes
+    captions = texts(at.caption)  # fixated at (30, 30): the fixture's checkpoints were trained at the centre
+    assert "ckpts/periphery_0.8 was trained with the eye at the centre (48, 48) only" in captions
+    assert "No checkpoint was trained for foveate" in captions and not at.warning  # stand-ins are not problems
     sweep = json.loads(at.get("plotly_chart")[-1].proto.spec)
     assert len(sweep["data"]) == 5
     at.radio(key="w_sweep_metric").set_value("foreground_mse").run()
@@ -410,6 +413,7 @@ def test_scanpath_glimpses_suggestion_undo_and_clear(checkpoint_dir):
     at.switch_page("pages/scanpath.py").run()
     assert not at.exception
     assert "after 2" in texts(at.markdown)
+    assert "ckpts/periphery_0.8 was trained with the eye at the centre" in texts(at.caption)
     suggestion = next(c.value for c in at.caption if c.value.startswith("Suggested next fixation"))
     at.button[0].click().run()  # look where suggested
     assert len(at.session_state["scanpath"]) == 3

@@ -19,7 +19,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 import gradio_app
-from focusmim_core.explorer.service import render_view
+from focusmim_core.explorer.service import compare_item, item_for, render_view, scanpath_item
 from focusmim_core.explorer.viewstate import ViewState
 
 API = ("coffee", 30, 40, "periphery", 0.8, "mean", 0, -1, -1, "auto")  # gallery, x, y, mode, ... checkpoint
@@ -138,9 +138,11 @@ def test_an_upload_over_the_size_limit_is_refused_with_the_limit_named(client, t
 def test_the_compare_and_sweep_endpoints_cover_every_mode(client):
     from focusmim_core.masking import MODES
 
-    tiles, table = client.predict(None, "coffee", 48, 48, 0.6, "mean", 0, api_name="/compare")
+    tiles, table = client.predict(None, "coffee", 30, 40, 0.6, "mean", 0, api_name="/compare")
     assert len(tiles) == 3 * len(MODES) and tiles[0]["caption"].endswith(": input")
     assert [row["mode"] for row in table["rows"]] == [spec.label for spec in MODES.values()]
+    view = ViewState(image="coffee", fixation=(30, 40), ratio=0.6)
+    assert table["notes"] == compare_item(item_for(view), view).messages() != []  # a fallback at least
     curves = client.predict(None, "coffee", 48, 48, "mean", 0, "masked_mse", api_name="/sweep")
     assert set(curves) == set(MODES)  # keyed by mode name, not by label
     ratios = next(iter(curves.values()))["ratios"]
@@ -179,6 +181,8 @@ def test_the_scanpath_endpoint_and_handlers(client):
     assert [g["caption"] for g in glimpses] == ["after 1", "after 2"]
     assert set(info["curves"]) == {"your scanpath", "suggested (model's own error)", "random"}
     assert all(len(curve) == 2 for curve in info["curves"].values()) and len(info["suggestion"]) == 2
+    view = ViewState(image="coffee", mode="periphery", ratio=0.9)
+    assert info["notes"] == scanpath_item(item_for(view), view, [(30, 40), (60, 50)]).messages()
     with pytest.raises(Exception, match="must be JSON like"):
         client.predict(None, "coffee", "30, 40", "periphery", 0.9, "mean", api_name="/scanpath")
     path = gradio_app.add_fixation([[1, 2]], gr.SelectData(None, {"index": [52, 103], "value": None}))

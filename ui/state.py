@@ -78,7 +78,7 @@ def checkpoints() -> list[CheckpointInfo]:
     return _checkpoints(tuple(str(f) for f in checkpoint_folders()))
 
 
-def network(mode: str, fill: str, selection: str | None = None) -> tuple[torch.nn.Module, CheckpointInfo | None, list]:
+def network(mode: str, fill: str, selection: str | None = None) -> service.Network:
     """The network for a mode (the view's checkpoint choice), the checkpoint used, and notes for the user."""
     chosen = replace(view(), mode=mode, fill=fill, checkpoint=selection or view().checkpoint)
     return service.network_for(chosen, checkpoints())

@@ -90,14 +90,13 @@ def held_out_summary(info: CheckpointInfo) -> str:
 def checkpoint_notice(
     infos: Sequence[CheckpointInfo | None], notes: Sequence[str] = (), caveats: Sequence[str] = ()
 ) -> None:
-    """Say what the networks are: demo checkpoints, the untrained fallback (in ``notes``), or trained ones;
-    ``caveats`` (``Rendered.caveats``) are shown beside the fallbacks, as things to know, not problems."""
-    fallbacks = [n for n in notes if n.startswith("No checkpoint was trained for")]
+    """Say what the networks are: demo checkpoints, the untrained fallback, or trained ones; ``notes`` (problems:
+    a checkpoint not found or unreadable) as warnings, ``caveats`` (``Rendered.caveats``: a substitute checkpoint,
+    a fixation never trained on) as a caption, things to know, not problems."""
     for note in notes:
-        if note not in fallbacks:
-            st.warning(note, icon=":material/warning:")
-    if fallbacks or caveats:  # a fallback, not a problem
-        st.caption(" ".join([*fallbacks, *caveats]))
+        st.warning(note, icon=":material/warning:")
+    if caveats:
+        st.caption(" ".join(caveats))
     demos = sorted({info.name for info in infos if info is not None and info.metadata.demo})
     if demos:
         unique = {info.name: info for info in infos if info is not None and info.metadata.demo}

@@ -41,10 +41,12 @@ def available_checkpoints(folders: list[Path] | None = None) -> list[CheckpointI
 
 @dataclass(frozen=True)
 class Choice:
-    """The checkpoint picked for a mode (``None``: none exists) and a note for the user, if any."""
+    """The checkpoint picked for a mode (``None``: none exists), a problem to report (``note``: the one asked for
+    is not there) and ``substitute``: that another mode's checkpoint stands in, since none was trained for it."""
 
     info: CheckpointInfo | None
     note: str | None = None
+    substitute: str | None = None
 
 
 def choose(selection: str, mode: str, fill: str, checkpoints: list[CheckpointInfo]) -> Choice:
@@ -52,7 +54,7 @@ def choose(selection: str, mode: str, fill: str, checkpoints: list[CheckpointInf
 
     Files whose metadata could not be read are never chosen, not even by name.
     """
-    note = None
+    note = substitute = None
     if selection != AUTO:
         for info in checkpoints:
             if info.name == selection and info.error is None:
@@ -62,10 +64,8 @@ def choose(selection: str, mode: str, fill: str, checkpoints: list[CheckpointInf
     if info is None:
         info = default_checkpoint("none", fill, checkpoints) or next((c for c in checkpoints if c.described), None)
         if info is not None:
-            note = (note + " " if note else "") + (
-                f"No checkpoint was trained for {mode}; showing {info.name} ({info.metadata.title()})."
-            )
-    return Choice(info, note)
+            substitute = f"No checkpoint was trained for {mode}; showing {info.name} ({info.metadata.title()})."
+    return Choice(info, note, substitute)
 
 
 def untrained_model(seed: int = 0) -> Autoencoder:

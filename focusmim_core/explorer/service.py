@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -39,12 +39,34 @@ SOURCES = ("gallery", "synthetic", "upload")  # what a visitor can pick here (ST
 Finder = Callable[[np.ndarray], np.ndarray | str]  # uint8 (H, W, 3) pixels -> foreground (H, W) or why not
 
 
+class Messages:
+    """What a result tells the user, mixed into the results below: ``notes`` (problems with the networks), then
+    ``caveats`` (things to know, not problems), then ``foreground_note`` (why there is no foreground map)."""
+
+    notes: list[str]
+    substitutions: list[str]  # another mode's checkpoint stands in (``Network.substitutions``)
+    foreground_note: str | None
+
+    def fixation_caveats(self) -> list[str]:
+        """Checkpoints trained at the centre alone shown a view fixated elsewhere (``fixation_notes``)."""
+        return []
+
+    @property
+    def caveats(self) -> list[str]:
+        """Things to know, not problems: substitute checkpoints, then the fixation caveats."""
+        return [*self.substitutions, *self.fixation_caveats()]
+
+    def messages(self) -> list[str]:
+        """Every note for the user: the problems, the caveats, then the foreground's."""
+        return [*self.notes, *self.caveats, *([self.foreground_note] if self.foreground_note else [])]
+
+
 @dataclass
-class Rendered:
+class Rendered(Messages):
     """One rendered view: its image, the panels, the checkpoint used (None: untrained) and notes for the user.
 
-    ``notes``: about the network (fallbacks, unreadable files); ``foreground_note``: why there is no
-    foreground map, if there is none.
+    ``notes``: problems with the network (not found, unreadable); ``substitutions``: another mode's checkpoint
+    standing in; ``foreground_note``: why there is no foreground map, if there is none.
     """
 
     item: ImageItem
@@ -52,19 +74,15 @@ class Rendered:
     checkpoint: CheckpointInfo | None
     notes: list[str]
     foreground_note: str | None = None
+    substitutions: list[str] = field(default_factory=list)
 
     def images(self, scale: int = 3) -> list[tuple[str, np.ndarray]]:
         """The titled panel row as uint8 ``(H * scale, W * scale, 3)`` arrays (as the exports show it)."""
         return panel_images(self.panels, scale)
 
-    @property
-    def caveats(self) -> list[str]:
-        """Things to know about this view, not problems: a checkpoint trained at the centre, fixated elsewhere."""
-        return [] if self.checkpoint is None else fixation_notes(self.panels.settings, self.checkpoint)
-
-    def messages(self) -> list[str]:
-        """Every note for the user: the network's, the view's caveats, then the foreground's."""
-        return [*self.notes, *self.caveats, *([self.foreground_note] if self.foreground_note else [])]
+    def fixation_caveats(self) -> list[str]:
+        """The view's checkpoint, if trained at the centre alone and fixated elsewhere."""
+        return fixation_notes([self.panels], {self.panels.settings.mode: self.checkpoint})
 
 
 @functools.lru_cache(maxsize=16)
@@ -79,37 +97,56 @@ def untrained_network() -> nn.Module:
     return inference_model(untrained_model())
 
 
-Network = tuple[nn.Module, CheckpointInfo | None, list[str]]  # the network, its checkpoint (None: untrained), notes
+@dataclass(frozen=True)
+class Network:
+    """The network a view uses: the module, its checkpoint (None: the untrained fallback), ``notes`` (problems:
+    a checkpoint not found or unreadable) and ``substitutions`` (not problems: another mode's checkpoint stands in)."""
+
+    model: nn.Module
+    info: CheckpointInfo | None
+    notes: list[str]
+    substitutions: list[str]
 
 
 def network_for(view: ViewState, checkpoints: list[CheckpointInfo] | None = None) -> Network:
-    """The network a view uses (its checkpoint, or the default for its mode and fill), the checkpoint, notes.
+    """The network a view uses (its checkpoint, or the default for its mode and fill).
 
     ``checkpoints``: the ones to choose from (default: every configured folder, scanned now). A
     checkpoint that does not load gives a message and the untrained fallback.
     """
     listed = available_checkpoints() if checkpoints is None else checkpoints
     choice = choose(view.checkpoint or AUTO, view.mode, view.fill, listed)
-    notes = [choice.note] if choice.note else []
+    notes, substitutions = [choice.note] if choice.note else [], [choice.substitute] if choice.substitute else []
     if choice.info is None:
-        return untrained_network(), None, [*notes, f"No checkpoint found: showing an {UNTRAINED_LABEL}. {TRAIN_HINT}"]
+        notes.append(f"No checkpoint found: showing an {UNTRAINED_LABEL}. {TRAIN_HINT}")
+        return Network(untrained_network(), None, notes, substitutions)
     path = choice.info.path
     try:
-        return load_network(str(path), path.stat().st_mtime), choice.info, notes
+        return Network(load_network(str(path), path.stat().st_mtime), choice.info, notes, substitutions)
     except (CheckpointError, OSError) as error:
         message = error if isinstance(error, CheckpointError) else f"{path.name} cannot be read ({error})."
-        return untrained_network(), None, [*notes, f"{message} Showing an {UNTRAINED_LABEL}."]
+        return Network(untrained_network(), None, [*notes, f"{message} Showing an {UNTRAINED_LABEL}."], [])
 
 
-def fixation_notes(view: ViewState, info: CheckpointInfo) -> list[str]:
-    """A note when a checkpoint trained with the eye at the centre alone is shown a view fixated elsewhere."""
+def centre_only(mode: str, info: CheckpointInfo | None) -> bool:
+    """Whether ``info`` was trained with the eye at the centre alone, in a mode where the fixation plays a part."""
+    spec = MODES.get(mode)
+    return info is not None and spec is not None and spec.uses_fixation and info.metadata.fixation == "center"
+
+
+def fixation_notes(panels: Sequence[Panels], infos: Mapping[str, CheckpointInfo | None]) -> list[str]:
+    """One note naming the checkpoints (``infos``: mode -> checkpoint) trained with the eye at the centre alone
+    that are shown a view (one of ``panels``) fixated elsewhere; none when there are none."""
     centre = center_fixation(IMAGE_SIZE, IMAGE_SIZE)
-    mode = MODES.get(view.mode)
-    if mode is None or not mode.uses_fixation or info.metadata.fixation != "center" or view.fixation in (None, centre):
+    off_centre = [p.settings.mode for p in panels if p.settings.fixation not in (None, centre)]
+    names = sorted({info.name for mode in off_centre if centre_only(mode, info := infos.get(mode))})
+    if not names:
         return []
+    one = len(names) == 1
     return [
-        f"{info.name} was trained with the eye at the centre {centre} only (the paper's setting): fixated elsewhere, "
-        "it sees views it never saw in training and reconstructs them less well "
+        f"{', '.join(names)} {'was' if one else 'were'} trained with the eye at the centre {centre} only (the paper's "
+        f"setting): fixated elsewhere, {'it sees' if one else 'they see'} views never seen in training and "
+        f"{'reconstructs' if one else 'reconstruct'} them less well "
         "(`python -m train.evaluate --by-fixation` measures how much)."
     ]
 
@@ -173,7 +210,7 @@ def render_item(
     network = network_for(settings, checkpoints)
     if settings.source == "upload":
         return _render(item, settings, network, find or rembg_foreground)
-    key = (settings, item.caption, file_version(network[1]))
+    key = (settings, item.caption, file_version(network.info))
     with _rendered_lock:
         cached = _rendered.get(key)
         if cached is not None:
@@ -194,14 +231,13 @@ def render_view(view: ViewState, upload: str | bytes | None = None) -> Rendered:
 
 @torch.no_grad()
 def _render(item: ImageItem, view: ViewState, network: Network, find: Finder) -> Rendered:
-    model, info, notes = network
     foreground, note = foreground_of(item, find)
-    panels = render_batch(item.image, [view], model, foreground=foreground)[0]
-    return Rendered(item, panels, info, notes, note)
+    panels = render_batch(item.image, [view], network.model, foreground=foreground)[0]
+    return Rendered(item, panels, network.info, network.notes, note, network.substitutions)
 
 
 @dataclass
-class Compared:
+class Compared(Messages):
     """Every masking mode of one view: its image, one ``Panels`` per mode, each mode's checkpoint and notes."""
 
     item: ImageItem
@@ -210,23 +246,29 @@ class Compared:
     checkpoints: dict[str, CheckpointInfo | None]
     notes: list[str]
     foreground_note: str | None = None
+    substitutions: list[str] = field(default_factory=list)
 
     @property
     def names(self) -> dict[str, str]:
         """Each mode's checkpoint name (``untrained`` for the fallback)."""
         return {mode: info.name if info else "untrained" for mode, info in self.checkpoints.items()}
 
+    def fixation_caveats(self) -> list[str]:
+        """The modes' checkpoints trained at the centre alone, if fixated elsewhere."""
+        return fixation_notes(self.panels, self.checkpoints)
+
 
 def networks_by_mode(
     view: ViewState, modes: list[str], checkpoints: list[CheckpointInfo] | None = None
-) -> tuple[dict[str, nn.Module], dict[str, CheckpointInfo | None], list[str]]:
-    """One network per mode (the view's checkpoint, or each mode's default), their checkpoints and notes."""
-    models, infos, notes = {}, {}, []
+) -> dict[str, Network]:
+    """One network per mode: the view's checkpoint, or each mode's default."""
     listed = available_checkpoints() if checkpoints is None else checkpoints  # scanned once for every mode
-    for mode in modes:
-        models[mode], infos[mode], mode_notes = network_for(replace(view, mode=mode), listed)
-        notes += [n for n in mode_notes if n not in notes]
-    return models, infos, notes
+    return {mode: network_for(replace(view, mode=mode), listed) for mode in modes}
+
+
+def unique(lists: Iterable[list[str]]) -> list[str]:
+    """The strings of several lists in order, each once."""
+    return list(dict.fromkeys(text for texts in lists for text in texts))
 
 
 @torch.no_grad()
@@ -235,12 +277,14 @@ def compare_item(
 ) -> Compared:
     """The view's image and fixation under every mode (the view's ratio where a mode takes one), batched per network."""
     modes = list(MODES)
-    models, infos, notes = networks_by_mode(view, modes, checkpoints)
+    networks = networks_by_mode(view, modes, checkpoints)
     ratios = {m: (view.ratio if MODES[m].uses_ratio else MODES[m].default_ratio) for m in modes}
     base = replace(view_settings(view), attention=None)
     foreground, note = foreground_of(item, find or rembg_foreground)
-    panels = render_modes(item.image, base, models, modes, foreground, ratios)
-    return Compared(item, modes, panels, infos, notes, note)
+    panels = render_modes(item.image, base, {m: n.model for m, n in networks.items()}, modes, foreground, ratios)
+    infos = {m: n.info for m, n in networks.items()}
+    notes, substitutions = (unique(getattr(n, kind) for n in networks.values()) for kind in ("notes", "substitutions"))
+    return Compared(item, modes, panels, infos, notes, note, substitutions)
 
 
 @torch.no_grad()
@@ -249,7 +293,7 @@ def sweep_item(
     find: Finder | None = None,
 ) -> dict[str, tuple[list[float], list[float | None]]]:  # fmt: skip
     """Error (``metric``) against the masking ratio for every mode: mode label -> (ratios, values)."""
-    models, _, _ = networks_by_mode(view, list(MODES), checkpoints)
+    models = {m: n.model for m, n in networks_by_mode(view, list(MODES), checkpoints).items()}
     base = replace(view_settings(view), attention=None)
     foreground, _ = foreground_of(item, find or rembg_foreground)
     return ratio_curves(item.image, base, models, foreground, metric)
@@ -294,7 +338,7 @@ def rembg_foreground(pixels: np.ndarray) -> np.ndarray | str:
 
 
 @dataclass
-class Scanpath:
+class Scanpath(Messages):
     """A scanpath of one view: each glimpse's panels, the suggested next fixation, the three error curves,
     the checkpoint used (None: untrained) and notes for the user."""
 
@@ -306,6 +350,11 @@ class Scanpath:
     checkpoint: CheckpointInfo | None = None
     notes: list[str] = field(default_factory=list)
     foreground_note: str | None = None
+    substitutions: list[str] = field(default_factory=list)
+
+    def fixation_caveats(self) -> list[str]:
+        """The checkpoint, if trained at the centre alone and fixated elsewhere in the scanpath."""
+        return fixation_notes(self.glimpses, {p.settings.mode: self.checkpoint for p in self.glimpses})
 
 
 @torch.no_grad()
@@ -319,12 +368,14 @@ def scanpath_item(
     if view.mode not in SCANPATH_MODES:
         raise InputError(f"A scanpath reveals regions: use one of {', '.join(SCANPATH_MODES)}, not {view.mode!r}.")
     points = [check_point(point, f"fixation {k + 1}") for k, point in enumerate(path)]
-    model, info, notes = network_for(view, checkpoints)
+    network = network_for(view, checkpoints)
     base = ViewState(mode=view.mode, ratio=view.ratio, fill=view.fill)
     foreground, note = foreground_of(item, find or rembg_foreground)
-    glimpses = render_scanpath(item.image, points, base, model, foreground)
+    glimpses = render_scanpath(item.image, points, base, network.model, foreground)
     radius = reveal_radius(base, *item.image.shape[-2:])
     suggestion = suggest_fixation(glimpses[-1], radius, view.mode == "periphery_square")
-    curves = scanpath_curves(item.image, points, base, model, foreground)
+    curves = scanpath_curves(item.image, points, base, network.model, foreground)
     metric = "foreground-weighted MSE" if foreground is not None else "masked MSE"
-    return Scanpath(item, glimpses, suggestion, curves, metric, info, notes, note)
+    return Scanpath(
+        item, glimpses, suggestion, curves, metric, network.info, network.notes, note, network.substitutions
+    )
