@@ -17,6 +17,7 @@ from focusmim_core.explorer.evaluation import (
     METRICS_KEY,
     ReconstructionReport,
     evaluate_reconstruction,
+    flat_colour_psnr,
     stored_report,
 )
 from focusmim_core.explorer.inpainting import harmonic_inpaint
@@ -48,6 +49,14 @@ def test_returning_the_input_gains_nothing(mode, ratio):
     assert report.gain == pytest.approx(0.0, abs=1e-6)
     assert report.psnr_hidden == pytest.approx(report.psnr_input_hidden, abs=1e-6)
     assert report.psnr_visible is None  # the visible pixels are copied exactly
+
+
+@pytest.mark.parametrize(("mode", "ratio"), [("random_patches", 0.6), ("periphery", 0.8)])
+def test_no_flat_colour_beats_the_oracle_flat_colour(mode, ratio):
+    oracle = flat_colour_psnr(mode, ratio)
+    mean_fill = evaluate_reconstruction(Echo(), mode, ratio).psnr_input_hidden  # one flat colour per view too
+    grey = evaluate_reconstruction(Grey(), mode, ratio).psnr_hidden
+    assert oracle >= mean_fill - 1e-6 and oracle > grey
 
 
 def test_the_autoencoder_has_no_input_column_and_an_exact_copy_is_infinite():

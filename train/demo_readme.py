@@ -7,7 +7,7 @@ from pathlib import Path
 
 from focusmim_core.checkpoints import SHIPPED_DIR, read_metadata
 from focusmim_core.data.photos import PHOTO_SOURCES
-from focusmim_core.explorer.evaluation import ReconstructionReport, stored_latent, stored_report
+from focusmim_core.explorer.evaluation import ReconstructionReport, flat_colour_psnr, stored_latent, stored_report
 from focusmim_core.explorer.runs import PAPER_ACCURACY, probe_spread, random_init_probe
 from train.demos import DEMOS, GOALS, PAPER_ENTRY
 from train.evaluate import count_cell, report_header, report_row
@@ -58,8 +58,22 @@ def goal_lines(reports: dict[str, ReconstructionReport | None], histories: dict[
         else:
             status = f"missed by {goal.target - value:.1f} dB ({value:.1f})"
             status += forecast(histories.get(goal.checkpoint) or [], goal.metric, goal.target)
+            status += flat_colour_note(goal.checkpoint, report) if goal.metric == "gain" else ""
         lines.append(f"- `{goal.checkpoint}`: {goal.text}: {status}")
     return "\n".join(lines)
+
+
+def flat_colour_note(name: str, report: ReconstructionReport) -> str:
+    """For a missed gain goal: what the best flat colour (an oracle, ``flat_colour_psnr``) gains over the input."""
+    spec = next(spec for spec in DEMOS if spec.name == name)
+    flat = flat_colour_psnr(spec.mode, spec.ratio, spec.fill)
+    if flat is None or report.psnr_input_hidden is None:
+        return ""
+    over = flat - report.psnr_input_hidden
+    return (
+        f". The best flat colour there, an oracle that knows the hidden pixels, gains only {over:+.1f} dB over the "
+        f"{spec.fill} fill: the goal asks for predicted structure, not colour"
+    )
 
 
 PROBE_GOAL = ("random_patches_0.6", "periphery_0.8"), 5.0  # at least 5 points above a random-init encoder

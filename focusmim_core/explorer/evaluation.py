@@ -128,6 +128,24 @@ def evaluate_reconstruction(
     )
 
 
+@torch.no_grad()
+def flat_colour_psnr(
+    mode: str, ratio: float, fill: str = "mean", fixations: Fixations = EVAL_FIXATIONS
+) -> float | None:
+    """Hidden-region PSNR (dB) of the best flat colour on the report's views: each view's hidden pixels replaced
+    by their own mean colour. An oracle (it knows what is hidden), for reading a gain: a network above it
+    predicts more than the colour of what it cannot see. None when nothing is hidden."""
+    _, photos = gallery_images()
+    views = gallery_views(mode, ratio, fill, fixations)
+    images = photos.repeat_interleave(len(views), dim=0)
+    _, hidden = mask_views(images, views * photos.shape[0])  # (N, 1, H, W)
+    area = hidden.sum((2, 3), keepdim=True)
+    if float(area.sum()) == 0:
+        return None
+    flat = (images * hidden).sum((2, 3), keepdim=True) / area.clamp_min(1e-12)  # (N, 3, 1, 1)
+    return _psnr(flat.expand_as(images), images, hidden)
+
+
 LATENT_KEY = "gallery_latent"  # a latent-objective checkpoint's held-out measure in its metadata metrics
 
 
