@@ -7,7 +7,7 @@ from torchvision.transforms import functional as TF
 
 from focusmim_core.augment import crop_boxes, resized_crop
 from focusmim_core.data import GALLERY
-from focusmim_core.data.photos import TRAINING_PHOTOS, photo_crops
+from focusmim_core.data.photos import PHOTO_SOURCES, TRAINING_PHOTOS, photo_crops
 from focusmim_core.pretraining import BatchRecipe, prepare_batch
 
 
@@ -54,7 +54,8 @@ def test_same_generator_seed_gives_the_same_training_batch():
 
 def test_photo_crops_are_reproducible_and_never_use_gallery_photos():
     assert not set(TRAINING_PHOTOS) & {function for function, _, _ in GALLERY.values()}
-    assert {"china", "flower", "grace_hopper"} <= set(TRAINING_PHOTOS)
+    assert {"china", "flower", "grace_hopper", "cheetah", "lion", "tower"} <= set(TRAINING_PHOTOS)
+    assert all(source.load().shape[2] == 3 and min(source.load().shape[:2]) >= 96 for source in PHOTO_SOURCES)
     first, again, other = photo_crops(16, seed=0), photo_crops(16, seed=0), photo_crops(16, seed=1)
     assert first.dtype == torch.uint8 and first.shape == (16, 3, 96, 96)
     assert torch.equal(first, again) and not torch.equal(first, other)

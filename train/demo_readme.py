@@ -242,9 +242,12 @@ half crops of photos that ship inside packages the project installs (`--dataset 
 `--dataset mixed`. Each photo is resized so that its short side is 96, 128, 176, 256 or 384
 pixels and cut into random 96 x 96 windows (horizontal flips too); natural photos are drawn
 twice as often as textures and micrographs. The gallery photos (chelsea, coffee, astronaut,
-rocket, stereo_motorcycle, horse, coins, camera) are never used for training. No other
-natural photograph ships inside a package we install: scikit-image's remaining photos are
-downloaded on first use (fails offline), scipy's `face` likewise.
+rocket, stereo_motorcycle, horse, coins, camera) are never used for training. Gradio's wheel
+holds five more animal and city photos (since 2026-12-06; its film still `groot.jpeg` is left out);
+Gradio names no photographer or licence for them, so they train these CPU demos and nothing is
+redistributed from them. No other natural photograph ships inside a package we install:
+scikit-image's remaining photos are downloaded on first use (fails offline), scipy's `face`
+likewise.
 
 | source | package | item | licence |
 |---|---|---|---|

@@ -3,15 +3,17 @@
 The sources (``PHOTO_SOURCES``) are every photo that ships inside a package the project
 installs and is *not* in the gallery (the gallery measures generalisation, so it stays out
 of training): scikit-image's textures, micrographs and photos, scikit-learn's two sample
-photos and matplotlib's portrait of Grace Hopper. Each crop is
+photos, matplotlib's portrait of Grace Hopper and Gradio's animal and tower photos. Each crop is
 a 96 x 96 window of one source resized to one of several scales, drawn deterministically
 from a seed, so a split is reproducible and needs no disk.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -27,8 +29,8 @@ class PhotoSource:
     """One photo that ships inside an installable package: where it is, its licence, its sampling weight."""
 
     name: str
-    package: str  # skimage | sklearn | matplotlib
-    item: str  # skimage.data function, or file name inside the package's sample-data folder
+    package: str  # skimage | sklearn | matplotlib | gradio
+    item: str  # skimage.data function, or file name inside the package's sample-data folder (gradio: its package)
     licence: str
     weight: float = 1.0  # relative share of the crops (natural photos count double)
 
@@ -40,6 +42,9 @@ class PhotoSource:
             from sklearn.datasets import load_sample_image
 
             array = load_sample_image(self.item)
+        elif self.package == "gradio":
+            with Image.open(package_folder("gradio") / self.item) as image:
+                array = np.asarray(image.convert("RGB"))
         else:
             from matplotlib.cbook import get_sample_data
 
@@ -48,7 +53,16 @@ class PhotoSource:
         return np.asarray(array, dtype=np.float64) / 255.0
 
 
+def package_folder(name: str) -> Path:
+    """An installed package's folder, found without importing it (importing Gradio takes seconds)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"{name} is not installed: `make setup` installs it.")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 SKIMAGE_LICENCE = "scikit-image data: public domain / CC0 or as listed in skimage/data/README.txt"
+GRADIO_LICENCE = "shipped in Gradio's wheel (Apache-2.0); Gradio names no photographer or licence for it"
 PHOTO_SOURCES = tuple(  # none of them is in the gallery (checked below and by a test)
     [
         PhotoSource(name, "skimage", name, SKIMAGE_LICENCE)
@@ -71,6 +85,16 @@ PHOTO_SOURCES = tuple(  # none of them is in the gallery (checked below and by a
         PhotoSource("china", "sklearn", "china.jpg", "CC BY 2.0, danielbuechele (Flickr), via scikit-learn", 2.0),
         PhotoSource("flower", "sklearn", "flower.jpg", "CC BY 2.0, vultilion (Flickr), via scikit-learn", 2.0),
         PhotoSource("grace_hopper", "matplotlib", "grace_hopper.jpg", "public domain (US Navy), via matplotlib", 2.0),
+    ]
+    + [  # Gradio's demo photos (not groot.jpeg, a film still); Gradio documents no source or licence for them
+        PhotoSource(name, "gradio", item, GRADIO_LICENCE, 2.0)
+        for name, item in (
+            ("cheetah", "media_assets/images/cheetah.jpg"),
+            ("cheetah1", "media_assets/images/cheetah1.jpg"),
+            ("cheetah2", "test_data/cheetah2.jpg"),
+            ("lion", "media_assets/images/lion.jpg"),
+            ("tower", "media_assets/images/tower.jpg"),
+        )
     ]
 )
 TRAINING_PHOTOS = tuple(source.name for source in PHOTO_SOURCES)
