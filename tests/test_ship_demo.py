@@ -110,15 +110,21 @@ def test_a_killed_continue_session_resumes_and_ships_once(tmp_path):
     assert again.returncode == 0 and again.stdout.count("already trained and shipped") == 2  # nothing twice
 
 
-def test_the_readme_forecasts_unmet_goals_from_the_last_two_sessions():
+def test_the_readme_forecasts_unmet_goals_from_a_fit_over_the_last_sessions():
     from train.demo_readme import forecast
 
     history = [{"images": 1000, "after_gain": -1.0}, {"images": 9000, "after_gain": 0.0}]  # 1 dB per tenfold
-    assert "1.0 dB per tenfold images" in forecast(history, "gain", 1.5)
-    assert "about 316,228 images" in forecast(history, "gain", 1.5)  # 10,000 x 10^1.5
+    assert "1.0 dB per tenfold images (least squares over the last 2 sessions, 10,000 images)" in forecast(
+        history, "gain", 1.5
+    )
+    assert "about 320,000 images" in forecast(history, "gain", 1.5)  # 10,000 x 10^1.5, to two digits
     assert "over 100 times" in forecast(history, "gain", 3.5)  # no absurd image counts
     assert forecast(history[:1], "gain", 1.5) == ""
     assert "did not improve" in forecast([history[1], {"images": 5, "after_gain": -0.5}], "gain", 1.5)
+    # a short last session that gained by chance does not make the slope: the fit spans the last three at least
+    noisy = [*history, {"images": 90_000, "after_gain": 1.0}, {"images": 10_000, "after_gain": 1.2}]
+    assert "least squares over the last 3 sessions, 109,000 images" in forecast(noisy, "gain", 1.5)
+    assert "1.1 dB per tenfold" in forecast(noisy, "gain", 1.5)  # not 4.8, the last two sessions' slope
 
 
 def test_an_explicit_learning_rate_replaces_every_chosen_checkpoints_own_rate():

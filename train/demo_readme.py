@@ -29,20 +29,26 @@ def cell(value: float | None, fmt: str) -> str:
 
 
 def forecast(history: list[dict], metric: str, target: float) -> str:
-    """What a log-linear fit of the last two sessions (dB per tenfold images) predicts for reaching ``target``."""
+    """What a log-linear fit (dB per tenfold images) predicts for reaching ``target``: least squares over the
+    sessions of the last tenfold of images seen, and at least the last three (one short session is noise)."""
     points = [(h.get("images"), h.get(f"after_{metric}")) for h in history]
     points = [(n, v) for n, v in points if isinstance(n, int) and n > 0 and isinstance(v, int | float)]
     if len(points) < 2:
         return ""
-    total = [sum(n for n, _ in points[: i + 1]) for i in range(len(points))]
-    (n0, v0), (n1, v1) = (total[-2], points[-2][1]), (total[-1], points[-1][1])
-    if v1 <= v0:
-        return f"; it did not improve in the last session ({v0:.1f} -> {v1:.1f}), so no forecast"
-    slope = (v1 - v0) / math.log10(n1 / n0)
-    decades = (target - v1) / slope
+    totals = [sum(n for n, _ in points[: i + 1]) for i in range(len(points))]
+    start = min(len(points) - 3, next(i for i, n in enumerate(totals) if 10 * n >= totals[-1]))
+    xs, ys = [math.log10(n) for n in totals[max(start, 0) :]], [v for _, v in points[max(start, 0) :]]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread if spread else 0.0
+    over = f"the last {len(xs)} sessions, {totals[-1] - totals[max(start, 0)] + points[max(start, 0)][0]:,} images"
+    if slope <= 0:
+        return f"; it did not improve over {over} ({ys[0]:.1f} -> {ys[-1]:.1f}), so no forecast"
+    decades = (target - ys[-1]) / slope
+    fit = f"at {slope:.1f} dB per tenfold images (least squares over {over})"
     if decades > 2:  # more than 100 times the images so far: time alone will not do it
-        return f"; at {slope:.1f} dB per tenfold images (last two sessions) it would need over 100 times the images"
-    return f"; at {slope:.1f} dB per tenfold images (last two sessions) it needs about {n1 * 10**decades:,.0f} images"
+        return f"; {fit} it would need over 100 times the images"
+    return f"; {fit} it needs about {float(f'{totals[-1] * 10**decades:.2g}'):,.0f} images"  # 2 digits
 
 
 def goal_lines(reports: dict[str, ReconstructionReport | None], histories: dict[str, list[dict]]) -> str:

@@ -83,14 +83,16 @@ class Goal:
 GOALS = (  # floors: each shipped file's measured value (its line's comment; 2026-12-02 unless dated), less 0.1-0.2 dB
     Goal("autoencoder", "psnr_whole", 24.0, 25.3, "whole-image PSNR ≥ 24 dB"),  # 25.51
     Goal("random_patches_0.6", "gain", 1.5, 5.2, "hidden region ≥ its input's + 1.5 dB"),  # 5.38 (2026-12-03)
-    Goal("periphery_0.8", "gain", 1.5, 0.4, "hidden region ≥ its input's + 1.5 dB"),  # 0.54 (2026-12-06)
-    Goal("periphery_0.8", "psnr_visible", 22.0, 14.5, "visible region ≥ 22 dB"),  # 14.66 (2026-12-06)
+    Goal("periphery_0.8", "gain", 1.5, 0.6, "hidden region ≥ its input's + 1.5 dB"),  # 0.73 (2026-12-06, 2nd)
+    # lowered on purpose (2026-12-06): 14.66 -> 14.23 dB while the gain rose 0.54 -> 0.73; nothing in the loss holds
+    # the disc, and both arms of that session's data comparison lost some of it (14.37 on the old data)
+    Goal("periphery_0.8", "psnr_visible", 22.0, 14.0, "visible region ≥ 22 dB"),  # 14.23 (2026-12-06, 2nd)
     Goal("foveate", "gain", 0.0, 0.7, "hidden region ≥ its input's"),  # 0.86 (2026-12-04)
     Goal("blurry_patches_0.6", "gain", 0.0, 3.7, "hidden region ≥ its input's"),  # 3.85 (2026-12-04)
     Goal("blurry_periphery_0.8", "gain", 0.0, 1.5, "hidden region ≥ its input's"),  # 1.63 (2026-12-03)
     # and no network that hides pixels below the learning-free reference (floors from 2026-12-03)
     Goal("random_patches_0.6", "gain_over_inpainting", 0.0, 0.5, "hidden region ≥ harmonic inpainting's"),  # 0.63
-    Goal("periphery_0.8", "gain_over_inpainting", 0.0, 0.9, "hidden region ≥ harmonic inpainting's"),  # 1.13 (12-06)
+    Goal("periphery_0.8", "gain_over_inpainting", 0.0, 1.1, "hidden region ≥ harmonic inpainting's"),  # 1.31 (12-06)
     Goal("blurry_patches_0.6", "gain_over_inpainting", 0.0, 1.8, "hidden region ≥ harmonic inpainting's"),  # 2.04
     Goal("blurry_periphery_0.8", "gain_over_inpainting", 0.0, 5.1, "hidden region ≥ harmonic inpainting's"),  # 5.30
 )

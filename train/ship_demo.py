@@ -50,7 +50,8 @@ def device_name() -> str:
     """A short description of the device training runs on."""
     if torch.cuda.is_available():
         return torch.cuda.get_device_name()
-    return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"CPU ({platform.machine()}, {threads} thread{'s' * (threads != 1)})"
 
 
 def gallery_error_of(model: torch.nn.Module, spec: DemoSpec) -> float:
