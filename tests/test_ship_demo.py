@@ -138,6 +138,21 @@ def test_an_explicit_learning_rate_replaces_every_chosen_checkpoints_own_rate():
     assert spec.learning_rate == 1e-3 and ship_demo.base_config(args).learning_rate == 1e-3
 
 
+def test_a_checkpoints_own_data_is_used_unless_the_command_line_names_other_data():
+    base = ship_demo.base_config(ship_demo.build_parser().parse_args([]))
+    assert (base.dataset, base.size) == (ship_demo.DEFAULT_DATASET, ship_demo.DEFAULT_SIZE)
+    own = {spec.name: spec for spec in DEMOS}
+    periphery, autoencoder = own["periphery_0.8"], own["autoencoder"]
+    assert periphery.dataset is not None and autoencoder.dataset is None
+    config = ship_demo.objective_config(base, periphery)
+    assert (config.dataset, config.size) == (periphery.dataset, periphery.size)
+    assert ship_demo.objective_config(base, autoencoder).dataset == ship_demo.DEFAULT_DATASET
+    args = ship_demo.build_parser().parse_args(["--only", "periphery_0.8", "--dataset", "mixed", "--size", "64"])
+    (spec,) = ship_demo.chosen_demos(args)
+    config = ship_demo.objective_config(ship_demo.base_config(args), spec)
+    assert (config.dataset, config.size) == ("mixed", 64)
+
+
 def test_a_stopped_continue_session_ships_nothing_until_resumed(tmp_path, sigterm_at_step, capsys):
     """SIGTERM (or Ctrl-C) mid-run: the run saves where it stood, nothing is shipped, --resume finishes it."""
     name = "blurry_patches_0.6"

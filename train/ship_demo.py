@@ -244,8 +244,11 @@ def headline(metrics: dict, spec: DemoSpec) -> float | None:
 
 
 def objective_config(config: PretrainConfig, spec: DemoSpec) -> PretrainConfig:
-    """``config`` for ``spec``'s objective: its optimiser settings, the demo's own rate, schedule and warm-up."""
-    config = replace(config, objective=spec.objective, learning_rate=spec.learning_rate or config.learning_rate)
+    """``config`` for ``spec``: its objective's optimiser settings, the demo's own rate, schedule, warm-up and data."""
+    config = replace(
+        config, objective=spec.objective, learning_rate=spec.learning_rate or config.learning_rate,
+        dataset=spec.dataset or config.dataset, size=spec.size or config.size,
+    )  # fmt: skip
     return with_own_defaults(config, {"learning_rate", "schedule", "warmup"})
 
 
@@ -320,18 +323,21 @@ def probe_demos(
 def base_config(args: argparse.Namespace, **changes) -> PretrainConfig:
     """The pretraining settings every demo checkpoint shares (offline data: mixed by default), from the command line."""
     return PretrainConfig(
-        dataset=args.dataset, size=args.size, batch_size=args.batch_size,
+        dataset=args.dataset or DEFAULT_DATASET, size=args.size or DEFAULT_SIZE, batch_size=args.batch_size,
         learning_rate=args.learning_rate or DEFAULT_RATE, **changes,
     )  # fmt: skip
 
 
 DEFAULT_RATE = 2e-3  # Adam's rate for the demos without their own (train/demos.py) and no --learning-rate
+DEFAULT_DATASET, DEFAULT_SIZE = "mixed", 8192  # the data of the demos without their own and no --dataset / --size
 
 
 def chosen_demos(args: argparse.Namespace) -> list[DemoSpec]:
-    """The demos ``--only`` names (all without it); an explicit ``--learning-rate`` replaces their own rates."""
+    """The demos ``--only`` names (all without it); an explicit ``--learning-rate``, ``--dataset`` or ``--size``
+    replaces their own."""
     chosen = [spec for spec in DEMOS if args.only is None or spec.name in args.only]
-    return chosen if args.learning_rate is None else [replace(s, learning_rate=args.learning_rate) for s in chosen]
+    given = {name: getattr(args, name) for name in ("learning_rate", "dataset", "size")}
+    return [replace(spec, **{name: value for name, value in given.items() if value is not None}) for spec in chosen]
 
 
 def continue_all(args: argparse.Namespace) -> int:
@@ -382,13 +388,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m train.ship_demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=2, help="epochs per checkpoint (the same for every mode)")
     parser.add_argument("--minutes", type=float, default=None, help="optional time budget per checkpoint")
-    parser.add_argument("--size", type=int, default=2048, help="training images")
+    parser.add_argument(
+        "--size", type=int, default=None,
+        help=f"training images of every chosen checkpoint; default: their own (train/demos.py), else {DEFAULT_SIZE}",
+    )
     parser.add_argument(
         "--dataset",
         choices=("mixed", "photos"),
-        default="mixed",
-        help="offline training data: half procedural scenes and half photo crops, or photo crops only",
-    )
+        default=None,
+        help="offline training data of every chosen checkpoint, half procedural scenes and half photo crops, or "
+        "photo crops only; default: their own (train/demos.py), else mixed",
+    )  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument(
         "--learning-rate",
