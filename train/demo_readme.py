@@ -341,6 +341,19 @@ gain +0.4, as from the periphery weights), and the run was stopped. Nothing in t
 the disc, so what the paper shows emerging there has to be learnt with the periphery, not
 inherited.
 
+Data for the periphery model, compared (2026-12-06). From the same 576,224-image weights, two
+runs side by side for 40 min each at one thread (5e-3, cosine, uniform fixations): (A) the mixed
+data as before, 8,192 images, gained +0.54 -> +0.67 dB in 56,288 images, visible region
+14.66 -> 14.37 dB; (C) photo crops alone, 32,768 crops of 20 photos (Gradio's five added),
++0.54 -> +0.73 dB in 56,576 images, visible region 14.23 dB. The difference is within the
+0.1 dB that runs vary, but unlike 8,192 crops of 15 photos (above: +0.44 -> +0.24), the larger
+pool kept and raised the gain, so C was shipped and `periphery_0.8` now trains on it
+(`DemoSpec.dataset`, `.size`). What the 576,224-image model made of its own training
+distributions, 256 views each at random fixations: +1.6 dB over the input on crops it had
+trained on, +1.3 on new crops of the same photos, and -0.4 on procedural scenes, trained on or
+new: the periphery of a dead-leaves scene it predicts worse than the mean fill, and half of the
+mixed data was such scenes.
+
 Milder crops did not help: photo crops alone at crop scale (0.35, 1) instead of the paper's
 (0.08, 1), from the shipped weights at 2e-3 with a cosine (2026-12-03), had the gallery gain at
 +0.2 dB after 49,152 images (from +0.5), and the run was stopped.
