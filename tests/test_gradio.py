@@ -142,7 +142,10 @@ def test_the_compare_and_sweep_endpoints_cover_every_mode(client):
     assert len(tiles) == 3 * len(MODES) and tiles[0]["caption"].endswith(": input")
     assert [row["mode"] for row in table["rows"]] == [spec.label for spec in MODES.values()]
     view = ViewState(image="coffee", fixation=(30, 40), ratio=0.6)
-    assert table["notes"] == compare_item(item_for(view), view).messages() != []  # a fallback at least
+    assert table["notes"] == compare_item(item_for(view), view).messages()
+    controls = (None, "gallery", "coffee", 0, 30, 40, "periphery", 0.6, "mean", 0, False, 0, 0, "gone")
+    *_, notes = gradio_app.compare(*controls)  # the Compare tab: its notes under the sweep, as block quotes
+    assert "> Checkpoint `gone` was not found; using the default for none." in notes
     curves = client.predict(None, "coffee", 48, 48, "mean", 0, "masked_mse", api_name="/sweep")
     assert set(curves) == set(MODES)  # keyed by mode name, not by label
     ratios = next(iter(curves.values()))["ratios"]
