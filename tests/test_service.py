@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import torch
 
 import focusmim_core.explorer.catalog as catalog
@@ -57,12 +58,12 @@ def test_compare_and_scanpath_say_which_checkpoint_each_mode_used(tmp_path, monk
     assert compared.foreground_note and "no segmenter in this test." in compared.foreground_note
     by_mode = dict(zip(compared.modes, compared.panels, strict=True))
     assert by_mode["periphery"].settings.ratio == 0.7 and by_mode["none"].settings.fixation == (30, 40)
-    (caveat,) = compared.fixation_caveats()  # both trained at the centre (the default), one note names them
+    (caveat,) = compared.view_caveats()  # both trained at the centre (the default), one note names them
     assert caveat.startswith("ckpts/foveate, ckpts/periphery_0.8 were trained with the eye at the centre")
     assert compared.caveats == [*compared.substitutions, caveat]  # things to know, after the problems
     assert compared.messages() == [*compared.notes, *compared.caveats, compared.foreground_note]
     centred = compare_item(item, ViewState(image="coffee"), find=lambda pixels: "none.")
-    assert centred.fixation_caveats() == []  # where they were trained
+    assert centred.view_caveats() == []  # where they were trained
     result = scanpath_item(item, view, [(30, 40), (60, 60)], find=lambda pixels: "none here.")
     assert result.checkpoint is not None and result.checkpoint.name == "ckpts/periphery_0.8"
     (caveat,) = result.caveats
@@ -70,6 +71,11 @@ def test_compare_and_scanpath_say_which_checkpoint_each_mode_used(tmp_path, monk
     assert scanpath_item(item, view, [(48, 48)], find=lambda pixels: "none.").caveats == []
     assert len(result.glimpses) == 2 and result.metric == "masked MSE" and len(result.curves) == 3
     untrained = scanpath_item(item, view, [(30, 40)], checkpoints=[], find=lambda pixels: "none.")
+    speck, half = np.zeros((96, 96), np.float32), np.zeros((96, 96), np.float32)
+    speck[10:15, 10:15], half[:48] = 1.0, 1.0  # 0.3 % and 50 % of the image
+    (note,) = scanpath_item(item, view, [(48, 48)], find=lambda pixels: speck).caveats
+    assert note.startswith("The foreground map (rembg) covers only 0.3% of this image")
+    assert scanpath_item(item, view, [(48, 48)], find=lambda pixels: half).caveats == []
     assert untrained.checkpoint is None and any("untrained" in note for note in untrained.notes)
 
 
@@ -84,7 +90,7 @@ def test_a_checkpoint_trained_at_the_centre_alone_says_so_when_fixated_elsewhere
         view = ViewState(image="coffee", mode=mode, fixation=fixation, checkpoint=checkpoint)
         rendered = render_item(item, view, listed, find)
         assert rendered.caveats == [n for n in rendered.messages() if "trained with the eye at the centre" in n]
-        return rendered.fixation_caveats()
+        return rendered.view_caveats()
 
     (note,) = notes(f"{tmp_path.name}/centre", "periphery", (30, 40))
     assert note.startswith(f"{tmp_path.name}/centre was trained") and "--by-fixation" in note

@@ -47,14 +47,15 @@ class Messages:
     substitutions: list[str]  # another mode's checkpoint stands in (``Network.substitutions``)
     foreground_note: str | None
 
-    def fixation_caveats(self) -> list[str]:
-        """Checkpoints trained at the centre alone shown a view fixated elsewhere (``fixation_notes``)."""
+    def view_caveats(self) -> list[str]:
+        """What to know about the views: checkpoints trained at the centre alone fixated elsewhere (``fixation_notes``)
+        and the like; none by default."""
         return []
 
     @property
     def caveats(self) -> list[str]:
         """Things to know, not problems: substitute checkpoints, then the fixation caveats."""
-        return [*self.substitutions, *self.fixation_caveats()]
+        return [*self.substitutions, *self.view_caveats()]
 
     def messages(self) -> list[str]:
         """Every note for the user: the problems, the caveats, then the foreground's."""
@@ -80,7 +81,7 @@ class Rendered(Messages):
         """The titled panel row as uint8 ``(H * scale, W * scale, 3)`` arrays (as the exports show it)."""
         return panel_images(self.panels, scale)
 
-    def fixation_caveats(self) -> list[str]:
+    def view_caveats(self) -> list[str]:
         """The view's checkpoint, if trained at the centre alone and fixated elsewhere."""
         return fixation_notes([self.panels], {self.panels.settings.mode: self.checkpoint})
 
@@ -148,6 +149,19 @@ def fixation_notes(panels: Sequence[Panels], infos: Mapping[str, CheckpointInfo 
         f"setting): fixated elsewhere, {'it sees' if one else 'they see'} views never seen in training and "
         f"{'reconstructs' if one else 'reconstruct'} them less well "
         "(`python -m train.evaluate --by-fixation` measures how much)."
+    ]
+
+
+SMALL_FOREGROUND = 0.05  # mean foreground confidence below which the foreground-weighted error follows a speck
+
+
+def small_foreground_notes(foreground: torch.Tensor | None) -> list[str]:
+    """A note when a foreground map ``(H, W)`` in [0, 1] covers less than ``SMALL_FOREGROUND`` of the image."""
+    if foreground is None or float(foreground.mean()) >= SMALL_FOREGROUND:
+        return []
+    return [
+        f"The foreground map (rembg) covers only {float(foreground.mean()):.1%} of this image: the "
+        "foreground-weighted error and the suggested fixations follow that small region, not the whole scene."
     ]
 
 
@@ -253,7 +267,7 @@ class Compared(Messages):
         """Each mode's checkpoint name (``untrained`` for the fallback)."""
         return {mode: info.name if info else "untrained" for mode, info in self.checkpoints.items()}
 
-    def fixation_caveats(self) -> list[str]:
+    def view_caveats(self) -> list[str]:
         """The modes' checkpoints trained at the centre alone, if fixated elsewhere."""
         return fixation_notes(self.panels, self.checkpoints)
 
@@ -352,9 +366,11 @@ class Scanpath(Messages):
     foreground_note: str | None = None
     substitutions: list[str] = field(default_factory=list)
 
-    def fixation_caveats(self) -> list[str]:
-        """The checkpoint, if trained at the centre alone and fixated elsewhere in the scanpath."""
-        return fixation_notes(self.glimpses, {p.settings.mode: self.checkpoint for p in self.glimpses})
+    def view_caveats(self) -> list[str]:
+        """The checkpoint, if trained at the centre alone and fixated elsewhere in the scanpath; a foreground map
+        too small to steer by."""
+        notes = fixation_notes(self.glimpses, {p.settings.mode: self.checkpoint for p in self.glimpses})
+        return notes + small_foreground_notes(self.glimpses[0].foreground)
 
 
 @torch.no_grad()
