@@ -31,7 +31,8 @@ DEMOS = (  # shares from 2026-12-02 (4th session): in proportion to what each st
     # uniform fixations since 2026-12-06: trained at the centre only, it gained +1.36 dB there and +0.3 at the
     # held-out report's four other fixations (and the explorer lets a user fixate anywhere)
     # photo crops alone, 32,768 of them, since 2026-12-06: from the same weights they gained +0.73 dB in 40 min,
-    # the mixed data's 8,192 images +0.67 (and 8,192 crops of 15 photos had lost gain on 2026-12-03)
+    # the mixed data's 8,192 images +0.67 (and 8,192 crops of 15 photos had lost gain on 2026-12-03); continued
+    # 64 min more on them the gain fell to +0.45 (not shipped): within the spread of runs, not settled
     DemoSpec(
         "periphery_0.8", "Masked periphery 0.8", "periphery", 0.8, share=2.0, learning_rate=5e-3, fixation="uniform",
         dataset="photos", size=32768,
@@ -92,7 +93,7 @@ GOALS = (  # floors: each shipped file's measured value (its line's comment; 202
     # lowered on purpose (2026-12-06): 14.66 -> 14.23 dB while the gain rose 0.54 -> 0.73; nothing in the loss holds
     # the disc, and both arms of that session's data comparison lost some of it (14.37 on the old data)
     Goal("periphery_0.8", "psnr_visible", 22.0, 14.0, "visible region ≥ 22 dB"),  # 14.23 (2026-12-06, 2nd)
-    Goal("foveate", "gain", 0.0, 0.7, "hidden region ≥ its input's"),  # 0.86 (2026-12-04)
+    Goal("foveate", "gain", 0.0, 1.1, "hidden region ≥ its input's"),  # 1.26 (2026-12-06)
     Goal("blurry_patches_0.6", "gain", 0.0, 3.7, "hidden region ≥ its input's"),  # 3.85 (2026-12-04)
     Goal("blurry_periphery_0.8", "gain", 0.0, 1.5, "hidden region ≥ its input's"),  # 1.63 (2026-12-03)
     # and no network that hides pixels below the learning-free reference (floors from 2026-12-03)
