@@ -36,12 +36,12 @@ def forecast(history: list[dict], metric: str, target: float) -> str:
     if len(points) < 2:
         return ""
     totals = [sum(n for n, _ in points[: i + 1]) for i in range(len(points))]
-    start = min(len(points) - 3, next(i for i, n in enumerate(totals) if 10 * n >= totals[-1]))
-    xs, ys = [math.log10(n) for n in totals[max(start, 0) :]], [v for _, v in points[max(start, 0) :]]
+    start = max(0, min(len(points) - 3, next(i for i, n in enumerate(totals) if 10 * n >= totals[-1])))
+    xs, ys = [math.log10(n) for n in totals[start:]], [v for _, v in points[start:]]
     mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
     spread = sum((x - mean_x) ** 2 for x in xs)
     slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread if spread else 0.0
-    over = f"the last {len(xs)} sessions, {totals[-1] - totals[max(start, 0)] + points[max(start, 0)][0]:,} images"
+    over = f"the last {len(xs)} sessions, {sum(n for n, _ in points[start:]):,} images"
     if slope <= 0:
         return f"; it did not improve over {over} ({ys[0]:.1f} -> {ys[-1]:.1f}), so no forecast"
     decades = (target - ys[-1]) / slope

@@ -100,16 +100,25 @@ def gallery_views(mode: str, ratio: float, fill: str, fixations: Fixations = EVA
     return [ViewState(mode=mode, ratio=ratio, fill=fill, fixation=point, seed=EVAL_SEED) for point in fixations]
 
 
+def gallery_masked(
+    mode: str, ratio: float, fill: str, fixations: Fixations = EVAL_FIXATIONS
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The report's views, masked: the photos ``(8 * F, 3, 96, 96)`` (photo-major), the network's inputs
+    (same shape) and the hidden region ``(8 * F, 1, 96, 96)``."""
+    _, photos = gallery_images()
+    views = gallery_views(mode, ratio, fill, fixations)
+    images = photos.repeat_interleave(len(views), dim=0)
+    inputs, hidden = mask_views(images, views * photos.shape[0])
+    return images, inputs, hidden
+
+
 @torch.no_grad()
 def evaluate_reconstruction(
     model: nn.Module, mode: str, ratio: float, fill: str = "mean", fixations: Fixations = EVAL_FIXATIONS
 ) -> ReconstructionReport:
     """The held-out reconstruction report of ``model`` under its own masking: 8 photos x ``fixations`` (the
     report's 5 by default; one fixation gives that fixation's row of ``train.evaluate --by-fixation``)."""
-    _, photos = gallery_images()
-    views = gallery_views(mode, ratio, fill, fixations)
-    images = photos.repeat_interleave(len(views), dim=0)  # (8 * F, 3, 96, 96), photo-major
-    inputs, hidden = mask_views(images, views * photos.shape[0])
+    images, inputs, hidden = gallery_masked(mode, ratio, fill, fixations)
     shown = visible_pixels(hidden, mode)
     output, _ = reconstruct(model, inputs, shown)
     output = output.float().to(images.device)
@@ -135,10 +144,7 @@ def flat_colour_psnr(
     """Hidden-region PSNR (dB) of the best flat colour on the report's views: each view's hidden pixels replaced
     by their own mean colour. An oracle (it knows what is hidden), for reading a gain: a network above it
     predicts more than the colour of what it cannot see. None when nothing is hidden."""
-    _, photos = gallery_images()
-    views = gallery_views(mode, ratio, fill, fixations)
-    images = photos.repeat_interleave(len(views), dim=0)
-    _, hidden = mask_views(images, views * photos.shape[0])  # (N, 1, H, W)
+    images, _, hidden = gallery_masked(mode, ratio, fill, fixations)
     area = hidden.sum((2, 3), keepdim=True)
     if float(area.sum()) == 0:
         return None

@@ -297,7 +297,8 @@ def compare_item(
     foreground, note = foreground_of(item, find or rembg_foreground)
     panels = render_modes(item.image, base, {m: n.model for m, n in networks.items()}, modes, foreground, ratios)
     infos = {m: n.info for m, n in networks.items()}
-    notes, substitutions = (unique(getattr(n, kind) for n in networks.values()) for kind in ("notes", "substitutions"))
+    notes = unique(n.notes for n in networks.values())
+    substitutions = unique(n.substitutions for n in networks.values())
     return Compared(item, modes, panels, infos, notes, note, substitutions)
 
 
@@ -369,7 +370,7 @@ class Scanpath(Messages):
     def view_caveats(self) -> list[str]:
         """The checkpoint, if trained at the centre alone and fixated elsewhere in the scanpath; a foreground map
         too small to steer by."""
-        notes = fixation_notes(self.glimpses, {p.settings.mode: self.checkpoint for p in self.glimpses})
+        notes = fixation_notes(self.glimpses, {self.glimpses[0].settings.mode: self.checkpoint})  # one mode
         return notes + small_foreground_notes(self.glimpses[0].foreground)
 
 
