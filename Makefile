@@ -9,7 +9,7 @@ ADDRESS ?= 127.0.0.1
 export U2NET_HOME ?= $(CURDIR)/.u2net
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup app gradio test test-fast browser-deps bench lint clean
+.PHONY: setup app gradio test test-fast screenshots browser-deps bench lint clean
 
 setup: $(VENV)/.installed $(U2NET_HOME)/u2netp.onnx
 
@@ -36,6 +36,10 @@ test: setup browser-deps
 
 test-fast: setup
 	$(PY) -m pytest -m "not browser and not slow"
+
+# The README's pictures: the browser tests save their screenshots into docs/ (by default, a temporary folder).
+screenshots: setup browser-deps
+	FOCUSMIM_SCREENSHOTS=$(CURDIR)/docs $(PY) -m pytest tests/test_browser.py tests/test_browser_gradio.py
 
 bench: setup
 	$(PY) -m bench.run_all

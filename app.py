@@ -1,13 +1,18 @@
 """FocusMIM Explorer: the Streamlit entry point (navigation and the shared sidebar; layout only)."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from focusmim_core.runtime import configure_serving
 from ui import state
 from ui.sidebar import sidebar
 
+FAVICON = Path(__file__).parent / "ui" / "favicon.png"  # an eye, served by the app itself (/media/...)
+
 configure_serving()
-st.set_page_config(page_title="FocusMIM Explorer", page_icon=":material/visibility:", layout="wide")
+# A file, not a ":material/..." name: Streamlit turns those into a favicon link to a Google fonts host.
+st.set_page_config(page_title="FocusMIM Explorer", page_icon=str(FAVICON), layout="wide")
 
 page = st.navigation(
     [
@@ -17,7 +22,7 @@ page = st.navigation(
         st.Page(
             "pages/checkpoints.py", title="Checkpoints and runs", icon=":material/monitoring:", url_path="checkpoints"
         ),
-        st.Page("pages/latent.py", title="Latent space", icon=":material/hub:", url_path="latent"),
+        st.Page("pages/latent_space.py", title="Latent space", icon=":material/hub:", url_path="latent"),
     ]
 )
 state.view()

@@ -4,20 +4,26 @@ Layout only: every panel comes from ``focusmim_core.explorer.service``. The Expl
 the image to fixate, choose the masking and the checkpoint, see the panels and the metrics.
 The Compare tab: every mode at once and the error-vs-ratio sweep; Scanpath: clicks add fixations.
 HTTP API (``gradio_client`` or two-step curl, see the README): ``render``, ``compare``, ``sweep``,
-``scanpath``.
+``scanpath``; every value checked first, by the rules of the view (``viewstate``) and of the Explore
+controls (``controls``), with a message naming the field.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
+import functools
 import hashlib
+import inspect
 import io
 import itertools
 import json
+import math
 import os
-import threading
-import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio builds anything: no version check
@@ -30,13 +36,17 @@ os.environ.setdefault("U2NET_HOME", str(ROOT / ".u2net"))
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import pydantic  # noqa: E402
+from gradio.exceptions import InvalidPathError  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from focusmim_core import FILLS, MODES  # noqa: E402
 from focusmim_core.checkpoints import atomic_write  # noqa: E402
 from focusmim_core.data import GALLERY, MAX_UPLOAD_BYTES  # noqa: E402
-from focusmim_core.errors import InputError  # noqa: E402
+from focusmim_core.errors import InputError, echo  # noqa: E402
 from focusmim_core.explorer.figures import (  # noqa: E402
     MARKER_COLOURS,
+    METRIC_LABELS,
     SUGGESTION_COLOUR,
     colour_map,
     draw_markers,
@@ -46,9 +56,9 @@ from focusmim_core.explorer.figures import (  # noqa: E402
     ratio_sweep_chart,
     scanpath_chart,
 )
-from focusmim_core.explorer.render import harmonic_caption, harmonic_reference  # noqa: E402
 from focusmim_core.explorer.service import (  # noqa: E402
-    SOURCES,
+    CONTROLS,
+    MAX_FIXATIONS,
     Compared,
     Rendered,
     compare_item,
@@ -57,10 +67,18 @@ from focusmim_core.explorer.service import (  # noqa: E402
     scanpath_item,
     sweep_item,
 )
-from focusmim_core.explorer.sweeps import mode_table  # noqa: E402
-from focusmim_core.explorer.viewstate import IMAGE_SIZE, MAX_SEED, ViewState  # noqa: E402
-from focusmim_core.masking import FILLS, MODES  # noqa: E402
-from focusmim_core.runtime import configure_serving  # noqa: E402
+from focusmim_core.explorer.viewstate import (  # noqa: E402
+    FOLDERLESS_SOURCES,
+    IMAGE_SIZE,
+    FieldError,
+    ViewState,
+    one_of,
+    pixel,
+    seed_number,
+    short_text,
+    unit_number,
+)
+from focusmim_core.runtime import configure_serving, release_memory  # noqa: E402
 
 CLICK_SCALE = 5  # the clickable image is upscaled on the server: click indices are its pixels / 5
 PANEL_SCALE = 1  # panels as the 96 x 96 image they are: the API gets exact pixels, the page upscales them (CSS)
@@ -68,20 +86,26 @@ CSS = """
 .pixelated img { image-rendering: pixelated; object-fit: contain !important; }  /* sharp, never cropped */
 .pixelated .thumbnail-item { height: auto !important; }  /* square tiles (their aspect-ratio), not row-high */
 """
-MODEL_GROUP = "model"  # every listener that runs the network: one at a time, in a bounded queue
+# Two queues, each running at most its limit at once on one torch thread: a view (one forward, or a large
+# upload's decoding) never waits behind a batch of views (every mode, the ratio sweep, a scanpath's three
+# paths) nor behind one large upload alone.
+VIEW_GROUP, BATCH_GROUP = "view", "batch"
+RUNNING = {VIEW_GROUP: 2, BATCH_GROUP: 1}
 QUEUE_SIZE = 32
-MAX_FIXATIONS = 12
-FIXATION_INDEX = 4  # where x (then y) sits in controls_column()'s list
+FIELDS = tuple(CONTROLS)  # the order of the controls' values in every listener's inputs
+LABELS = {name: control.label for name, control in CONTROLS.items()}  # how a message names a control
+NO_ATTENTION = -1  # the API's attention_x / attention_y for "no covert attention" (the UI's default: off)
+MAX_PATH_TEXT = 1000  # characters of a scanpath's JSON: MAX_FIXATIONS pairs with room for spaces
 IMAGE_DIR = Path(os.environ["GRADIO_TEMP_DIR"]) / "images"  # our PNG files, named by their content
 KEEP_IMAGES = 4096  # at most about this many files there (oldest use first out), ~20 MB
 _written = itertools.count(1)  # new files so far: the folder is pruned every 256th
 # Gradio keeps ~150 KB of state per session hash (a copy of every component's config), and never drops a
 # session but the oldest of 10,000; every call of the two-step HTTP API is a new session.
 MAX_SESSIONS = 1000  # sessions kept at most (open pages first: the least recently used goes)
-API_SESSION_IDLE_S = 5.0  # a session only the (stateless) API used: dropped this long after its last event
-CLOSED_SESSION_KEEP_S = 600.0  # a closed page's state (its scanpath): kept this long, for a reconnect
-SWEEP_EVERY_S = 2.0
-_api_sessions: set[str] = set()  # session hashes seen by an API endpoint
+API_SESSION_IDLE_S = 5.0  # a session of the (stateless) API, its results fetched: dropped this long after
+CLOSED_SESSION_KEEP_S = 600.0  # a closed page's state (its scanpath), or a result never fetched: kept this long
+REAP_EVERY_S = 2.0
+_pages: set[str] = set()  # session hashes of browser pages (every other session is an API caller's)
 
 
 def png_file(array: np.ndarray) -> str:
@@ -112,41 +136,78 @@ def prune_images() -> None:
             path.unlink(missing_ok=True)
 
 
-def api_session(request: gr.Request | None) -> None:
-    """Mark the request's session as one the stateless API made: ``forget_sessions`` drops it once idle."""
-    if request is not None and request.session_hash:
-        _api_sessions.add(request.session_hash)
+def page_session(request: gr.Request) -> None:
+    """Mark the request's session as a browser page (its load event): ``forget_sessions`` keeps it while open."""
+    if request.session_hash:
+        _pages.add(request.session_hash)
+
+
+def has_work(queue: object, session: str) -> bool:
+    """Whether an event of ``session`` is queued or running in Gradio's ``queue``."""
+    return any(event in queue.event_ids_to_events for event in queue.pending_event_ids_session.get(session, ()))
+
+
+def has_results(queue: object, session: str) -> bool:
+    """Whether ``session`` has results or messages its client has not fetched yet."""
+    messages = queue.pending_messages_per_session.get(session)
+    return bool(queue.pending_event_ids_session.get(session)) or (messages is not None and not messages.empty())
+
+
+def keep_for(queue: object, session: str, closed: bool) -> float:
+    """Seconds a session is kept after its last event: an open page for good, a closed one and an API result
+    never fetched ``CLOSED_SESSION_KEEP_S``, any other API session ``API_SESSION_IDLE_S``."""
+    if closed:
+        return CLOSED_SESSION_KEEP_S
+    if session in _pages:
+        return math.inf
+    return CLOSED_SESSION_KEEP_S if has_results(queue, session) else API_SESSION_IDLE_S
 
 
 def forget_sessions(demo: gr.Blocks, now: datetime.datetime | None = None) -> int:
-    """Drop the state of API sessions idle ``API_SESSION_IDLE_S`` and of pages closed ``CLOSED_SESSION_KEEP_S``
-    ago (open pages are kept); returns how many were dropped."""
+    """Drop the state of sessions idle longer than ``keep_for`` says, never one with an event queued or running;
+    returns how many were dropped.
+
+    Gradio has no public way to drop a session's state (it keeps the last 10,000), so this edits
+    ``state_holder`` and the queue's per-session records; ``reap_sessions`` calls it on the server's
+    event loop, where no event is pushed meanwhile.
+    """
     holder, queue = demo.state_holder, demo._queue
     now = now or datetime.datetime.now()
     with holder.lock:
         stale = []
         for session, state in list(holder.session_data.items()):
             idle = (now - holder.time_last_used.get(session, now)).total_seconds()
-            api = session in _api_sessions
-            if (api and idle > API_SESSION_IDLE_S) or (state.is_closed and idle > CLOSED_SESSION_KEEP_S):
+            if idle > keep_for(queue, session, state.is_closed) and not has_work(queue, session):
                 stale.append(session)
         for session in stale:
             holder.session_data.pop(session, None)
             holder.time_last_used.pop(session, None)
-            _api_sessions.discard(session)
-            if session in queue.pending_messages_per_session and queue.pending_messages_per_session[session].empty():
-                del queue.pending_messages_per_session[session]  # its event stream was delivered
-            if not queue.pending_event_ids_session.get(session, True):
-                del queue.pending_event_ids_session[session]  # an empty set: nothing of it is pending
-    _api_sessions.intersection_update(holder.session_data)  # a session Gradio evicted itself
+            _pages.discard(session)
+            queue.pending_messages_per_session.pop(session, None)
+            queue.pending_event_ids_session.pop(session, None)
+    _pages.intersection_update(holder.session_data)  # a session Gradio evicted itself
     return len(stale)
 
 
-def sweep_sessions(demo: gr.Blocks) -> None:
-    """``forget_sessions`` every ``SWEEP_EVERY_S`` seconds until the app is closed (a daemon thread's loop)."""
-    while demo.is_running:
-        time.sleep(SWEEP_EVERY_S)
+async def reap_sessions(demo: gr.Blocks) -> None:
+    """``forget_sessions`` every ``REAP_EVERY_S`` seconds on the server's event loop, until cancelled."""
+    while True:
+        await asyncio.sleep(REAP_EVERY_S)
         forget_sessions(demo)
+
+
+def session_reaper(demo: gr.Blocks) -> Callable[[object], contextlib.AbstractAsyncContextManager]:
+    """A FastAPI lifespan (what Gradio's ``app_kwargs`` takes) running ``reap_sessions`` while the app serves."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: object) -> AsyncIterator[None]:
+        task = asyncio.create_task(reap_sessions(demo), name="forget-sessions")
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    return lifespan
 
 
 def click_to_fixation(evt: gr.SelectData) -> tuple[int, int]:
@@ -155,15 +216,32 @@ def click_to_fixation(evt: gr.SelectData) -> tuple[int, int]:
     return min(max(int(x) // CLICK_SCALE, 0), IMAGE_SIZE - 1), min(max(int(y) // CLICK_SCALE, 0), IMAGE_SIZE - 1)
 
 
-def view_of(
-    source: str, gallery: str, scene: float, x: float, y: float, mode: str, ratio: float, fill: str, seed: float,
-    attention: bool, ax: float, ay: float, checkpoint: str,
-) -> ViewState:  # fmt: skip
-    """The view the controls describe."""
-    image = gallery if source == "gallery" else (str(int(scene)) if source == "synthetic" else "upload")
-    point = (int(ax), int(ay)) if attention else None
-    return ViewState(source=source, image=image, fixation=(int(x), int(y)), attention=point, mode=mode,
-                     ratio=float(ratio), fill=fill, seed=int(seed), checkpoint=checkpoint or "auto")  # fmt: skip
+def named(inputs: Sequence[object]) -> dict[str, object]:
+    """The controls' values by name (``FIELDS``: ``CONTROLS``' keys), from a listener's inputs in that order."""
+    return dict(zip(FIELDS, inputs, strict=True))
+
+
+def view_of(values: Mapping[str, object], names: Mapping[str, str] | None = None) -> ViewState:
+    """The view that controls' ``values`` (by ``CONTROLS`` key) describe; ``gr.Error`` naming a bad value's field
+    (``names``: how to name each, default its key: the API's parameter names)."""
+    name = names.get if names else lambda key: key
+    try:
+        source = one_of(values["source"], name("source"), FOLDERLESS_SOURCES)
+        image = {"gallery": lambda: short_text(values["gallery"], name("gallery")),
+                 "synthetic": lambda: str(short_text(str(values["scene"]), name("scene"))),
+                 "upload": lambda: "upload"}[source]()  # fmt: skip
+        attention = None
+        if values["attention"] is True:
+            attention = tuple(pixel(values[key], name(key)) for key in ("attention_x", "attention_y"))
+        return ViewState(
+            source=source, image=image, fixation=(pixel(values["x"], name("x")), pixel(values["y"], name("y"))),
+            attention=attention, mode=one_of(values["mode"], name("mode"), MODES),
+            ratio=unit_number(values["ratio"], name("ratio")), fill=one_of(values["fill"], name("fill"), FILLS),
+            seed=seed_number(values["seed"], name("seed")),
+            checkpoint=short_text(values["checkpoint"], name("checkpoint")) or "auto",
+        )  # fmt: skip
+    except FieldError as error:
+        raise gr.Error(str(error)) from None
 
 
 def metrics_markdown(rendered: Rendered) -> str:
@@ -187,32 +265,32 @@ def quoted(notes: list[str]) -> str:
 def explore_at(evt: gr.SelectData, *inputs) -> tuple:
     """A click on the Explore image: the new fixation (x, y) and the Explore outputs for it, in one round trip."""
     x, y = click_to_fixation(evt)
-    changed = [*inputs[:FIXATION_INDEX], x, y, *inputs[FIXATION_INDEX + 2 :]]
-    return (x, y, *explore(*changed))
+    values = named(inputs) | {"x": x, "y": y}
+    return (x, y, *explore(*values.values()))
 
 
 def explore(*inputs) -> tuple:
-    """Explore tab: (clickable image, panels, metrics, error maps) for the controls and the harmonic checkbox.
+    """Explore tab: (clickable image, panels, metrics, error maps) for the controls' values (in ``FIELDS`` order).
 
-    ``inputs``: ``controls_column()``'s values, then whether to add harmonic inpainting beside the
-    reconstruction. Bad input raises ``gr.Error`` with a message, never a traceback.
+    Bad input raises ``gr.Error`` with a message, never a traceback.
     """
-    upload, *rest, harmonic = inputs
+    values = named(inputs)
     try:
-        rendered = render_view(view_of(*rest), upload)
+        rendered = render_view(view_of(values, LABELS), values["upload"])
     except InputError as error:
         raise gr.Error(str(error)) from None
+    finally:
+        if values["source"] == "upload":
+            release_memory()  # an uploaded picture (of any size) was decoded; the gallery's are not
     view = rendered.panels.settings
     points = [p for p in (view.fixation, view.attention) if p is not None]
     clickable = png_file(marked_image(rendered.item.image, points, CLICK_SCALE))
-    panels = [(png_file(array), title) for title, array in rendered.images(PANEL_SCALE)]
     text = metrics_markdown(rendered)
-    reference = harmonic_reference(rendered.panels) if harmonic and panels_are_pixels(rendered) else None
-    if reference is not None:
-        after = [title for _, title in panels].index("visible pasted back") + 1
-        panels.insert(after, (png_file(pixelated(reference[0], PANEL_SCALE)), "harmonic inpainting (no learning)"))
-        sentence = harmonic_caption(rendered.panels.metrics.get("psnr_hidden"), reference[1])
-        text += f"\n\n{sentence}" if sentence else ""
+    harmonic = rendered.harmonic() if values["harmonic"] and panels_are_pixels(rendered) else None
+    if harmonic is not None and harmonic.caption:
+        text += f"\n\n{harmonic.caption}"
+    titled = rendered.images(PANEL_SCALE, harmonic.image if harmonic is not None else None)
+    panels = [(png_file(array), title) for title, array in titled]
     return clickable, panels, text, error_maps(rendered)
 
 
@@ -233,38 +311,78 @@ def error_maps(rendered: Rendered) -> object:
     return heatmap_row(maps, colorbar_title="error")
 
 
+def giving_back_memory(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """``handler``, then glibc's free memory back to the kernel (``release_memory``): for the requests that can
+    take a lot of it (uploads, batches), so that the server does not keep what one of them took."""
+
+    @functools.wraps(handler)
+    def wrapped(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        finally:
+            release_memory()
+
+    return wrapped
+
+
+def upload_of(image: object) -> str | None:
+    """The API's ``image``: an uploaded file's path (what ``handle_file`` sends), or None for a gallery photo."""
+    if image is None:
+        return None
+    path = image.get("path") if isinstance(image, dict) else None
+    if not isinstance(path, str):
+        raise gr.Error(f"image={echo(type(image).__name__)} is not accepted: image must be a file (handle_file in "
+                       "gradio_client, {\"path\": ...} after the upload) or null for a gallery photo.")  # fmt: skip
+    return path
+
+
+def api_view(image: str | None, fields: Mapping[str, object]) -> ViewState:
+    """The view an API call asks for: the uploaded ``image`` or ``fields["gallery"]``, then the defaults of the
+    Explore controls for any field the endpoint does not take (``gr.Error`` for a bad value, naming it)."""
+    values = {name: control.default for name, control in CONTROLS.items()}
+    return view_of(values | {"source": "upload" if image else "gallery"} | dict(fields))
+
+
+def run_api(work: Callable[[], Any]) -> Any:
+    """``work()`` with its ``InputError`` shown to the caller as a ``gr.Error`` (its message, no traceback)."""
+    try:
+        return work()
+    except InputError as error:
+        raise gr.Error(str(error)) from None
+
+
+@giving_back_memory
 def render_api(
-    image: str | None, gallery: str, x: float, y: float, mode: str, ratio: float, fill: str, seed: float,
-    attention_x: float, attention_y: float, checkpoint: str, request: gr.Request | None = None,
+    image: object, gallery: str, x: float, y: float, mode: str, ratio: float, fill: str, seed: float,
+    attention_x: float, attention_y: float, checkpoint: str,
 ) -> tuple[list, dict]:  # fmt: skip
     """API ``render``: an uploaded image (or a gallery photo by name) at a fixation -> the panels (PNG) and metrics.
 
-    ``attention_x``/``attention_y`` below 0 mean no covert attention.
+    ``attention_x``/``attention_y`` both ``NO_ATTENTION`` (-1) mean no covert attention.
     """
-    api_session(request)
-    attention = attention_x >= 0 and attention_y >= 0
-    source = "upload" if image else "gallery"
-    try:
-        rendered = render_view(view_of(source, gallery, 0, x, y, mode, ratio, fill, seed, attention, attention_x,
-                                       attention_y, checkpoint), image)  # fmt: skip
-    except InputError as error:
-        raise gr.Error(str(error)) from None
+    upload = upload_of(image)
+    attention = not (attention_x == NO_ATTENTION and attention_y == NO_ATTENTION)
+    fields = {"gallery": gallery, "x": x, "y": y, "mode": mode, "ratio": ratio, "fill": fill, "seed": seed,
+              "attention": attention, "attention_x": attention_x, "attention_y": attention_y,
+              "checkpoint": checkpoint}  # fmt: skip
+    rendered = run_api(lambda: render_view(api_view(upload, fields), upload))
     panels = [(png_file(array), title) for title, array in rendered.images(PANEL_SCALE)]
     name = rendered.checkpoint.name if rendered.checkpoint else None
     return panels, {"metrics": rendered.panels.metrics, "checkpoint": name, "notes": rendered.messages()}
 
 
-def compare(*controls) -> tuple:
+@giving_back_memory
+def compare(*inputs) -> tuple:
     """Compare tab: every mode's input, reconstruction and error, the metrics table, the ratio sweep plot and the
     notes (Markdown)."""
-    upload, *rest = controls
-    view = view_of(*rest)
+    values = named(inputs)
+    view = view_of(values, LABELS)
     try:
-        item = item_for(view, upload)
+        item = item_for(view, values["upload"])
         compared, curves = compare_item(item, view), sweep_item(item, view)
     except InputError as error:
         raise gr.Error(str(error)) from None
-    table = pd.DataFrame(mode_table(compared.panels, compared.names)).style.format(precision=4, na_rep="–")
+    table = pd.DataFrame(compared.table()).style.format(precision=4, na_rep="–")
     return compare_tiles(compared), table, ratio_sweep_chart(curves, "masked_mse"), quoted(compared.messages())
 
 
@@ -280,48 +398,36 @@ def compare_tiles(compared: Compared) -> list[tuple[str, str]]:
     return tiles
 
 
-def compare_api(
-    image: str | None, gallery: str, x: float, y: float, ratio: float, fill: str, seed: float,
-    request: gr.Request | None = None,
-) -> tuple:  # fmt: skip
+@giving_back_memory
+def compare_api(image: object, gallery: str, x: float, y: float, ratio: float, fill: str, seed: float) -> tuple:
     """API ``compare``: every mode at one fixation -> the input/reconstruction/error tiles (PNG), the metrics (in
     full, not as displayed) and the notes for the user."""
-    api_session(request)
-    view = view_of("upload" if image else "gallery", gallery, 0, x, y, "periphery", ratio, fill, seed, False, 0, 0, "")
-    try:
-        compared = compare_item(item_for(view, image), view)
-    except InputError as error:
-        raise gr.Error(str(error)) from None
-    return compare_tiles(compared), {"rows": mode_table(compared.panels, compared.names), "notes": compared.messages()}
+    upload = upload_of(image)
+    view = api_view(upload, {"gallery": gallery, "x": x, "y": y, "ratio": ratio, "fill": fill, "seed": seed})
+    compared = run_api(lambda: compare_item(item_for(view, upload), view))
+    return compare_tiles(compared), {"rows": compared.table(), "notes": compared.messages()}
 
 
-def sweep_api(
-    image: str | None, gallery: str, x: float, y: float, fill: str, seed: float, metric: str,
-    request: gr.Request | None = None,
-) -> dict:  # fmt: skip
-    """API ``sweep``: error (masked_mse or foreground_mse) against the masking ratio, per mode."""
-    api_session(request)
-    view = view_of("upload" if image else "gallery", gallery, 0, x, y, "periphery", 0.8, fill, seed, False, 0, 0, "")
-    try:
-        curves = sweep_item(item_for(view, image), view, metric)
-    except InputError as error:
-        raise gr.Error(str(error)) from None
+@giving_back_memory
+def sweep_api(image: object, gallery: str, x: float, y: float, fill: str, seed: float, metric: str) -> dict:
+    """API ``sweep``: error (``metric``, a key of ``METRIC_LABELS``) against the masking ratio, per mode."""
+    upload = upload_of(image)
+    view = api_view(upload, {"gallery": gallery, "x": x, "y": y, "fill": fill, "seed": seed})
+    curves = run_api(lambda: sweep_item(item_for(view, upload), view, metric))
     names = {spec.label: name for name, spec in MODES.items()}  # the curves come labelled for a legend
     return {names.get(label, label): {"ratios": r, "values": v} for label, (r, v) in curves.items()}
 
 
-def scanpath(path: list, *controls) -> tuple:
+@giving_back_memory
+def scanpath(path: list, *inputs) -> tuple:
     """Scanpath tab: the image with the fixations, the glimpses, the error curves, the suggestion (as text, as
     the pixel that "Look where suggested" adds, None when there is none) and that button, enabled only then."""
-    upload, *rest = controls
-    view = view_of(*rest)
+    values = named(inputs)
+    view = view_of(values, LABELS)
     if not path:
-        image = png_file(marked_image(item_for_view(view, upload), [], CLICK_SCALE))
+        image = png_file(marked_image(item_for_view(view, values["upload"]), [], CLICK_SCALE))
         return image, [], None, "Click the image to fixate.", None, gr.update(interactive=False)
-    try:
-        result = scanpath_item(item_for(view, upload), view, [tuple(p) for p in path])
-    except InputError as error:
-        raise gr.Error(str(error)) from None
+    result = run_api(lambda: scanpath_item(item_for(view, values["upload"]), view, [tuple(p) for p in path]))
     points = [*map(tuple, path), *([result.suggestion] if result.suggestion else [])]
     colours = [MARKER_COLOURS[2]] * (len(path) - 1) + [MARKER_COLOURS[0]]
     colours += [SUGGESTION_COLOUR] * bool(result.suggestion)
@@ -341,10 +447,7 @@ def glimpse_files(result: object) -> list[tuple[str, str]]:
 
 def item_for_view(view: ViewState, upload: str | None) -> object:
     """The view's image tensor (for the empty scanpath), with a clear error for a bad choice."""
-    try:
-        return item_for(view, upload).image
-    except InputError as error:
-        raise gr.Error(str(error)) from None
+    return run_api(lambda: item_for(view, upload).image)
 
 
 def add_fixation(path: list, evt: gr.SelectData) -> list:
@@ -352,20 +455,35 @@ def add_fixation(path: list, evt: gr.SelectData) -> list:
     return [*path, list(click_to_fixation(evt))][:MAX_FIXATIONS]
 
 
-def scanpath_api(
-    image: str | None, gallery: str, path: str, mode: str, ratio: float, fill: str, request: gr.Request | None = None
-) -> tuple:
-    """API ``scanpath``: fixations as JSON ``[[x, y], ...]`` -> each glimpse's input (PNG), curves, suggestion."""
-    api_session(request)
+def path_points(path: object) -> list[tuple[int, int]]:
+    """The API's scanpath: JSON ``[[x, y], ...]``, 1 to ``MAX_FIXATIONS`` pixel pairs; else ``gr.Error`` saying why."""
+    rule = (f"path must be JSON like [[30, 40], [60, 50]]: 1 to {MAX_FIXATIONS} [x, y] pairs, x and y whole pixel "
+            f"numbers 0..{IMAGE_SIZE - 1}")  # fmt: skip
     try:
-        points = [tuple(int(v) for v in p) for p in json.loads(path)]
-    except (ValueError, TypeError) as error:
-        raise gr.Error(f"The path must be JSON like [[30, 40], [60, 50]] ({error}).") from None
-    view = view_of("upload" if image else "gallery", gallery, 0, 0, 0, mode, ratio, fill, 0, False, 0, 0, "")
-    try:
-        result = scanpath_item(item_for(view, image), view, points)
-    except InputError as error:
+        points = json.loads(short_text(path, "path", MAX_PATH_TEXT))
+    except FieldError as error:
         raise gr.Error(str(error)) from None
+    except (ValueError, RecursionError):
+        raise gr.Error(f"path={echo(path)} is not JSON: {rule}.") from None
+    if not isinstance(points, list) or not 1 <= len(points) <= MAX_FIXATIONS:
+        count = f"{len(points)} items" if isinstance(points, list) else f"a {type(points).__name__}"
+        raise gr.Error(f"path holds {count}: {rule}.")
+    for k, point in enumerate(points):
+        if not (isinstance(point, list) and len(point) == 2):
+            raise gr.Error(f"path[{k}]={echo(json.dumps(point))} is not an [x, y] pair: {rule}.")
+    try:
+        return [(pixel(x, f"path[{k}][0]"), pixel(y, f"path[{k}][1]")) for k, (x, y) in enumerate(points)]
+    except FieldError as error:
+        raise gr.Error(str(error)) from None
+
+
+@giving_back_memory
+def scanpath_api(image: object, gallery: str, path: str, mode: str, ratio: float, fill: str) -> tuple:
+    """API ``scanpath``: fixations as JSON ``[[x, y], ...]`` -> each glimpse's input (PNG), curves, suggestion."""
+    upload = upload_of(image)
+    points = path_points(path)
+    view = api_view(upload, {"gallery": gallery, "mode": mode, "ratio": ratio, "fill": fill})
+    result = run_api(lambda: scanpath_item(item_for(view, upload), view, points))
     glimpses = glimpse_files(result)
     found = {"curves": result.curves, "metric": result.metric, "suggestion": result.suggestion}
     return glimpses, {**found, "notes": result.messages()}
@@ -376,55 +494,62 @@ def follow_suggestion(path: list, suggestion: list | None) -> list:
     return [*path, list(suggestion)][:MAX_FIXATIONS] if path and suggestion else path
 
 
-def controls_column() -> list:
-    """The Explore tab's controls (the upload first, then in ``view_of``'s order)."""
-    source = gr.Radio(list(SOURCES), value="gallery", label="Image source")
-    gallery = gr.Dropdown(list(GALLERY), value=next(iter(GALLERY)), label="Gallery photo")
-    scene = gr.Number(3, label="Procedural scene", precision=0, minimum=0)
-    upload = gr.File(label="Upload an image (source: upload)", file_types=["image"], type="filepath", height=100)
-    x = gr.Number(IMAGE_SIZE // 2, label="Fixation x (column)", precision=0, minimum=0, maximum=IMAGE_SIZE - 1)
-    y = gr.Number(IMAGE_SIZE // 2, label="Fixation y (row)", precision=0, minimum=0, maximum=IMAGE_SIZE - 1)
-    mode = gr.Dropdown([(spec.label, name) for name, spec in MODES.items()], value="periphery", label="Masking")
-    ratio = gr.Slider(0.05, 0.95, value=0.8, step=0.05, label="Masking ratio")
-    fill = gr.Radio(list(FILLS), value="mean", label="Fill of hidden pixels")
-    seed = gr.Number(0, label="Random-patch seed", precision=0, minimum=0, maximum=MAX_SEED)
-    attention = gr.Checkbox(False, label="Covert attention: a second visible point")
-    ax = gr.Number(70, label="Attention x", precision=0, minimum=0, maximum=IMAGE_SIZE - 1)
-    ay = gr.Number(30, label="Attention y", precision=0, minimum=0, maximum=IMAGE_SIZE - 1)
-    checkpoint = gr.Textbox("auto", label="Checkpoint (auto: the default for the mode)")
-    return [upload, source, gallery, scene, x, y, mode, ratio, fill, seed, attention, ax, ay, checkpoint]
+def number(name: str) -> gr.Number:
+    """A whole-number control of ``CONTROLS`` (label, default, range)."""
+    control = CONTROLS[name]
+    return gr.Number(control.default, label=control.label, precision=0, minimum=control.minimum,
+                     maximum=control.maximum, info=control.help or None)  # fmt: skip
+
+
+def controls_column() -> dict[str, gr.components.Component]:
+    """The controls beside the tabs, by ``CONTROLS`` key (the harmonic checkbox: ``harmonic_checkbox``)."""
+    c = CONTROLS
+    return {
+        "source": gr.Radio(list(FOLDERLESS_SOURCES), value=c["source"].default, label=c["source"].label),
+        "gallery": gr.Dropdown(list(GALLERY), value=c["gallery"].default, label=c["gallery"].label),
+        "scene": number("scene"),
+        "upload": gr.File(label=c["upload"].label, file_types=["image"], type="filepath", height=100),
+        "x": number("x"),
+        "y": number("y"),
+        "mode": gr.Dropdown([(spec.label, name) for name, spec in MODES.items()], value=c["mode"].default,
+                            label=c["mode"].label),
+        "ratio": gr.Slider(c["ratio"].minimum, c["ratio"].maximum, value=c["ratio"].default, step=c["ratio"].step,
+                           label=c["ratio"].label),
+        "fill": gr.Radio(list(FILLS), value=c["fill"].default, label=c["fill"].label),
+        "seed": number("seed"),
+        "attention": gr.Checkbox(c["attention"].default, label=c["attention"].label, info=c["attention"].help),
+        "attention_x": number("attention_x"),
+        "attention_y": number("attention_y"),
+        "checkpoint": gr.Textbox(c["checkpoint"].default, label=c["checkpoint"].label),
+    }  # fmt: skip
 
 
 def harmonic_checkbox() -> gr.Checkbox:
     """Explore's switch for the learning-free reference beside the reconstruction."""
-    return gr.Checkbox(
-        False, label="Compare with harmonic inpainting (no learning)",
-        info="The smoothest fill through the visible pixels (every hidden pixel the average of its neighbours); "
-        "a network above it predicts more than a blur of what it was shown. Modes that hide pixels only.",
-    )  # fmt: skip
+    control = CONTROLS["harmonic"]
+    return gr.Checkbox(control.default, label=control.label, info=control.help)
 
 
 def api_endpoints() -> None:
-    """The public HTTP API, defined first (Gradio de-duplicates endpoint names silently)."""
-    gallery = next(iter(GALLERY))
+    """The public HTTP API, defined first (Gradio de-duplicates endpoint names silently). Each endpoint gets its
+    inputs as sent (``preprocess=False``) and checks every one itself, with a message naming the field."""
+    c = {name: control.default for name, control in CONTROLS.items()}
     with gr.Column(visible=False):
-        render_in = [gr.File(type="filepath"), gr.Textbox(gallery), gr.Number(48), gr.Number(48),
-                     gr.Textbox("periphery"), gr.Number(0.8), gr.Textbox("mean"), gr.Number(0), gr.Number(-1),
-                     gr.Number(-1), gr.Textbox("auto")]  # fmt: skip
-        compare_in = [gr.File(type="filepath"), gr.Textbox(gallery), gr.Number(48), gr.Number(48), gr.Number(0.6),
-                      gr.Textbox("mean"), gr.Number(0)]  # fmt: skip
-        sweep_in = [*compare_in[:4], gr.Textbox("mean"), gr.Number(0), gr.Textbox("masked_mse")]
-        outputs = [gr.Gallery(format="png"), gr.JSON()]
-        sweep_out = gr.JSON()
-        scan_in = [gr.File(type="filepath"), gr.Textbox(gallery), gr.Textbox("[[48, 48]]"), gr.Textbox("periphery"),
-                   gr.Number(0.9), gr.Textbox("mean")]  # fmt: skip
-        scan_out = [gr.Gallery(format="png"), gr.JSON()]
+        render_in = [gr.File(type="filepath"), gr.Textbox(c["gallery"]), gr.Number(c["x"]), gr.Number(c["y"]),
+                     gr.Textbox(c["mode"]), gr.Number(c["ratio"]), gr.Textbox(c["fill"]), gr.Number(c["seed"]),
+                     gr.Number(NO_ATTENTION), gr.Number(NO_ATTENTION), gr.Textbox(c["checkpoint"])]  # fmt: skip
+        compare_in = [*render_in[:4], render_in[5], render_in[6], render_in[7]]
+        sweep_in = [*render_in[:4], render_in[6], render_in[7], gr.Textbox(next(iter(METRIC_LABELS)))]
+        scan_in = [render_in[0], render_in[1], gr.Textbox(json.dumps([c["x"], c["y"]]).join("[]")), render_in[4],
+                   render_in[5], render_in[6]]  # fmt: skip
+        outputs, sweep_out = [gr.Gallery(format="png"), gr.JSON()], gr.JSON()
         buttons = [gr.Button() for _ in range(4)]
-    shared = {"concurrency_id": MODEL_GROUP, "concurrency_limit": 1}
-    buttons[0].click(render_api, render_in, outputs, api_name="render", **shared)
-    buttons[1].click(compare_api, compare_in, outputs, api_name="compare", **shared)
-    buttons[2].click(sweep_api, sweep_in, sweep_out, api_name="sweep", **shared)
-    buttons[3].click(scanpath_api, scan_in, scan_out, api_name="scanpath", **shared)
+    view, batch = [{"concurrency_id": group, "concurrency_limit": RUNNING[group], "preprocess": False}
+                   for group in (VIEW_GROUP, BATCH_GROUP)]  # fmt: skip
+    buttons[0].click(render_api, render_in, outputs, api_name="render", **view)
+    buttons[1].click(compare_api, compare_in, outputs, api_name="compare", **batch)
+    buttons[2].click(sweep_api, sweep_in, sweep_out, api_name="sweep", **batch)
+    buttons[3].click(scanpath_api, scan_in, outputs, api_name="scanpath", **batch)
 
 
 def panel_gallery(label: str, columns: int) -> gr.Gallery:
@@ -432,71 +557,105 @@ def panel_gallery(label: str, columns: int) -> gr.Gallery:
     return gr.Gallery(label=label, columns=columns, format="png", height="auto", elem_classes="pixelated")
 
 
+def parameters(block_fn: object) -> list[str]:
+    """The names of a listener's inputs: its function's parameters."""
+    return [p for p in inspect.signature(block_fn.fn).parameters if p not in ("request", "evt")]
+
+
+class Explorer(gr.Blocks):
+    """The app's Blocks: Gradio's own checks of a call's values, before a handler runs, answer with a message a
+    client shows (``gr.Error``) naming what is wrong, instead of none."""
+
+    def validate_inputs(self, block_fn: object, inputs: list) -> None:
+        """Gradio's check of the number of values, its ``ValueError`` as a ``gr.Error`` naming what it takes."""
+        try:
+            super().validate_inputs(block_fn, inputs)
+        except ValueError:
+            raise gr.Error(f"{block_fn.api_name or 'This event'} takes {len(block_fn.inputs)} values "
+                           f"({', '.join(parameters(block_fn))}), not {len(inputs)}.") from None  # fmt: skip
+
+    async def preprocess_data(self, block_fn: object, inputs: list, state: object, explicit_call: bool = False):
+        """Gradio's preprocessing, a file value its model refuses as a ``gr.Error`` naming the file inputs."""
+        try:
+            return await super().preprocess_data(block_fn, inputs, state, explicit_call)
+        except (pydantic.ValidationError, InvalidPathError):  # not a file's record, or a file nobody uploaded
+            files = [n for n, c in zip(parameters(block_fn), block_fn.inputs, strict=False) if isinstance(c, gr.File)]
+            how = 'handle_file(...) in gradio_client, {"path": ..., "meta": {"_type": "gradio.FileData"}} if uploaded'
+            raise gr.Error(f"{' or '.join(files) or 'A file'} is not an uploaded file: send {how}, or null.") from None
+
+
+def explore_tabs() -> dict[str, gr.components.Component]:
+    """The Explore, Compare and Scanpath tabs' components, by name."""
+    side = IMAGE_SIZE * CLICK_SCALE
+    with gr.Tab("Explore"):
+        tab = {"clickable": gr.Image(label="Click to fixate", interactive=False, format="png", height=side,
+                                     width=side), "harmonic": harmonic_checkbox()}  # fmt: skip
+        tab |= {"panels": panel_gallery("Panels", 4), "metrics": gr.Markdown(), "maps": gr.Plot(label="Error maps")}
+    with gr.Tab("Compare modes") as tab["compare_tab"]:
+        tab["tiles"] = panel_gallery("Every mode: input, reconstruction, squared error", 6)
+        tab["table"] = gr.Dataframe(label="Metrics per mode", interactive=False)
+        tab["sweep_plot"] = gr.Plot(label="Error vs masking ratio")
+        tab["compare_notes"] = gr.Markdown()
+    with gr.Tab("Scanpath") as tab["scan_tab"]:
+        tab["path"], tab["suggested"] = gr.State([]), gr.State(None)  # fixations [[x, y], ...]; the next one
+        gr.Markdown("Each click adds a fixation (latest red, earlier yellow); green: where to look next.")
+        tab["scan_image"] = gr.Image(label="Click to add a fixation", interactive=False, format="png", height=side,
+                                     width=side)  # fmt: skip
+        with gr.Row():
+            tab["follow"], tab["undo"], tab["clear"] = (gr.Button(t) for t in ("Look where suggested", "Undo", "Clear"))
+        tab["where"] = gr.Markdown()
+        tab["glimpses"] = panel_gallery("Glimpses", 6)
+        tab["curve"] = gr.Plot(label="Error after each fixation")
+    return tab
+
+
+def listen(demo: gr.Blocks, controls: dict[str, gr.components.Component], tab: dict) -> None:
+    """Wire the controls and the tabs to the handlers: Explore in ``VIEW_GROUP``, Compare and Scanpath in
+    ``BATCH_GROUP``."""
+    # always_last: while a session's render waits, its newer changes replace the older ones, so a dragged
+    # slider queues one render, not twenty, and other sessions do not wait behind them
+    view, batch = [{"concurrency_id": group, "concurrency_limit": RUNNING[group], "api_visibility": "private",
+                    "trigger_mode": "always_last"} for group in (VIEW_GROUP, BATCH_GROUP)]  # fmt: skip
+    outputs, inputs = [tab[k] for k in ("clickable", "panels", "metrics", "maps")], [controls[k] for k in FIELDS]
+    x, y = controls["x"], controls["y"]
+    tab["clickable"].select(explore_at, inputs, [x, y, *outputs], **view)  # x and y listen to submit, not change
+    for name, control in controls.items():
+        getattr(control, "submit" if name in ("x", "y") else "change")(explore, inputs, outputs, **view)
+    compare_out = [tab[k] for k in ("tiles", "table", "sweep_plot", "compare_notes")]
+    tab["compare_tab"].select(compare, inputs, compare_out, **batch)
+    path = tab["path"]
+    scan_outputs = [tab[k] for k in ("scan_image", "glimpses", "curve", "where", "suggested", "follow")]
+    redraw = {"fn": scanpath, "inputs": [path, *inputs], "outputs": scan_outputs, **batch}
+    tab["scan_tab"].select(**redraw)
+    private = {"api_visibility": "private"}
+    tab["scan_image"].select(add_fixation, path, path, **private).then(**redraw)
+    tab["follow"].click(follow_suggestion, [path, tab["suggested"]], path, **private).then(**redraw)
+    tab["undo"].click(lambda p: p[:-1], path, path, **private).then(**redraw)
+    tab["clear"].click(lambda: [], None, path, **private).then(**redraw)
+    demo.load(page_session, None, None, queue=False, **private)
+    demo.load(explore, inputs, outputs, **view)
+
+
 def build() -> gr.Blocks:
-    """The Gradio app: the public API, then the controls beside the Explore and Compare tabs."""
-    with gr.Blocks(title="FocusMIM Explorer", delete_cache=(600, 3600)) as demo:  # temp files: an hour at most
+    """The Gradio app: the public API, then the controls beside the Explore, Compare and Scanpath tabs."""
+    with Explorer(title="FocusMIM Explorer", delete_cache=(600, 3600)) as demo:  # temp files: an hour at most
         api_endpoints()
         gr.Markdown("# FocusMIM Explorer\nClick the image to move the fixation (red); cyan: covert attention.")
         with gr.Row():
             with gr.Column(scale=1):
                 controls = controls_column()
             with gr.Column(scale=3), gr.Tabs():
-                with gr.Tab("Explore"):
-                    clickable = gr.Image(label="Click to fixate", interactive=False, format="png",
-                                         height=IMAGE_SIZE * CLICK_SCALE, width=IMAGE_SIZE * CLICK_SCALE)  # fmt: skip
-                    harmonic = harmonic_checkbox()
-                    panels = panel_gallery("Panels", 4)
-                    metrics = gr.Markdown()
-                    maps = gr.Plot(label="Error maps")
-                with gr.Tab("Compare modes") as compare_tab:
-                    tiles = panel_gallery("Every mode: input, reconstruction, squared error", 6)
-                    table = gr.Dataframe(label="Metrics per mode", interactive=False)
-                    sweep_plot = gr.Plot(label="Error vs masking ratio")
-                    compare_notes = gr.Markdown()
-                with gr.Tab("Scanpath") as scan_tab:
-                    path, suggested = gr.State([]), gr.State(None)  # fixations [[x, y], ...]; the next one
-                    gr.Markdown("Each click adds a fixation (latest red, earlier yellow); green: where to look next.")
-                    scan_image = gr.Image(label="Click to add a fixation", interactive=False, format="png",
-                                          height=IMAGE_SIZE * CLICK_SCALE, width=IMAGE_SIZE * CLICK_SCALE)  # fmt: skip
-                    with gr.Row():
-                        follow, undo, clear = gr.Button("Look where suggested"), gr.Button("Undo"), gr.Button("Clear")
-                    where = gr.Markdown()
-                    glimpses = panel_gallery("Glimpses", 6)
-                    curve = gr.Plot(label="Error after each fixation")
-        # always_last: while a session's render waits, its newer changes replace the older ones, so a dragged
-        # slider queues one render, not twenty, and other sessions do not wait behind them
-        shared = {"concurrency_id": MODEL_GROUP, "concurrency_limit": 1, "api_visibility": "private",
-                  "trigger_mode": "always_last"}  # fmt: skip
-        outputs, inputs = [clickable, panels, metrics, maps], [*controls, harmonic]
-        x, y = controls[FIXATION_INDEX], controls[FIXATION_INDEX + 1]
-        clickable.select(explore_at, inputs, [x, y, *outputs], **shared)  # x and y listen to submit, not change
-        for control in inputs:
-            if control not in (x, y):
-                control.change(explore, inputs, outputs, **shared)
-        for control in (x, y):
-            control.submit(explore, inputs, outputs, **shared)
-        compare_tab.select(compare, controls, [tiles, table, sweep_plot, compare_notes], **shared)
-        scan_outputs = [scan_image, glimpses, curve, where, suggested, follow]
-        redraw = {"fn": scanpath, "inputs": [path, *controls], "outputs": scan_outputs, **shared}
-        scan_tab.select(**redraw)
-        scan_image.select(add_fixation, path, path, api_visibility="private").then(**redraw)
-        follow.click(follow_suggestion, [path, suggested], path, api_visibility="private").then(**redraw)
-        undo.click(lambda p: p[:-1], path, path, api_visibility="private").then(**redraw)
-        clear.click(lambda: [], None, path, api_visibility="private").then(**redraw)
-        demo.load(explore, inputs, outputs, **shared)
+                tab = explore_tabs()
+        listen(demo, controls | {"harmonic": tab["harmonic"]}, tab)
     return demo.queue(max_size=QUEUE_SIZE)
 
 
 def launch(demo: gr.Blocks, **options) -> None:
     """Serve the app with its style sheet, never through a share link, uploads capped as ``load_image`` caps them,
-    per-session state bounded (``forget_sessions`` in a daemon thread, at most ``MAX_SESSIONS``); blocks unless
+    per-session state bounded (``forget_sessions`` on the server's loop, at most ``MAX_SESSIONS``); blocks unless
     ``prevent_thread_lock``."""
-    block = not options.pop("prevent_thread_lock", False)
     demo.launch(css=CSS, share=False, max_file_size=MAX_UPLOAD_BYTES, state_session_capacity=MAX_SESSIONS,
-                prevent_thread_lock=True, **options)  # fmt: skip
-    threading.Thread(target=sweep_sessions, args=(demo,), name="forget-sessions", daemon=True).start()
-    if block:
-        demo.block_thread()
+                app_kwargs={"lifespan": session_reaper(demo)}, **options)  # fmt: skip
 
 
 if __name__ == "__main__":

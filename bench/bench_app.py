@@ -37,9 +37,11 @@ if str(ROOT / "tests") not in sys.path:
 from browser_app import CLICK_FRAME, launch_browser, running_app, status_text  # noqa: E402
 
 from bench.timing import machine, median_seconds  # noqa: E402
-from focusmim_core import MODES, ViewState, inference_model, render, render_modes  # noqa: E402
+from focusmim_core import MODES, inference_model  # noqa: E402
 from focusmim_core.explorer.catalog import untrained_model  # noqa: E402
+from focusmim_core.explorer.render import render, render_modes  # noqa: E402
 from focusmim_core.explorer.sources import synthetic_item  # noqa: E402
+from focusmim_core.explorer.viewstate import ViewState  # noqa: E402
 from focusmim_core.runtime import configure_cpu_allocator  # noqa: E402
 
 SERVER_GOAL_MS = 100

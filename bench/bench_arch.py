@@ -18,6 +18,7 @@ import torch
 from bench.bench_train import images_per_second
 from bench.timing import machine, table
 from focusmim_core.architectures import ARCHITECTURES, build_model
+from focusmim_core.masking import MODES
 from focusmim_core.objectives import OBJECTIVES
 from focusmim_core.pretraining import BatchRecipe, make_optimizer, prepare_batch, train_step
 from focusmim_core.runtime import configure_cpu_allocator
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device)
     batch = args.batch or (512 if device.type == "cuda" else 32)
     images, _ = synthetic_uint8(batch * 3, seed=0)
-    recipe = BatchRecipe(mode=args.mode, ratio=0.8 if "periphery" in args.mode else 0.6)
+    recipe = BatchRecipe(mode=args.mode, ratio=MODES[args.mode].default_ratio)
     generator = torch.Generator(device=device).manual_seed(0)
     batches = [prepare_batch(images[i * batch : (i + 1) * batch].to(device), None, recipe, generator) for i in range(3)]
     print(f"Training throughput per architecture and objective, batch {batch}, mode {args.mode}, on {machine()}")

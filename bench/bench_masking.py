@@ -16,7 +16,10 @@ from pathlib import Path
 import torch
 
 from bench.timing import machine, median_seconds, table
-from focusmim_core import MODES, Autoencoder, ViewState, inference_model, mask_images, render
+from focusmim_core import MODES, Autoencoder, inference_model, mask_images
+from focusmim_core.explorer.render import render
+from focusmim_core.explorer.viewstate import ViewState
+from focusmim_core.geometry import IMAGE_SIZE
 from focusmim_core.runtime import configure_cpu_allocator
 
 GOALS = {"random_patches": 20_000, "periphery": 20_000, "periphery_square": 20_000, "foveate": 3_000}
@@ -48,7 +51,7 @@ def mode_rows(
 ) -> list[list[str]]:
     """One table row per mode, fill and kind of fixation: batched and per-sample img/s, ratio, goal."""
     rows = []
-    for mode in ("random_patches", "periphery", "periphery_square", "foveate", "none"):
+    for mode in MODES:
         fills = ("mean", "blur") if MODES[mode].uses_fill else ("-",)
         for fill in fills:
             for label, fixations in (("centre", centre), ("random", random_fixations)):
@@ -79,7 +82,7 @@ def foveate_against_plain(images: torch.Tensor, centre: torch.Tensor, device: st
 def render_against_forward(image: torch.Tensor, device: str) -> None:
     """Print one full ``render`` of ``image`` ``(3, 96, 96)`` next to the model's forward pass alone (ms)."""
     model = inference_model(Autoencoder()).to(device)
-    foreground = torch.rand(96, 96, device=device)
+    foreground = torch.rand(IMAGE_SIZE, IMAGE_SIZE, device=device)
     render_ms = 1000 * median_seconds(
         lambda: render(image, ViewState(fixation=(30, 40)), model, foreground), 21, 3, device
     )
@@ -102,8 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_cpu_allocator()
     generator = torch.Generator().manual_seed(0)
-    images = torch.rand(args.batch, 3, 96, 96, generator=generator).to(args.device)
-    random_fixations = torch.randint(0, 96, (args.batch, 2), generator=generator).float().to(args.device)
+    images = torch.rand(args.batch, 3, IMAGE_SIZE, IMAGE_SIZE, generator=generator).to(args.device)
+    random_fixations = torch.randint(0, IMAGE_SIZE, (args.batch, 2), generator=generator).float().to(args.device)
     centre = torch.full((args.batch, 2), 48.0, device=args.device)
     print(f"Masking throughput, batch {args.batch} of 96 x 96 images, on {machine()}")
     print("baseline: the same function called once per image (a per-sample loop), same run\n")

@@ -39,7 +39,7 @@ def measure(
     batch: int, threads: int, channels_last: bool, compiled: bool, mode: str, seconds: float, bf16: bool = False
 ) -> dict:
     """Images per second of one setting, trained for ``seconds`` after two warm-up steps (this process)."""
-    from focusmim_core import Autoencoder
+    from focusmim_core import MODES, Autoencoder
     from focusmim_core.pretraining import BatchRecipe, prepare_batch, train_step
     from train.training_data import synthetic_uint8
 
@@ -50,7 +50,7 @@ def measure(
         model = model.to(memory_format=torch.channels_last)
     network = torch.compile(model) if compiled else model
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-8)
-    recipe = BatchRecipe(mode=mode, ratio=0.6 if mode == "random_patches" else 0.8)
+    recipe = BatchRecipe(mode=mode, ratio=MODES[mode].default_ratio)
     generator = torch.Generator().manual_seed(0)
 
     def step() -> None:
@@ -114,7 +114,7 @@ QUALITY_ARMS = (  # (label, learning rate, schedule); the first is the recipe (b
 def quality(checkpoint: Path, images: int, folder: Path) -> list[list[str]]:
     """Train each arm of ``QUALITY_ARMS`` from ``checkpoint`` for ``images`` images; rows of the PSNR reached."""
     from focusmim_core import load_checkpoint
-    from focusmim_core.explorer.evaluation import evaluate_reconstruction
+    from focusmim_core.evaluation import evaluate_reconstruction
     from train.pretrain import PretrainConfig, run
 
     _, meta = load_checkpoint(checkpoint)

@@ -25,7 +25,8 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from bench.timing import machine, sync, table
-from focusmim_core import Autoencoder, mask_images
+from focusmim_core import MODES, Autoencoder, mask_images
+from focusmim_core.geometry import IMAGE_SIZE
 from focusmim_core.pretraining import Batch, BatchRecipe, prepare_batch, train_step
 from focusmim_core.runtime import configure_cpu_allocator
 from train.training_data import synthetic_uint8
@@ -36,7 +37,7 @@ class PerSampleMasked(Dataset):
 
     def __init__(self, images: torch.Tensor, recipe: BatchRecipe):
         self.images, self.recipe = images, recipe
-        self.crop = transforms.RandomResizedCrop(96, scale=recipe.crop_scale, antialias=True)
+        self.crop = transforms.RandomResizedCrop(IMAGE_SIZE, scale=recipe.crop_scale, antialias=True)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -68,7 +69,7 @@ def reference_covariance(latent: torch.Tensor) -> float:
 
 def pipelines(args: argparse.Namespace, device: torch.device, batch_size: int) -> dict[str, Callable[[], object]]:
     """One training step of each pipeline measured, by label; they share one model and optimizer."""
-    recipe = BatchRecipe(mode=args.mode, ratio=0.8 if "periphery" in args.mode else 0.6)
+    recipe = BatchRecipe(mode=args.mode, ratio=MODES[args.mode].default_ratio)
     images_cpu, _ = synthetic_uint8(batch_size * (args.steps + 2), seed=0)
     images = images_cpu.to(device)
     model = Autoencoder().to(device)

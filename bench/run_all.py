@@ -20,6 +20,7 @@ BENCHMARKS = (
     ("bench.bench_app", []),
     ("bench.bench_gradio", []),
     ("bench.bench_load", []),
+    ("bench.bench_api_load", []),
 )
 
 

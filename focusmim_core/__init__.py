@@ -16,12 +16,11 @@ from .checkpoints import (
 )
 from .data import STL10, SyntheticScenes, gallery_image, gallery_images, load_image
 from .errors import CheckpointError, DatasetError, InputError
-from .explorer.render import Panels, render, render_batch, render_modes, render_ratio_sweep
-from .explorer.viewstate import ViewState
+from .experiments import CONDITIONS, paper_conditions
 from .fixations import as_points, sample_fixations
 from .foveation import FovealFilter, foveate
 from .losses import error_map, masked_mse, per_sample_masked_mse
-from .masking import MODES, MaskingMode, mask_images, patch_count, periphery_radius, square_side
+from .masking import FILLS, MODES, MaskingMode, mask_images, patch_count, periphery_radius, square_side
 from .metrics import decorrelation, psnr, sparsity
 from .model import Autoencoder, inference_model
 from .segmentation import SegmentationUnavailable, foreground, keep_images
@@ -29,6 +28,8 @@ from .segmentation import SegmentationUnavailable, foreground, keep_images
 __version__ = "0.1.0"
 
 __all__ = [
+    "CONDITIONS",
+    "FILLS",
     "MODES",
     "STL10",
     "Autoencoder",
@@ -39,10 +40,8 @@ __all__ = [
     "FovealFilter",
     "InputError",
     "MaskingMode",
-    "Panels",
     "SegmentationUnavailable",
     "SyntheticScenes",
-    "ViewState",
     "as_points",
     "decorrelation",
     "default_checkpoint",
@@ -58,14 +57,11 @@ __all__ = [
     "load_image",
     "mask_images",
     "masked_mse",
+    "paper_conditions",
     "patch_count",
     "per_sample_masked_mse",
     "periphery_radius",
     "psnr",
-    "render",
-    "render_batch",
-    "render_modes",
-    "render_ratio_sweep",
     "sample_fixations",
     "save_checkpoint",
     "sparsity",

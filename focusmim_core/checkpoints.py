@@ -14,15 +14,16 @@ import os
 import pickle
 import subprocess
 import tempfile
+import types
+import typing
 import uuid
-import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
@@ -110,27 +111,132 @@ class CheckpointMetadata:
         return f"{self.mode}{ratio}{fill}{arch}, {self.epochs} epochs on {self.data}{demo}"
 
 
-FIELD_TYPES: dict[str, tuple[type, ...]] = {  # CheckpointMetadata's fields -> the JSON types they accept
-    "mode": (str,), "ratio": (int, float), "fill": (str,), "data": (str,), "epochs": (int,),
-    "learning_rate": (int, float, type(None)), "seed": (int, type(None)), "metrics": (dict,),
-    "code_version": (str,), "date": (str,), "fixation": (str,), "attention": (str,), "random_crop": (bool,),
-    "foreground_loss": (bool,), "demo": (bool,), "source": (str,), "description": (str,), "arch": (str,),
-    "objective": (str,), "save_id": (str,),
-    "extra": (dict, type(None)),
-}  # fmt: skip
+NUMBER = (int, float)  # a JSON number; a bool is never one
+MAX_METADATA_BYTES = 1 << 20  # a sidecar JSON or weights header with more metadata than this is refused unread
+MAX_METADATA_DEPTH = 16  # nesting of JSON objects and lists in metadata (the shipped files reach 5)
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """Schema of a JSON list whose items all follow ``item``."""
+
+    item: Any
+
+
+@dataclass(frozen=True)
+class ValuesOf:
+    """Schema of a JSON object whose values, under any keys, all follow ``value``."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class Nullable:
+    """Schema of a value that is null or follows ``inner``."""
+
+    inner: Any
+
+
+def _annotation_schema(annotation: Any) -> Any:
+    """The schema of a dataclass field's type: ``float`` accepts any JSON number, ``X | None`` null too,
+    ``list[X]`` a list of X; anything else (``dict[str, Any]``, ``Any``) its outer type alone."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        inner = _annotation_schema(next(a for a in args if a is not type(None)))
+        if type(None) not in args:
+            return inner
+        return (*inner, type(None)) if isinstance(inner, tuple) else Nullable(inner)
+    if origin is list:
+        return ListOf(_annotation_schema(args[0]))
+    if annotation is float:
+        return NUMBER
+    outer = origin or annotation
+    return (outer,) if isinstance(outer, type) else (object,)
+
+
+def _record_schema(record: type) -> dict[str, Any]:
+    """The schema of a dataclass written as a JSON object: each field's type (``_annotation_schema``)."""
+    return {name: _annotation_schema(kind) for name, kind in typing.get_type_hints(record).items()}
+
+
+@functools.cache
+def metadata_schema() -> dict[str, Any]:
+    """The metadata's JSON schema, nested records included: a dict names an object's fields (other keys: any
+    JSON), a tuple the accepted types; ``ListOf``, ``ValuesOf``, ``Nullable``. Records follow their classes."""
+    from .evaluation import LATENT_KEY, METRICS_KEY, ReconstructionReport  # late: both import this module
+    from .probe import ProbeResult
+
+    probe = {**_record_schema(ProbeResult), "accuracy_mean": NUMBER, "accuracy_std": NUMBER}  # its properties
+    history_entry = {"images": (int,), "minutes": NUMBER, "date": (str,), "device": (str,), "recipe": (str,),
+                     "command": (str,)}  # fmt: skip  # train.ship_demo's history_entry; its after_* are metrics
+    metrics = {"probe": probe, "probe_runs": ValuesOf(probe), METRICS_KEY: _record_schema(ReconstructionReport),
+               LATENT_KEY: ValuesOf(Nullable(NUMBER))}  # fmt: skip
+    extra = {"images_seen": (int,), "train_seconds": NUMBER, "epochs_run": (int,), "batch_size": (int,),
+             "device": (str,), "command": (str,), "history": ListOf(history_entry)}  # fmt: skip
+    return {**_record_schema(CheckpointMetadata), "metrics": metrics, "extra": Nullable(extra)}
+
+
+def _json_type(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _field(where: str) -> str:
+    return f"field {where!r}" if where else "the value"
+
+
+def schema_problem(value: Any, schema: Any, where: str = "") -> str | None:
+    """Why JSON ``value`` does not follow ``schema`` (see ``metadata_schema``), naming the field; None when it does.
+    An object's fields that ``schema`` names are checked where present; other fields may hold anything."""
+    if isinstance(schema, Nullable):
+        return None if value is None else schema_problem(value, schema.inner, where)
+    if isinstance(schema, tuple):
+        if (isinstance(value, bool) and bool not in schema) or not isinstance(value, schema):
+            names = " or ".join("null" if t is type(None) else t.__name__ for t in schema)
+            return f"{_field(where)} must be {names}, not {_json_type(value)}"
+        return None
+    outer = list if isinstance(schema, ListOf) else dict
+    if not isinstance(value, outer):
+        return f"{_field(where)} must be {outer.__name__}, not {_json_type(value)}"
+    if isinstance(schema, ListOf):
+        parts = ((f"{where}[{i}]", item, schema.item) for i, item in enumerate(value))
+    elif isinstance(schema, ValuesOf):
+        parts = ((f"{where}.{str(key)[:40]}", item, schema.value) for key, item in value.items())
+    else:
+        parts = ((f"{where}.{key}".lstrip("."), value[key], part) for key, part in schema.items() if key in value)
+    return next((problem for name, item, part in parts if (problem := schema_problem(item, part, name))), None)
+
+
+def json_problem(values: Any, schema: dict[str, Any], required: tuple[str, ...] = ()) -> str | None:
+    """Why decoded JSON is not an object of ``schema`` with every ``required`` field; None when it is."""
+    if not isinstance(values, dict):
+        return f"a JSON object is expected, not {type(values).__name__}"
+    missing = [name for name in required if name not in values]
+    return f"it has no {', '.join(missing)}" if missing else schema_problem(values, schema)
+
+
+def nesting_depth(value: Any, limit: int = MAX_METADATA_DEPTH) -> int:
+    """How deeply JSON lists and objects nest in ``value`` (0 for a scalar), walked without recursion and
+    no further than one level past ``limit``."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= limit:
+                stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def check_metadata_values(values: Any) -> None:
-    """Raise ``CheckpointError`` unless ``values`` is a dict whose known fields have the types ``FIELD_TYPES`` names."""
+    """Raise ``CheckpointError`` unless ``values`` is a metadata object no deeper than ``MAX_METADATA_DEPTH``
+    that follows ``metadata_schema`` (nested records included), with known modes, fills and architectures."""
     if not isinstance(values, dict):
         raise CheckpointError(f"its metadata must be a JSON object, not {type(values).__name__}")
-    for name, accepted in FIELD_TYPES.items():
-        if name not in values:
-            continue
-        value = values[name]
-        if (isinstance(value, bool) and bool not in accepted) or not isinstance(value, accepted):
-            names = " or ".join("null" if t is type(None) else t.__name__ for t in accepted)
-            raise CheckpointError(f"metadata field {name!r} must be {names}, not {type(value).__name__}")
+    if nesting_depth(values) > MAX_METADATA_DEPTH:
+        raise CheckpointError(f"its metadata nests lists and objects deeper than {MAX_METADATA_DEPTH} levels")
+    problem = schema_problem(values, metadata_schema())
+    if problem:
+        raise CheckpointError(problem)
     from .masking import FILLS, MODES  # late: masking is heavier than this module
 
     if values.get("mode", "none") not in MODES:
@@ -228,40 +334,51 @@ def _clean_state_dict(raw: Any, path: Path) -> dict[str, torch.Tensor]:
 
 
 def first_sentence(error: BaseException, limit: int = 160) -> str:
-    """The first sentence of a library's error message (never cut mid-word), for a message of ours."""
+    """The first sentence of a library's error message (never cut mid-word), for a message of ours;
+    the error's type where the message is empty or a bare key (``KeyError: 101``)."""
     text = " ".join(str(error).split())
     end = text.find(". ")
     text = text if end < 0 else text[: end + 1]
     if len(text) > limit:
         text = text[: text.rfind(" ", 0, limit - 1)].rstrip(",;:") + " …"
+    if len(text) < 8 or isinstance(error, LookupError):
+        text = f"{type(error).__name__} {text}".strip()
     return text.rstrip(".")
 
 
+def unreadable_safetensors(path: Path, error: BaseException) -> CheckpointError:
+    """The refusal of a safetensors file that its reader could not open or read."""
+    return CheckpointError(
+        f"{path.name} is not a readable safetensors file (truncated or damaged: {first_sentence(error)}). "
+        "Copy or download it again, or pick another checkpoint."
+    )
+
+
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Raw tensors of a checkpoint file (safetensors or PyTorch), never executing code from it."""
+    """Raw tensors of a checkpoint file (safetensors or PyTorch), never executing code from it.
+
+    Whatever reading a damaged or foreign file raises becomes a ``CheckpointError`` naming the file.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"No checkpoint at {path}: check the path, or train one with python -m train.pretrain.")
     if path.suffix == ".safetensors":
         try:
             tensors = load_file(str(path))
-            return {name: t for name, t in tensors.items() if not name.startswith(TRAINER_PREFIX)}
-        except (SafetensorError, OSError, ValueError) as error:
-            raise CheckpointError(
-                f"{path.name} is not a readable safetensors file (truncated or damaged: {error}). "
-                "Copy or download it again, or pick another checkpoint."
-            ) from None
+        except Exception as error:  # a damaged file can make the reader raise anything
+            raise unreadable_safetensors(path, error) from None
+        return {name: t for name, t in tensors.items() if not name.startswith(TRAINER_PREFIX)}
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         raise CheckpointError(
-            f"Refused to load {path.name}: it contains Python objects that would run code when "
-            f"unpickled, not plain tensors ({first_sentence(error)}). Only load checkpoints "
-            "you trust with other tools; FocusMIM reads weights only."
+            f"Refused to load {path.name}: it holds more than plain tensors (Python objects that would run code "
+            f"when unpickled, or damaged data: {first_sentence(error)}). Only load checkpoints you trust with "
+            "other tools; FocusMIM reads weights only."
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as error:
+    except Exception as error:  # the safe unpickler raises KeyError, IndexError... on a text file
         raise CheckpointError(
-            f"{path.name} is not a readable PyTorch checkpoint (truncated or damaged: "
+            f"{path.name} is not a readable PyTorch checkpoint (truncated or damaged, or no checkpoint at all: "
             f"{first_sentence(error)}). Copy or download it again."
         ) from None
     return _clean_state_dict(raw, path)
@@ -294,20 +411,60 @@ def check_architecture(
         )
 
 
+def bounded_json(text: str | bytes, limit: int = MAX_METADATA_BYTES, depth: int = MAX_METADATA_DEPTH) -> Any:
+    """JSON ``text`` decoded; ``ValueError`` saying why when it is larger than ``limit`` bytes, not JSON (not UTF-8,
+    an integer of too many digits) or nests lists and objects deeper than ``depth`` levels."""
+    if len(text) > limit:
+        raise ValueError(f"it is larger than the {limit:,} bytes read")
+    too_deep = f"it nests lists and objects deeper than {depth} levels"
+    try:
+        values = json.loads(text)
+    except RecursionError:  # the decoder's own recursion: nested far deeper than ``depth``
+        raise ValueError(too_deep) from None
+    except ValueError as error:
+        raise ValueError(first_sentence(error)) from None
+    if nesting_depth(values, depth) > depth:
+        raise ValueError(too_deep)
+    return values
+
+
+def parse_metadata(text: str | bytes, origin: str) -> CheckpointMetadata:
+    """Metadata from JSON text (a sidecar file's or a weights header's); ``CheckpointError`` naming ``origin``
+    when it is larger than ``MAX_METADATA_BYTES``, not JSON, nested too deeply or off ``metadata_schema``."""
+
+    def refused(problem: str) -> CheckpointError:
+        return CheckpointError(f"{origin} is not valid checkpoint metadata: {problem}.")
+
+    try:
+        values = bounded_json(text)
+    except ValueError as error:
+        raise refused(str(error)) from None
+    try:
+        return CheckpointMetadata.from_dict(values)
+    except CheckpointError as error:
+        raise refused(str(error)[:200]) from None
+
+
 def read_metadata(path: str | os.PathLike) -> CheckpointMetadata:
     """Metadata of a checkpoint: the JSON beside it, else the safetensors header, else a stub.
 
     A JSON whose ``save_id`` is not the header's belongs to weights that were replaced (a crash
     between writing the weights and the JSON): the header, written with the weights, wins.
+    Raises ``CheckpointError`` for metadata that cannot be read or is not valid, and for a
+    safetensors file whose header cannot be read (truncated or damaged).
     """
     path = Path(path)
     side = sidecar_path(path)
-    header = _header_metadata(path)
+    beside = None
     if side.is_file():
         try:
-            beside = CheckpointMetadata.from_dict(json.loads(side.read_text()))
-        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, CheckpointError) as error:
-            raise CheckpointError(f"{side.name} is not valid checkpoint metadata: {str(error)[:200]}.") from None
+            with open(side, "rb") as handle:
+                text = handle.read(MAX_METADATA_BYTES + 1)
+        except OSError as error:
+            raise CheckpointError(f"{side.name} could not be read: {first_sentence(error)}.") from None
+        beside = parse_metadata(text, side.name)
+    header = _header_metadata(path)
+    if beside is not None:
         return header if header is not None and header.save_id and header.save_id != beside.save_id else beside
     if header is not None:
         return header
@@ -319,17 +476,40 @@ def read_metadata(path: str | os.PathLike) -> CheckpointMetadata:
 
 
 def _header_metadata(path: Path) -> CheckpointMetadata | None:
-    """The metadata in a safetensors file's header (None: not safetensors, unreadable or none there)."""
+    """The metadata in a safetensors file's header (None: not safetensors or none there); opening the file
+    checks that its header is whole and that its tensors fill the file, so a cut file raises ``CheckpointError``."""
     if path.suffix != ".safetensors" or not path.is_file():
         return None
     try:
-        from safetensors import safe_open
-
         with safe_open(str(path), framework="pt") as handle:
             header = (handle.metadata() or {}).get(METADATA_KEY)
-        return CheckpointMetadata.from_dict(json.loads(header)) if header else None
-    except (SafetensorError, OSError, json.JSONDecodeError, CheckpointError):
-        return None
+    except Exception as error:  # a damaged file can make the reader raise anything
+        raise unreadable_safetensors(path, error) from None
+    return parse_metadata(header, f"the header of {path.name}") if header else None
+
+
+@functools.lru_cache(maxsize=64)
+def _pytorch_problem(path: str, size: int, modified_ns: int) -> str | None:
+    """Why a PyTorch weights file cannot be read (None: it can), once per version of the file (``size``,
+    ``modified_ns``): listing runs on every render, and only a full read tells a sound pickle from a damaged one."""
+    try:
+        read_state_dict(path)
+    except CheckpointError as error:
+        return str(error)
+    return None
+
+
+def readable_metadata(path: str | os.PathLike) -> CheckpointMetadata:
+    """``read_metadata`` of a weights file that can be read; ``CheckpointError`` otherwise (reading the
+    metadata checks a safetensors file; a PyTorch file is read whole, once per version)."""
+    path = Path(path)
+    metadata = read_metadata(path)
+    if path.suffix != ".safetensors":
+        stat = path.stat()
+        problem = _pytorch_problem(str(path), stat.st_size, stat.st_mtime_ns)
+        if problem:
+            raise CheckpointError(problem)
+    return metadata
 
 
 def load_checkpoint(
@@ -380,7 +560,8 @@ class CheckpointInfo:
 def list_checkpoints(*folders: str | os.PathLike) -> list[CheckpointInfo]:
     """Every weights file in these folders (default: the shipped ``checkpoints/``), one level deep.
 
-    Files whose metadata cannot be read are listed with a stub and their ``error``, never dropped.
+    Files whose weights or metadata cannot be read (``readable_metadata``) are listed with a stub and their
+    ``error``, never dropped: a cut file never wins ``default_checkpoint`` on the epochs its JSON claims.
     """
     found = []
     for folder in folders or (SHIPPED_DIR,):
@@ -390,11 +571,9 @@ def list_checkpoints(*folders: str | os.PathLike) -> list[CheckpointInfo]:
         for path in sorted(folder.glob("*")) + sorted(folder.glob("*/*")):
             if path.suffix in WEIGHT_SUFFIXES and path.is_file() and not path.name.startswith("."):
                 try:
-                    metadata = read_metadata(path)
+                    found.append(CheckpointInfo(path, readable_metadata(path)))
                 except CheckpointError as error:
                     found.append(CheckpointInfo(path, CheckpointMetadata(code_version=""), str(error)))
-                    continue
-                found.append(CheckpointInfo(path, metadata))
     return found
 
 

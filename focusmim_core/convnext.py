@@ -21,12 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-CELLS = 12  # the visibility grid: 8 x 8 px cells of a 96 x 96 image
+from .geometry import GRID
+
 DECODER_WIDTH = 512
 PATCH = 32  # pixels per side of one decoder position (the encoder's total stride)
 
 
-def visible_cells(visible: torch.Tensor, cells: int = CELLS) -> torch.Tensor:
+def visible_cells(visible: torch.Tensor, cells: int = GRID) -> torch.Tensor:
     """Cells whose centre pixel is shown: ``(N, 1, H, W)`` visibility in [0, 1] -> ``(N, 1, cells, cells)`` of 0/1."""
     step = visible.shape[-1] // cells
     return (visible[..., step // 2 :: step, step // 2 :: step] > 0.5).float()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class InputError(ValueError):
     """A problem with something the user supplied (image, checkpoint, dataset, setting).
@@ -29,3 +31,13 @@ def echo(value: object, limit: int = ECHO_LIMIT) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return f"`{text}`" if text else "`''`"
+
+
+MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character: Markdown may escape each
+
+
+def markdown_text(value: object) -> str:
+    """Any text (checkpoint metadata, a file name) for a Markdown message, shown exactly as written: every ASCII
+    punctuation character backslash-escaped and line breaks joined, so it can neither link, load an image, start
+    a table cell or a heading, nor style the page. The one escape for text that reaches Markdown."""
+    return MARKDOWN_PUNCTUATION.sub(r"\\\1", " ".join(str(value).split()))

@@ -19,8 +19,8 @@ from .errors import InputError
 from .filters import gaussian_blur
 from .fixations import PointsLike, as_points, join_points
 from .foveation import foveate
+from .geometry import CELL_PIXELS, GRID_CELLS, IMAGE_SIZE
 
-PATCH_SIZE = 8  # pixels; 96 x 96 images give the paper's 12 x 12 grid of 144 patches
 BLUR_KERNEL_SIZE = 33  # the reference's blur fill: kernel 33, sigma 100
 BLUR_SIGMA = 100.0
 FILLS = ("mean", "blur")
@@ -38,7 +38,7 @@ def as_ratios(ratio: RatioLike, batch: int, device: torch.device | str = "cpu") 
     return ratios.expand(batch)
 
 
-def periphery_radius(ratio: RatioLike, height: int = 96, width: int = 96) -> torch.Tensor:
+def periphery_radius(ratio: RatioLike, height: int = IMAGE_SIZE, width: int = IMAGE_SIZE) -> torch.Tensor:
     """Radius of the visible disc, ``floor(sqrt(H * W * (1 - ratio) / pi))``: int64, shape of ``ratio``.
 
     Ratio 0.8 on 96 x 96 gives 24 (1,793 visible pixels at the centre).
@@ -47,12 +47,12 @@ def periphery_radius(ratio: RatioLike, height: int = 96, width: int = 96) -> tor
     return torch.floor(torch.sqrt(height * width * (1 - ratios) / math.pi)).long()
 
 
-def square_side(ratio: RatioLike, height: int = 96, width: int = 96) -> torch.Tensor:
+def square_side(ratio: RatioLike, height: int = IMAGE_SIZE, width: int = IMAGE_SIZE) -> torch.Tensor:
     """Side of the visible square: the square of the disc's area, ``round(sqrt(pi) * r)``: int64."""
     return torch.round(math.sqrt(math.pi) * periphery_radius(ratio, height, width).double()).long()
 
 
-def patch_count(ratio: RatioLike, patches: int = 144) -> torch.Tensor:
+def patch_count(ratio: RatioLike, patches: int = GRID_CELLS) -> torch.Tensor:
     """Number of filled patches, ``floor(patches * ratio)`` computed in float64 as the reference does."""
     return torch.floor(torch.as_tensor(ratio, dtype=torch.float64) * patches).long()
 
@@ -63,7 +63,7 @@ def random_patch_mask(
     width: int,
     ratios: torch.Tensor,
     generator: torch.Generator | None = None,
-    patch_size: int = PATCH_SIZE,
+    patch_size: int = CELL_PIXELS,
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
@@ -142,7 +142,8 @@ def fill_values(images: torch.Tensor, fill: str) -> torch.Tensor:
 
 @dataclass(frozen=True, kw_only=True)
 class MaskingMode:
-    """A registered masking mode: the one source of its facts (names, what it uses, the paper's name for it)."""
+    """A registered masking mode: the one source of its facts (names, what it uses; the paper's results per
+    condition are in ``focusmim_core.experiments``)."""
 
     name: str
     label: str  # as menus show it
@@ -154,7 +155,6 @@ class MaskingMode:
     supports_attention: bool
     default_ratio: float
     uses_seed: bool = False  # its mask is drawn at random (a view's seed picks it)
-    paper_names: tuple[str | None, str | None] = (None, None)  # the paper's Fig. 4 entry with mean / blur fill
 
 
 MODES: dict[str, MaskingMode] = {
@@ -170,20 +170,18 @@ MODES: dict[str, MaskingMode] = {
             uses_fixation=False,
             supports_attention=False,
             default_ratio=0.0,
-            paper_names=("autoencoder", "autoencoder"),
         ),
         MaskingMode(
             name="random_patches",
             label="Random patches",
             short_label="Random patches",
-            description="floor(144 x ratio) random 8 x 8 patches hidden",
+            description=f"floor({GRID_CELLS} x ratio) random {CELL_PIXELS} x {CELL_PIXELS} patches hidden",
             uses_ratio=True,
             uses_fill=True,
             uses_fixation=False,
             supports_attention=False,
             default_ratio=0.6,
             uses_seed=True,
-            paper_names=("random patches", "blurry patches"),
         ),
         MaskingMode(
             name="periphery",
@@ -195,7 +193,6 @@ MODES: dict[str, MaskingMode] = {
             uses_fixation=True,
             supports_attention=True,
             default_ratio=0.8,
-            paper_names=("masked periphery", "blurry periphery"),
         ),
         MaskingMode(
             name="periphery_square",
@@ -218,10 +215,11 @@ MODES: dict[str, MaskingMode] = {
             uses_fixation=True,
             supports_attention=True,
             default_ratio=0.0,
-            paper_names=("foveal filter", "foveal filter"),
         ),
     )
 }
+
+HIDING_MODES = tuple(name for name, spec in MODES.items() if spec.uses_fill)  # they hide pixels behind a fill
 
 REGION_MASKS: dict[str, Callable[..., torch.Tensor]] = {
     "periphery": periphery_mask,
@@ -235,6 +233,15 @@ def check_mode(mode: str) -> MaskingMode:
     if key not in MODES:
         raise InputError(f"Unknown masking mode {mode!r}: use one of {', '.join(MODES)}.")
     return MODES[key]
+
+
+def check_attention(mode: str) -> MaskingMode:
+    """The registered mode called ``mode`` when it takes a covert-attention point; ``InputError`` otherwise."""
+    spec = check_mode(mode)
+    if not spec.supports_attention:
+        choices = ", ".join(name for name, other in MODES.items() if other.supports_attention)
+        raise InputError(f"Covert attention needs a fixation-based mode ({choices}), not {spec.name}.")
+    return spec
 
 
 def mask_images(
@@ -267,14 +274,10 @@ def mask_images(
         ``inputs`` ``(N, C, H, W)`` and ``loss_mask`` ``(N, 1, H, W)`` float, 1 where the
         input is incomplete (hidden, or blurred by the foveal filter).
     """
-    spec = check_mode(mode)
+    spec = check_mode(mode) if attention is None else check_attention(mode)
     if images.ndim != 4:
         raise InputError(f"Images must be a (N, C, H, W) batch; got shape {tuple(images.shape)}.")
     n, _, height, width = images.shape
-    if attention is not None and not spec.supports_attention:
-        raise InputError(
-            f"Covert attention needs a fixation-based mode (periphery, periphery_square, foveate), not {spec.name}."
-        )
     if spec.uses_fill and fill not in FILLS:
         raise InputError(f"Unknown fill {fill!r}: use one of {', '.join(FILLS)}.")
     device = images.device

@@ -6,22 +6,27 @@ import math
 
 import torch
 
-from .losses import per_sample_masked_mse
+from .losses import masked_mse, per_sample_masked_mse
 
 STD_EPSILON = 1e-5  # added to each unit's standard deviation before z-scoring (reference)
 SPARSITY_EPSILON = 1e-7  # added to numerator and denominator of the sparsity ratio (reference)
 
 
-def psnr(reconstruction: torch.Tensor, target: torch.Tensor, loss_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Peak signal-to-noise ratio in dB (peak 1) over the masked region of each image: ``(N,)``.
+def psnr(
+    reconstruction: torch.Tensor, target: torch.Tensor, loss_mask: torch.Tensor | None = None, pooled: bool = False
+) -> torch.Tensor:
+    """Peak signal-to-noise ratio in dB (peak 1) over the masked region: ``(N,)``, or ``()`` float64 when ``pooled``.
 
-    ``loss_mask`` ``(N, 1, H, W)`` selects the pixels (default: all). A perfect
-    reconstruction gives ``inf``; an empty region gives NaN.
+    ``reconstruction`` and ``target`` ``(N, C, H, W)``; ``loss_mask`` ``(N, 1, H, W)`` selects
+    the pixels (default: all). Per image by default; ``pooled``: one MSE over the region in
+    every image, then one PSNR. A perfect reconstruction gives ``inf``; an empty region, NaN.
     """
     if loss_mask is None:
         loss_mask = torch.ones_like(reconstruction[:, :1])
-    mse = per_sample_masked_mse(reconstruction, target, loss_mask)
-    return -10.0 * torch.log10(mse)
+    if not pooled:
+        return -10.0 * torch.log10(per_sample_masked_mse(reconstruction, target, loss_mask))
+    mse = torch.where(loss_mask.sum() > 0, masked_mse(reconstruction, target, loss_mask), torch.nan)
+    return -10.0 * torch.log10(mse.double())  # one number: its logarithm in double precision
 
 
 def _flat(latents: torch.Tensor) -> torch.Tensor:

@@ -10,15 +10,19 @@ image with transposed convolutions and a sigmoid at the end. Every block owns a
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
+
+from .geometry import GRID
 
 ENCODER_WIDTHS = (32, 32, 32, 64, 64, 64, 128, 128, 128)
 ENCODER_STRIDES = (2, 1, 1, 2, 1, 1, 2, 1, 1)
 DECODER_WIDTHS = (128, 128, 64, 64, 64, 32, 32, 32, 3)
 DECODER_STRIDES = (1, 1, 2, 1, 1, 2, 1, 1, 2)
-LATENT_SHAPE = (128, 12, 12)  # for 96 x 96 inputs
-LATENT_DIM = 128 * 12 * 12  # 18,432 features for the linear probe
+LATENT_SHAPE = (ENCODER_WIDTHS[-1], GRID, GRID)  # 128 x 12 x 12 for 96 x 96 inputs
+LATENT_DIM = math.prod(LATENT_SHAPE)  # 18,432 features for the linear probe
 
 
 class ConvBlock(nn.Module):

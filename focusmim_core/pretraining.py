@@ -11,16 +11,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 
 import torch
-import torch.distributed as dist
 from torch import nn
 
 from .augment import CROP_SCALE, crop_boxes, resized_crop
 from .errors import InputError
 from .fixations import sample_fixations
 from .losses import loss_weights
-from .masking import FILLS, check_mode, mask_images, visible_pixels
+from .masking import FILLS, check_attention, check_mode, mask_images, visible_pixels
+from .objectives import StepLoss, get_objective
 
 FIXATION_POLICIES = ("center", "uniform", "foreground")
 ATTENTION_POLICIES = ("none", "random", "foreground")
@@ -105,8 +106,8 @@ class BatchRecipe:
         if self.attention not in ATTENTION_POLICIES:
             choices = ", ".join(ATTENTION_POLICIES)
             raise InputError(f"Unknown attention policy {self.attention!r}: use one of {choices}.")
-        if self.attention != "none" and not spec.supports_attention:
-            raise InputError(f"Covert attention needs periphery, periphery_square or foveate, not {self.mode}.")
+        if self.attention != "none":
+            check_attention(self.mode)
         needs = [self.fixation == "foreground", self.attention == "foreground", self.foreground_loss]
         if any(needs) and not has_foreground:
             raise InputError(
@@ -166,23 +167,6 @@ def prepare_batch(
     return Batch(inputs, targets, weights, visible_pixels(loss_mask, recipe.mode))
 
 
-def global_weight_sum(weights: torch.Tensor) -> torch.Tensor:
-    """Sum of loss weights over the global batch divided by the number of processes (a scalar)."""
-    total = weights.sum()
-    if dist.is_available() and dist.is_initialized():
-        total = total.detach().clone()
-        dist.all_reduce(total)
-        total = total / dist.get_world_size()
-    return total
-
-
-def reconstruction_loss(reconstruction: torch.Tensor, batch: Batch) -> torch.Tensor:
-    """The paper's masked MSE, normalised over the global batch so that DDP's gradient mean is exact."""
-    error = (((reconstruction.float() - batch.targets) ** 2) * batch.weights).sum()
-    count = global_weight_sum(batch.weights) * batch.targets.shape[1]
-    return error / count.clamp_min(torch.finfo(error.dtype).tiny)
-
-
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """bf16 autocast on CUDA for ``auto``/``bf16``; ``None`` (fp32) otherwise."""
     if precision not in PRECISIONS:
@@ -197,24 +181,22 @@ def train_step(
     optimizer: torch.optim.Optimizer,
     batch: Batch,
     precision: torch.dtype | None = None,
-    loss_fn: Callable[..., tuple[torch.Tensor, torch.Tensor, dict]] | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    loss_fn: Callable[..., StepLoss] | None = None,
+) -> StepLoss:
     """One optimisation step; returns the (detached) loss, latent ``(B, 128, 12, 12)`` and the objective's logs.
 
-    ``loss_fn(model, batch)`` gives ``(loss, latent, logs)`` (an objective's loss,
-    ``focusmim_core.objectives``); the default is the paper's masked pixel MSE.
+    ``loss_fn(model, batch=batch)`` gives ``(loss, latent, logs)``: an objective's loss
+    (``focusmim_core.objectives``) with its other arguments bound; the default is the
+    registered ``pixel`` objective, the paper's masked MSE.
     """
+    if loss_fn is None:
+        loss_fn = partial(get_objective("pixel").loss, core=model, fraction=0.0)
     inputs = batch.inputs
     if inputs.device.type == "cuda":
         batch = replace(batch, inputs=inputs.contiguous(memory_format=torch.channels_last))
     optimizer.zero_grad(set_to_none=True)
     with torch.autocast(inputs.device.type, dtype=precision or torch.float32, enabled=precision is not None):
-        if loss_fn is None:
-            reconstruction, latent = model(batch.inputs, batch.visible)
-        else:
-            loss, latent, logs = loss_fn(model, batch=batch)  # its loss in fp32 (autocast off inside)
-    if loss_fn is None:
-        loss, logs = reconstruction_loss(reconstruction, batch), {}
+        loss, latent, logs = loss_fn(model, batch=batch)  # its loss in fp32 (autocast off inside)
     loss.backward()
     optimizer.step()
     return loss.detach(), latent.detach(), logs

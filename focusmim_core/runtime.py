@@ -20,6 +20,14 @@ _configured = False
 # its own heap whose freed memory the others never reuse: with the heap kept (above), the server
 # grew 11-15 MB per round of 16 sessions without levelling off; with 2 it is flat (bench_load).
 SERVING_ARENAS = 2
+# A server gives back what a request took: blocks from 1 MB up (a decoded photo, a batch of glimpses) are
+# mapped for the request and unmapped when freed, and a heap's free top goes back above 32 MB. glibc's own
+# default moves the mapping threshold up to 32 MB after the first large free, so that a large request's
+# blocks stay in the heap; setting it fixes it.
+SERVING_MMAP_THRESHOLD = 1 << 20
+SERVING_TRIM_THRESHOLD = 32 << 20
+_INT_MAX = 2**31 - 1  # mallopt takes a C int: a larger value wraps (1 << 36 became 0, trimming every free)
+_DEFAULT_TOP_PAD = 128 << 10  # glibc's default (``configure_cpu_allocator`` raises it)
 
 
 @functools.cache
@@ -57,7 +65,7 @@ def configure_cpu_allocator() -> bool:
     """
     global _configured
     if not _configured:
-        _configured = _mallopt(((_M_MMAP_THRESHOLD, 1 << 30), (_M_TRIM_THRESHOLD, 1 << 36), (_M_TOP_PAD, 64 << 20)))
+        _configured = _mallopt(((_M_MMAP_THRESHOLD, 1 << 30), (_M_TRIM_THRESHOLD, _INT_MAX), (_M_TOP_PAD, 64 << 20)))
     return _configured
 
 
@@ -72,12 +80,32 @@ def _freeze_startup_objects() -> int:
     return gc.get_freeze_count()
 
 
+@functools.cache
+def _return_freed_memory() -> bool:
+    """glibc settings for a server (set once per process): freed large blocks and a heap's free top go back to
+    the kernel (``SERVING_MMAP_THRESHOLD``, ``SERVING_TRIM_THRESHOLD``), whatever was set before."""
+    settings = ((_M_MMAP_THRESHOLD, SERVING_MMAP_THRESHOLD), (_M_TRIM_THRESHOLD, SERVING_TRIM_THRESHOLD),
+                (_M_TOP_PAD, _DEFAULT_TOP_PAD))  # fmt: skip
+    return _mallopt(settings)
+
+
+def release_memory() -> bool:
+    """Give the free memory inside glibc's heaps back to the kernel (``malloc_trim(0)``: every arena, free pages
+    in the middle of a heap too), as a server does after a large request; False where there is no glibc."""
+    libc = _libc()
+    try:
+        return libc is not None and libc.malloc_trim(0) in (0, 1)  # 1: something was returned, 0: nothing was free
+    except AttributeError:
+        return False
+
+
 def configure_serving() -> int:
-    """Settings for an app server (Streamlit or Gradio): the allocator above, at most ``SERVING_ARENAS``
-    glibc arenas for its threads, and ``$FOCUSMIM_THREADS`` torch threads (default 1: one image per
-    interaction is as fast on one thread on an idle machine, and far faster when sessions or other
-    work keep every core busy). Returns the thread count."""
-    configure_cpu_allocator()
+    """Settings for an app server (Streamlit or Gradio): freed memory goes back to the kernel (not kept, as
+    ``configure_cpu_allocator`` keeps it for training), at most ``SERVING_ARENAS`` glibc arenas for its
+    threads, and ``$FOCUSMIM_THREADS`` torch threads (default 1: one image per interaction is as fast on one
+    thread on an idle machine, and far faster when sessions or other work keep every core busy). Returns the
+    thread count."""
+    _return_freed_memory()
     _limit_arenas()  # Streamlit calls this on every rerun: the work is done once
     _freeze_startup_objects()
     threads = int(os.environ.get("FOCUSMIM_THREADS", "1"))

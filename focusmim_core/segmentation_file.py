@@ -27,11 +27,11 @@ import torch
 
 from .checkpoints import write_json
 from .errors import DatasetError, InputError
+from .geometry import IMAGE_SIZE
 from .segmentation import keep_images
 
 FORMAT = "focusmim-segmentation-1"
 CHUNK_SIZE = 256
-IMAGE_SIZE = 96
 ImageChunkLoader = Callable[[int, int], np.ndarray]  # (start, stop) -> uint8 (n, H, W, 3) RGB
 
 
@@ -215,8 +215,8 @@ def load_segmentation(path: str | os.PathLike, expected_length: int) -> tuple[to
         raise DatasetError(f"{paths.masks} or {paths.keep.name} cannot be read ({error}). {how}") from None
     if masks.ndim != 3 or masks.dtype != np.uint8 or keep.shape != (masks.shape[0],):
         raise DatasetError(
-            f"{paths.masks} is not a segmentation file: uint8 (N, 96, 96) masks and (N,) keep flags expected, "
-            f"found {masks.dtype} {masks.shape} and {keep.shape}. {how}"
+            f"{paths.masks} is not a segmentation file: uint8 (N, {IMAGE_SIZE}, {IMAGE_SIZE}) masks and (N,) keep "
+            f"flags expected, found {masks.dtype} {masks.shape} and {keep.shape}. {how}"
         )
     if masks.shape[0] != expected_length:
         raise DatasetError(

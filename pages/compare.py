@@ -6,7 +6,6 @@ import streamlit as st
 from focusmim_core import MODES, InputError
 from focusmim_core.explorer import service
 from focusmim_core.explorer.figures import METRIC_LABELS, colour_map, pixelated, ratio_sweep_chart
-from focusmim_core.explorer.sweeps import SWEEP_RATIOS, mode_table
 from ui import keys, state
 from ui.widgets import checkpoint_notice
 
@@ -41,7 +40,7 @@ for column, mode, view_panels in zip(columns, compared.modes, compared.panels, s
 st.caption(f"Error colours: Inferno from 0 (black) to {top:.3f} (yellow), the same scale for every mode.")
 
 st.subheader("Metrics")
-st.dataframe(pd.DataFrame(mode_table(compared.panels, compared.names)), hide_index=True, width="stretch")
+st.dataframe(pd.DataFrame(compared.table()), hide_index=True, width="stretch")
 
 st.subheader("Error vs masking ratio")
 metric = st.radio(
@@ -52,7 +51,7 @@ metric = st.radio(
     format_func=METRIC_LABELS.get,
 )
 try:
-    with st.spinner(f"Sweeping {len(SWEEP_RATIOS)} ratios for every mode (batched)…"):
+    with st.spinner(f"Sweeping {len(service.SWEEP_RATIOS)} ratios for every mode (batched)…"):
         curves = service.sweep_item(item, view, metric, state.checkpoints(), state.find_foreground)
 except InputError as error:
     st.error(str(error))

@@ -1,27 +1,22 @@
 """Explore: click where the eye fixates; see what the network gets, what it makes of it, and its error."""
 
-from urllib.parse import urlencode
-
 import streamlit as st
 
-from focusmim_core import MODES, InputError
+from focusmim_core import FILLS, MODES, InputError
 from focusmim_core.explorer import service
-from focusmim_core.explorer.catalog import describe, details_markdown
-from focusmim_core.explorer.export import panel_row_png, settings_json
 from focusmim_core.explorer.figures import framed, heatmap_row, pixelated
-from focusmim_core.explorer.render import harmonic_caption, harmonic_reference
-from focusmim_core.explorer.viewstate import IMAGE_SIZE, MAX_SEED, to_query
-from focusmim_core.masking import FILLS
+from focusmim_core.explorer.service import CONTROLS as C
 from ui import keys, state
 from ui.widgets import checkpoint_notice, clickable_image, explore_controls
 
 PANEL_SCALE = 3
+CLICK_TARGETS = {"fixation": "fixation", "attention": "attention point"}  # id -> label
 
 item, problems = state.current_item()
 
 
 def _set_point(x: int, y: int) -> None:
-    if st.session_state.get(keys.CLICK_TARGET) == "attention point" and st.session_state.get(keys.ATTENTION):
+    if st.session_state.get(keys.CLICK_TARGET) == "attention" and st.session_state.get(keys.ATTENTION):
         state.set_view(attention=(x, y))
         st.session_state[keys.ATTENTION_X], st.session_state[keys.ATTENTION_Y] = x, y
     else:
@@ -43,40 +38,24 @@ st.title("Where the eye looks, what the network sees")
 state.show_messages(state.link_messages() + problems)
 left, right = st.columns([5, 6], gap="large")
 with right:
-    st.selectbox("Masking mode", list(MODES), key=keys.MODE, format_func=lambda m: MODES[m].label)
+    st.selectbox(C["mode"].label, list(MODES), key=keys.MODE, format_func=lambda m: MODES[m].label)
     st.caption(spec.description)
-    st.slider("Masking ratio", 0.0, 1.0, key=keys.RATIO, step=0.05, disabled=not spec.uses_ratio)
-    st.radio("Fill of hidden pixels", FILLS, key=keys.FILL, horizontal=True, disabled=not spec.uses_fill)
-    st.number_input(
-        "Random-patch seed",
-        0,
-        MAX_SEED,
-        key=keys.SEED,
-        step=1,
-        disabled=not spec.uses_seed,
-        help="Which patches are hidden: the same seed shows the same patches (it is part of the link).",
-    )
+    st.slider(C["ratio"].label, C["ratio"].minimum, C["ratio"].maximum, key=keys.RATIO, step=C["ratio"].step,
+              disabled=not spec.uses_ratio)  # fmt: skip
+    st.radio(C["fill"].label, FILLS, key=keys.FILL, horizontal=True, disabled=not spec.uses_fill)
+    st.number_input(C["seed"].label, C["seed"].minimum, C["seed"].maximum, key=keys.SEED, step=C["seed"].step,
+                    disabled=not spec.uses_seed, help=C["seed"].help)  # fmt: skip
     fx_col, fy_col = st.columns(2)
-    fx_col.number_input("Fixation x (column)", 0, IMAGE_SIZE - 1, key=keys.FIXATION_X, step=1)
-    fy_col.number_input("Fixation y (row)", 0, IMAGE_SIZE - 1, key=keys.FIXATION_Y, step=1)
-    st.toggle(
-        "Covert attention: a second visible point",
-        key=keys.ATTENTION,
-        disabled=not spec.supports_attention,
-        help="Paper 4.5: a second disc of the same radius (periphery modes) or a second fovea.",
-    )
+    for column, name, key in ((fx_col, "x", keys.FIXATION_X), (fy_col, "y", keys.FIXATION_Y)):
+        column.number_input(C[name].label, C[name].minimum, C[name].maximum, key=key, step=C[name].step)
+    st.toggle(C["attention"].label, key=keys.ATTENTION, disabled=not spec.supports_attention, help=C["attention"].help)
     if attention is not None:
         ax_col, ay_col = st.columns(2)
-        ax_col.number_input("Attention x", 0, IMAGE_SIZE - 1, key=keys.ATTENTION_X, step=1)
-        ay_col.number_input("Attention y", 0, IMAGE_SIZE - 1, key=keys.ATTENTION_Y, step=1)
-        st.radio("A click sets the", ["fixation", "attention point"], key=keys.CLICK_TARGET, horizontal=True)
-    st.toggle(
-        "Compare with harmonic inpainting (no learning)",
-        key=keys.HARMONIC,
-        disabled=not spec.uses_fill,
-        help="The smoothest fill through the visible pixels: every hidden pixel the average of its neighbours. "
-        "A network that beats it predicts more than a blur of what it was shown.",
-    )
+        for column, name, key in ((ax_col, "attention_x", keys.ATTENTION_X), (ay_col, "attention_y", keys.ATTENTION_Y)):
+            column.number_input(C[name].label, C[name].minimum, C[name].maximum, key=key, step=C[name].step)
+        st.radio("A click sets the", list(CLICK_TARGETS), format_func=CLICK_TARGETS.get, key=keys.CLICK_TARGET,
+                 horizontal=True)  # fmt: skip
+    st.toggle(C["harmonic"].label, key=keys.HARMONIC, disabled=not spec.uses_fill, help=C["harmonic"].help)
 
 with left:
     clickable_image(item.image, [p for p in (view.fixation, view.attention) if p], keys.EXPLORE_CLICK, _set_point)
@@ -90,7 +69,7 @@ if rendered is None:
 checkpoint_notice([rendered.checkpoint], rendered.notes, rendered.caveats)
 if rendered.foreground_note:
     st.info(rendered.foreground_note)
-panels, info = rendered.panels, rendered.checkpoint
+panels = rendered.panels
 
 latent_objective = panels.latent_similarity is not None
 with right:
@@ -123,12 +102,11 @@ images = [
 ]
 if latent_objective:  # it predicts latents, not pixels: no reconstruction panels
     images = [images[0], images[3]]
-elif st.session_state.get(keys.HARMONIC) and (reference := harmonic_reference(panels)) is not None:
-    filled, reference_psnr = reference
-    images.insert(3, ("Harmonic inpainting (no learning)", pixelated(filled, PANEL_SCALE)))
-    if (sentence := harmonic_caption(peak, reference_psnr)) is not None:
+elif st.session_state.get(keys.HARMONIC) and (harmonic := rendered.harmonic()) is not None:
+    images.insert(3, ("Harmonic inpainting (no learning)", pixelated(harmonic.image, PANEL_SCALE)))
+    if harmonic.caption is not None:
         with right:
-            st.caption(sentence)
+            st.caption(harmonic.caption)
 if panels.foreground is not None:
     images.append(("Foreground confidence (white: object)", framed(pixelated(panels.foreground, PANEL_SCALE))))
 for column, (title, image) in zip(st.columns(len(images)), images, strict=True):
@@ -152,20 +130,19 @@ else:
         st.caption("Foreground-weighted error: no foreground map for this image.")
     st.plotly_chart(heatmap_row(maps, colorbar_title="error"), key="error_maps", theme=None)
 
-checkpoint_info = describe(info)
 d1, d2, _ = st.columns([1, 1, 3])
-d1.download_button("Panels (PNG)", lambda: panel_row_png(panels), "focusmim_panels.png", "image/png", on_click="ignore")
+d1.download_button("Panels (PNG)", rendered.png, "focusmim_panels.png", "image/png", on_click="ignore")
 d2.download_button(
     "Settings + metrics (JSON)",
-    lambda: settings_json(view, panels, checkpoint_info),
+    lambda: rendered.settings_json(view),
     "focusmim_view.json",
     "application/json",
     on_click="ignore",
 )
 with st.expander("Checkpoint details"):
-    st.markdown(details_markdown(checkpoint_info))
-if view.source == "upload":
+    st.markdown(rendered.details_markdown())
+if (link := service.view_link(view)) is None:
     st.caption("An uploaded image is not part of a link: the address bar opens these settings on the default photo.")
 else:
-    st.caption(f"The address bar links to this view: `?{urlencode(to_query(view))}`")
+    st.caption(f"The address bar links to this view: `?{link}`")
 st.caption(f"Showing {mode} at fixation ({view.fixation[0]}, {view.fixation[1]}).")

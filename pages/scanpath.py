@@ -15,13 +15,14 @@ from focusmim_core.explorer.figures import (
     pixelated,
     scanpath_chart,
 )
-from focusmim_core.explorer.scanpath import SCANPATH_MODES
 from ui import keys, state
 from ui.widgets import bound, checkpoint_notice, clickable_image
 
 PATH_KEY = "scanpath"
-MAX_FIXATIONS = 12
+MAX_FIXATIONS = service.MAX_FIXATIONS
+SCANPATH_MODES = service.SCANPATH_MODES
 SHOWN_GLIMPSES = 6
+RATIO_SPAN = (0.5, 0.99)  # below 0.5 a single glimpse would show more than half of the image
 
 st.title("Scanpath: what a sequence of eye movements reveals")
 item, problems = state.current_item()
@@ -42,11 +43,11 @@ def _add(x: int, y: int) -> None:
 
 left, right = st.columns([5, 6], gap="large")
 with right:
-    bound(keys.SCAN_MODE, view.mode if view.mode in SCANPATH_MODES else "periphery")
+    bound(keys.SCAN_MODE, view.mode if view.mode in SCANPATH_MODES else "periphery", options=SCANPATH_MODES)
     mode = st.selectbox("Masking mode", SCANPATH_MODES, key=keys.SCAN_MODE, format_func=lambda m: MODES[m].label)
-    bound(keys.SCAN_RATIO, float(view.ratio) if MODES[view.mode].uses_ratio else 0.9)
+    bound(keys.SCAN_RATIO, float(view.ratio) if MODES[view.mode].uses_ratio else 0.9, span=RATIO_SPAN)
     ratio = st.slider(
-        "Masking ratio (size of each revealed region)", 0.5, 0.99, key=keys.SCAN_RATIO, step=0.01,
+        "Masking ratio (size of each revealed region)", *RATIO_SPAN, key=keys.SCAN_RATIO, step=0.01,
         disabled=not MODES[mode].uses_ratio,
     )
 

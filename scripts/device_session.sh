@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
-# One GPU session, prepared (issue 10, item 5): the GPU training throughput, then the checkpoint
-# whose goals the CPU cannot reach (periphery_0.8) trained for millions of images.
+# The GPU measurements in one script: the training throughput, then the checkpoint whose goals
+# the CPU cannot reach (periphery_0.8) trained further from its shipped weights.
 #
-#   run(command="bash scripts/device_session.sh", timeout_s=590)     # the device tool, $OUT set
-#   OUT=/tmp/dev MINUTES=0.3 SIZE=256 BATCH=32 STEPS=2 CHECKPOINTS=/tmp/ck bash scripts/device_session.sh  # a CPU rehearsal
+# Usage, from the repository root of a clone on a machine with an NVIDIA GPU:
 #
-# Writes under $OUT (at most 8 files come back): device.log, the trained checkpoint's
-# .safetensors and .json, the run's metrics.jsonl and the regenerated checkpoints README.
-# Back here: copy the two checkpoint files into checkpoints/, then
-# `python -m train.ship_demo --table-only` and `pytest tests/test_shipped_checkpoints.py`.
+#   make setup                                  # or any Python with requirements.txt installed
+#   PYTHON=.venv/bin/python OUT=runs/device bash scripts/device_session.sh
+#
+# The settings below are environment variables (defaults beside them). It takes about MINUTES + 2
+# minutes and, once set up, no network. A CPU rehearsal with small settings:
+#   OUT=/tmp/dev MINUTES=0.3 SIZE=256 BATCH=32 STEPS=2 CHECKPOINTS=/tmp/ck bash scripts/device_session.sh
+# (/tmp/ck a copy of checkpoints/).
+#
+# The checkpoint is shipped into $CHECKPOINTS (checkpoints/ by default) as train.ship_demo does.
+# Writes under $OUT: device.log (everything printed, progress bars left out), that checkpoint's
+# .safetensors and .json, its run's metrics.jsonl and the regenerated checkpoints README. To adopt
+# the result in another clone: copy the two checkpoint files into its checkpoints/, then run
+# `python -m train.ship_demo --table-only` and `pytest tests/test_shipped_checkpoints.py` there.
 set -uo pipefail
 OUT=${OUT:-runs/device}
 PY=${PYTHON:-python3}
-MINUTES=${MINUTES:-5}            # training time; the rest of the call is about 2 minutes
+MINUTES=${MINUTES:-5}            # training time; the rest of the script takes about 2 minutes
 SIZE=${SIZE:-100000}             # training images held on the GPU
-DATASET=${DATASET:-photos}       # periphery_0.8's own data since 2026-12-06 (train/demos.py; checkpoints/README.md)
+DATASET=${DATASET:-photos}       # periphery_0.8's own training data (its demo entry in focusmim_core/experiments.py)
 BATCH=${BATCH:-512}              # the paper's batch
 RATE=${RATE:-1e-3}               # the reference README's rate for the masked periphery
 ONLY=${ONLY:-periphery_0.8}

@@ -29,6 +29,15 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 CLICK_FRAME = "iframe[title*='streamlit_image_coordinates']"
+SCREENSHOTS = "FOCUSMIM_SCREENSHOTS"  # a folder for the browser tests' screenshots (`make screenshots`: docs/)
+
+
+def screenshot_folder(scratch: Path) -> Path:
+    """Where a browser test saves its screenshots: ``$FOCUSMIM_SCREENSHOTS`` if set (``make screenshots`` points it at
+    docs/, the README's pictures), else ``scratch`` (the test's temporary folder: a test run changes no file)."""
+    folder = Path(os.environ.get(SCREENSHOTS) or scratch)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def free_port() -> int:

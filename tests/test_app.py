@@ -24,8 +24,8 @@ import focusmim_core.explorer.catalog as catalog
 from focusmim_core import CheckpointMetadata, save_checkpoint
 from focusmim_core.data import write_stl10_split
 from focusmim_core.explorer.catalog import untrained_model
-from focusmim_core.explorer.runs import RANDOM_INIT_PROBE
 from focusmim_core.explorer.sources import ImageItem, synthetic_item
+from focusmim_core.results import RANDOM_INIT_PROBE
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 120
@@ -62,12 +62,17 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def shown(markdown: str) -> str:
+    """The text a reader sees of a Markdown source: backslash escapes (metadata echoed as text) undone."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def status(at: AppTest) -> str:
-    return next(c.value for c in at.caption if c.value.startswith("Showing "))
+    return next(shown(c.value) for c in at.caption if c.value.startswith("Showing "))
 
 
 def texts(elements) -> str:
-    return " ".join(e.value for e in elements)
+    return " ".join(shown(e.value) for e in elements)
 
 
 # --- Explore ---------------------------------------------------------------------------------------------------
@@ -173,7 +178,7 @@ def test_a_link_reproduces_the_view(checkpoint_dir):
 def test_nonsense_links_give_messages_and_defaults(checkpoint_dir):
     at = app(x="999", y="-1", mode="telepathy", ratio="lots", fill="glitter", img="banana", ckpt="nope")
     warnings = texts(at.warning)
-    for fragment in ["Ignored x=999", "Unknown masking mode `telepathy`", "Ignored ratio=`lots`", "Unknown fill",
+    for fragment in ["Ignored x=`999`", "Unknown masking mode `telepathy`", "Ignored ratio=`lots`", "Unknown fill",
                      "not a whole number", "`nope` was not found"]:
         assert fragment in warnings, fragment
     assert status(at) == "Showing periphery at fixation (48, 48)."
@@ -310,11 +315,11 @@ def test_a_visitor_cannot_point_the_stl10_folder_at_the_servers_filesystem(check
     assert not (tmp_path / "configured").exists()  # nothing created by looking
 
 
-def test_broken_checkpoint_gives_a_message_and_an_untrained_fallback(checkpoint_dir):
+def test_a_broken_checkpoint_named_in_a_link_gives_its_reason_and_the_default(checkpoint_dir):
     (checkpoint_dir / "broken.safetensors").write_bytes(b"\x00" * 100)
     at = app(ckpt="ckpts/broken")
     assert "not a readable safetensors file" in texts(at.warning)
-    assert "untrained network" in texts(at.warning)
+    assert "cannot be used" in texts(at.warning) and "using the default for periphery" in texts(at.warning)
     assert status(at).startswith("Showing periphery")
 
 
@@ -379,7 +384,7 @@ def test_every_page_works_with_a_convnext_checkpoint(checkpoint_dir):
     save_checkpoint(checkpoint_dir / "convnext_square.safetensors", build_model("convnextv2_pico"), metadata)
     at = app(mode="periphery_square", ratio="0.8", ckpt="ckpts/convnext_square")
     assert "convnextv2_pico" in texts(at.caption) + texts(at.markdown) + texts(at.info)
-    for page in ("pages/compare.py", "pages/scanpath.py", "pages/latent.py", "pages/checkpoints.py"):
+    for page in ("pages/compare.py", "pages/scanpath.py", "pages/latent_space.py", "pages/checkpoints.py"):
         at.switch_page(page).run()
         assert not at.exception, (page, at.exception)
     listed = at.dataframe[0].value.set_index("checkpoint")
@@ -399,7 +404,7 @@ def test_a_latent_objective_checkpoint_shows_its_cosine_map_and_every_page_works
     chart = json.loads(at.get("plotly_chart")[-1].proto.spec)
     assert "Predicted vs target latent (cosine)" in json.dumps(chart["layout"]["annotations"])
     assert "latent objective (Latent MIM)" in texts(at.caption)
-    for page in ("pages/compare.py", "pages/scanpath.py", "pages/latent.py", "pages/checkpoints.py"):
+    for page in ("pages/compare.py", "pages/scanpath.py", "pages/latent_space.py", "pages/checkpoints.py"):
         at.switch_page(page).run()
         assert not at.exception, (page, at.exception)
 
@@ -427,6 +432,42 @@ def test_scanpath_glimpses_suggestion_undo_and_clear(checkpoint_dir):
     at.button[2].click().run()  # clear
     assert at.session_state["scanpath"] == [] and "Click on the image" in texts(at.info)
     assert at.button[0].disabled and at.button[1].disabled  # nothing to suggest from, nothing to undo
+
+
+def test_a_ratio_outside_the_scanpath_slider_from_a_link_or_explore_is_fitted_into_it(checkpoint_dir):
+    """Explore's ratio runs 0..1, the Scanpath slider 0.5..0.99: a value outside it is clamped, not a traceback."""
+    at = app(ratio="1")  # a link's ratio that Explore accepts
+    at.switch_page("pages/scanpath.py").run()
+    assert not at.exception, at.exception
+    assert at.slider(key="w_scan_ratio").value == pytest.approx(0.99)
+    at = app()
+    at.slider(key="w_ratio").set_value(0.3).run()  # Explore's ratio moved low, then Scanpath opened
+    at.switch_page("pages/scanpath.py").run()
+    assert not at.exception, at.exception
+    assert at.slider(key="w_scan_ratio").value == pytest.approx(0.5)
+    assert "Click on the image to place the first fixation" in texts(at.info)
+
+
+def test_fitted_clamps_into_a_span_and_maps_into_options():
+    from ui.widgets import fitted
+
+    assert fitted(1.0, span=(0.5, 0.99)) == 0.99 and fitted(0.3, span=(0.5, 0.99)) == 0.5
+    assert fitted(150, span=(0, 95)) == 95 and fitted(12.7, span=(0, 95)) == 13
+    assert fitted(float("nan"), span=(0, 95)) == 0 and fitted("lots", span=(0.0, 1.0)) == 0.0
+    assert fitted("zoom", options=("a", "b")) == "a" and fitted("b", options=("a", "b")) == "b"
+
+
+def test_widget_values_outside_their_range_are_fitted_not_a_traceback(checkpoint_dir):
+    """Whatever a session holds for a bound widget (here set directly) is fitted into the widget's own range."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"src": "synthetic", "img": "3"})
+    at.session_state["w_ratio"], at.session_state["w_fx"], at.session_state["w_seed"] = 1.5, 150, -5
+    at.session_state["w_synthetic"] = 10**6
+    at.run()
+    assert not at.exception, at.exception
+    assert at.slider(key="w_ratio").value == 1.0 and at.number_input(key="w_seed").value == 0
+    assert at.number_input(key="w_fx").value == 95 and status(at) == "Showing periphery at fixation (95, 48)."
+    assert at.sidebar.number_input(key="w_synthetic").value == 9999
 
 
 def test_look_where_suggested_is_disabled_when_nothing_is_left_to_reveal(checkpoint_dir):
@@ -490,7 +531,7 @@ def test_checkpoints_page_shows_a_sweep_folder_like_the_report(checkpoint_dir, t
     (broken / "sweep.json").write_text("{not json")
     at = app("pages/checkpoints.py")
     assert "cannot be read" in texts(at.warning)  # the broken folder sorts first: a message, the page goes on
-    at.selectbox(key="w_sweep_folder").set_value(sweep).run()
+    at.selectbox(key="w_grid_folder").set_value(sweep).run()
     assert "2 of 4 cells finished" in texts(at.caption)
     table = next(frame.value for frame in at.dataframe if "condition" in frame.value).set_index("condition")
     assert table.loc["masked periphery 0.8", "probe % (mean)"] == pytest.approx(62.0)
@@ -499,6 +540,25 @@ def test_checkpoints_page_shows_a_sweep_folder_like_the_report(checkpoint_dir, t
     chart = next(c for c in charts if "per condition" in c["layout"]["title"]["text"])
     assert chart["data"][0]["error_y"]["array"] == pytest.approx([2.8284271])
     assert not at.exception
+
+
+def test_checkpoints_page_skips_log_and_result_lines_nested_thousands_deep_and_says_so(checkpoint_dir, tmp_path):
+    run = tmp_path / "runs" / "deep_run"
+    run.mkdir(parents=True)
+    (run / "metrics.jsonl").write_text('{"epoch": 0, "loss": 0.1}\n' + "[" * 100_000 + '\n{"epoch": "one"}\n')
+    grid = tmp_path / "runs" / "grids" / "fig4"
+    grid.mkdir(parents=True)
+    (grid / "sweep.json").write_text(json.dumps({"grid": "fig4", "conditions": ["periphery_0.8"], "seeds": [0]}))
+    (grid / "results.jsonl").write_text("[" * 100_000 + "\n")
+    shipped = tmp_path / "no_shipped"
+    shipped.mkdir()
+    (shipped / RANDOM_INIT_PROBE).write_text('{"accuracy_mean": ' + "[" * 100_000)
+    at = app("pages/checkpoints.py")
+    warnings = texts(at.warning)
+    assert "deep_run: 2, the first at line 2: it nests lists and objects deeper than" in warnings
+    assert "lines of results.jsonl were skipped: 1, the first at line 1: it nests" in warnings
+    assert f"{RANDOM_INIT_PROBE} is not a probe result" in warnings
+    assert "0 of 1 cells finished" in texts(at.caption)
 
 
 def test_the_held_out_quality_shows_in_the_demo_notice_and_on_the_checkpoints_page(checkpoint_dir):
@@ -565,7 +625,7 @@ def test_checkpoints_page_without_checkpoints_or_runs(checkpoint_dir, tmp_path, 
 
 # --- Latent space ----------------------------------------------------------------------------------------------
 def test_latent_page_statistics_correlations_and_segmentation(checkpoint_dir):
-    at = app("pages/latent.py")
+    at = app("pages/latent_space.py")
     assert len(at.dataframe[0].value) == 1
     charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
     assert len(charts) == 3  # channel grid, t-SNE of the cells, correlations
@@ -591,3 +651,38 @@ def test_latent_page_statistics_correlations_and_segmentation(checkpoint_dir):
     rows = at.dataframe[0].value
     assert list(rows["checkpoint"]) == ["ckpts/periphery_0.8", "ckpts/random_patches_0.6"]
     assert (rows["decorrelation"] >= 0).all()
+
+
+def test_the_batch_is_chosen_by_its_id_and_shown_by_its_label(checkpoint_dir):
+    at = app("pages/latent_space.py")
+    choice = at.selectbox(key="w_batch_source")
+    assert choice.value == "synthetic" and choice.options == ["gallery photos (8)", "procedural scenes (128)",
+                                                              "STL-10 (first 256 of the split)"]  # fmt: skip
+    assert at.dataframe[0].value["images"][0] == 128
+    choice.set_value("gallery").run()
+    assert not at.exception and at.dataframe[0].value["images"][0] == 8
+
+
+def test_the_pages_find_foregrounds_with_the_services_one_rembg_session(monkeypatch):
+    """One rembg session and one foreground cache per process, shared by both front-ends."""
+    import numpy as np
+
+    from focusmim_core.explorer import service
+    from ui import state
+
+    class Segmenter:
+        def predict(self, pixels):
+            return np.full(pixels.shape[:3], 255, np.uint8)
+
+    loaded = []
+    monkeypatch.setattr(service, "foreground_model", lambda name: loaded.append(name) or Segmenter())
+    service._segmenter.cache_clear()
+    service._cached_foreground.cache_clear()
+    try:
+        pixels = np.full((96, 96, 3), 7, np.uint8)
+        found = state.find_foreground(pixels)
+        assert loaded == ["u2netp"] and (found == 1).all()
+        assert service.rembg_foreground(pixels) is found and loaded == ["u2netp"]  # computed once, for both
+    finally:
+        service._segmenter.cache_clear()
+        service._cached_foreground.cache_clear()

@@ -12,9 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
-from focusmim_core import MODES, Autoencoder, CheckpointMetadata, DatasetError, render, save_checkpoint
+from focusmim_core import MODES, Autoencoder, CheckpointMetadata, DatasetError, InputError, save_checkpoint
 from focusmim_core.checkpoints import list_checkpoints
 from focusmim_core.data import write_stl10_split
+from focusmim_core.experiments import paper_accuracy, paper_condition
 from focusmim_core.explorer.catalog import AUTO, choose, describe, details_markdown, untrained_model
 from focusmim_core.explorer.export import panel_images, panel_row_png, settings_json
 from focusmim_core.explorer.figures import (
@@ -31,15 +32,8 @@ from focusmim_core.explorer.figures import (
     segmentation_overlay,
 )
 from focusmim_core.explorer.latent_batch import BATCH_SOURCES, batch_images, encode_batch, statistics_row
-from focusmim_core.explorer.runs import (
-    PAPER_ACCURACY,
-    RANDOM_INIT_PROBE,
-    find_runs,
-    paper_entry,
-    probe_rows,
-    random_init_probe,
-    read_run,
-)
+from focusmim_core.explorer.render import render
+from focusmim_core.explorer.runs import find_runs, probe_rows, read_run
 from focusmim_core.explorer.sources import (
     open_stl10,
     stl10_class_indices,
@@ -50,7 +44,8 @@ from focusmim_core.explorer.sources import (
 )
 from focusmim_core.explorer.sweeps import SWEEP_RATIOS, mode_table, ratio_curves, scanpath_curves, sweep_views
 from focusmim_core.explorer.viewstate import ViewState, parse_query, scale_click, to_query
-from focusmim_core.latent import channel_grid
+from focusmim_core.latent_analysis import channel_grid
+from focusmim_core.results import RANDOM_INIT_PROBE, random_init_probe
 
 
 # --- view <-> URL ---------------------------------------------------------------------------------------------
@@ -232,36 +227,58 @@ def test_runs_read_their_logs_skipping_broken_lines(tmp_path):
     assert read_run(tmp_path / "not_a_run").records == []
 
 
+def test_runs_skip_deeply_nested_and_wrongly_typed_log_lines_and_say_why(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    lines = ['{"epoch": 0, "loss": 0.05}', "[" * 100_000 + "]" * 100_000, '{"epoch": "one", "loss": 0.04}',
+             '{"epoch": 2, "loss": [0.03]}', '{"epoch": 3, "loss": 0.02, "note": ' + "[" * 30 + "]" * 30 + "}",
+             '{"epoch": 4, "loss": 0.01}']  # fmt: skip
+    (run / "metrics.jsonl").write_text("\n".join(lines))
+    (found,) = find_runs([tmp_path])
+    assert found.series("loss") == ([0, 4], [0.05, 0.01])
+    assert found.skipped == 4 and [problem.split(":")[0] for problem in found.problems] == [
+        "line 2", "line 3", "line 4", "line 5"
+    ]  # fmt: skip
+    assert "deeper than" in found.problems[0] and "deeper than" in found.problems[3]
+    assert "'epoch' must be int, not str" in found.problems[1] and "'loss' must be" in found.problems[2]
+
+
 def test_probe_rows_put_ours_next_to_the_papers(checkpoint_folder):
     infos = list_checkpoints(checkpoint_folder)
     infos[0].metadata.metrics["probe"] = {"accuracy_mean": 0.412, "accuracy_std": 0.01, "dataset": "synthetic"}
-    rows = {r["checkpoint"]: r for r in probe_rows(infos)}
+    rows = {r.checkpoint: r for r in probe_rows(infos)}
     first = rows[infos[0].name]
-    assert first["ours: accuracy %"] == pytest.approx(41.2) and first["ours: ± std"] == pytest.approx(1.0)
-    assert rows[infos[1].name]["ours: accuracy %"] is None
+    assert first.accuracy == pytest.approx(41.2) and first.spread == pytest.approx(1.0)
+    assert rows[infos[1].name].accuracy is None
     infos[1].metadata.metrics["probe"] = {"accuracy_mean": 0.3, "accuracy_std": 0.0, "seeds": [0]}
-    assert probe_rows(infos)[1]["ours: ± std"] is None  # one seed: no spread to show, not "0"
-    assert first["paper: accuracy % (STL-10)"] == PAPER_ACCURACY[paper_entry("none", "mean")] == 47.0
+    assert probe_rows(infos)[1].spread is None  # one seed: no spread to show, not "0"
+    assert first.paper_accuracy == paper_accuracy("none") == 47.0 and first.paper_setup == "autoencoder"
 
 
-def test_random_init_baseline_is_read_when_recorded_and_ignored_when_broken(tmp_path):
+def test_random_init_baseline_is_read_when_recorded_and_reported_when_broken(tmp_path):
     assert random_init_probe(tmp_path) is None
     (tmp_path / RANDOM_INIT_PROBE).write_text('{"accuracy_mean": 0.21, "knn_accuracy": 0.23}')
     assert random_init_probe(tmp_path)["accuracy_mean"] == 0.21
-    (tmp_path / RANDOM_INIT_PROBE).write_text("{broken")
-    assert random_init_probe(tmp_path) is None
-    (tmp_path / RANDOM_INIT_PROBE).write_text('{"accuracy_mean": "high"}')
-    assert random_init_probe(tmp_path) is None
+    for text, problem in [("{broken", "Expecting property name"), ('{"accuracy_mean": "high"}', "'accuracy_mean'"),
+                          ('{"accuracy_mean": 0.2, "knn_accuracy": "high"}', "'knn_accuracy' must be"),
+                          ("[" * 100_000, "deeper than")]:  # fmt: skip
+        (tmp_path / RANDOM_INIT_PROBE).write_text(text)
+        with pytest.raises(InputError, match=problem) as refused:
+            random_init_probe(tmp_path)
+        assert RANDOM_INIT_PROBE in str(refused.value)
 
 
 @pytest.mark.parametrize(
-    ("setup", "entry"),
-    [(("periphery", "mean", True), "masked periphery"), (("periphery", "mean", False),
-      "periphery without crop augmentation"), (("periphery", "blur", True), "blurry periphery"),
-     (("random_patches", "blur", True), "blurry patches"), (("periphery_square", "mean", True), None)],
-)
-def test_paper_entries_match_training_setups(setup, entry):
-    assert paper_entry(*setup) == entry
+    ("setup", "condition"),
+    [(("periphery", "mean", True), "periphery_0.8"), (("periphery", "mean", False), "periphery_0.8_no_crop"),
+     (("periphery", "blur", True), "blurry_periphery_0.8"), (("random_patches", "blur", True), "blurry_patches_0.6"),
+     (("foveate", "blur", True), "foveate"), (("periphery_square", "mean", True), None),
+     (("random_patches", "mean", False), None), (("periphery", "mean", True, "latent"), None),
+     (("unknown", "mean", True), None)],
+)  # fmt: skip
+def test_paper_entries_match_training_setups(setup, condition):
+    found = paper_condition(*setup)
+    assert (found and found.name) == condition
 
 
 # --- figures and exports -----------------------------------------------------------------------------------------
@@ -389,7 +406,10 @@ def test_scanpath_curves_compare_three_paths_of_equal_length(model):
 
 
 def test_batch_latents_and_statistics(model):
-    images = batch_images(BATCH_SOURCES[0])
+    assert list(BATCH_SOURCES) == ["gallery", "synthetic", "stl10"]  # ids; the labels are the values
+    with pytest.raises(ValueError, match="unknown batch source"):
+        batch_images(BATCH_SOURCES["gallery"])  # a label is not an id
+    images = batch_images("gallery")
     latents = encode_batch(model, images)
     assert latents.shape == (images.shape[0], 128, 12, 12)
     assert torch.allclose(latents[:2], model.encode(images[:2]), atol=1e-5)

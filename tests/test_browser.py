@@ -1,6 +1,8 @@
-"""The explorer in headless Chromium: click the image, change mode and ratio, upload, share a link, every page.
+"""The explorer in headless Chromium: click the image, change mode and ratio, upload, share a link, every page
+offline.
 
-Screenshots of every page are written to docs/ (the README shows docs/explore.png).
+Screenshots of every page go to a temporary folder; ``make screenshots`` writes them to docs/ instead (the README
+shows docs/explore.png).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser_app import CLICK_FRAME, ROOT, cpu_seconds, launch_browser, running_server, status_text
+from browser_app import CLICK_FRAME, cpu_seconds, launch_browser, running_server, screenshot_folder, status_text
 
 from focusmim_core import CheckpointMetadata, save_checkpoint
 from focusmim_core.explorer.catalog import available_checkpoints, checkpoint_folders, untrained_model
@@ -18,7 +20,6 @@ from focusmim_core.explorer.catalog import available_checkpoints, checkpoint_fol
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-DOCS = ROOT / "docs"
 WAIT = 60_000  # ms; the machine is shared and slow
 SCALE = 4  # the clickable image shows 96 px at 384 px
 PANEL = "[data-testid='stImage'] img"
@@ -187,9 +188,15 @@ PAGES = [
 ]
 
 
-def test_every_page_renders_and_is_screenshotted(page, server):
-    """Visit every page from the navigation and save docs/<page>.png."""
-    DOCS.mkdir(exist_ok=True)
+ICONS = "[...document.querySelectorAll(\"link[rel~='icon']\")].map(link => link.href)"
+
+
+def test_every_page_renders_offline_and_is_screenshotted(page, server, tmp_path):
+    """Visit every page from the navigation: no request leaves the app's server and the favicon is the app's own
+    (a ":material/..." page icon links to a Google fonts host); save <page>.png (``make screenshots``: in docs/)."""
+    folder = screenshot_folder(tmp_path)
+    outside = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((server, "data:", "blob:")) else 0)
     page.set_viewport_size({"width": 1400, "height": 1700})
     open_view(page, server, "src=gallery&img=cat+%28chelsea%29&x=44&y=40", 44, 40)
     for title, name, marker in PAGES:
@@ -207,6 +214,9 @@ def test_every_page_renders_and_is_screenshotted(page, server):
         )
         page.wait_for_timeout(1500)  # let Plotly finish drawing
         assert page.locator("[data-testid='stException']").count() == 0, name
-        page.screenshot(path=str(DOCS / f"{name}.png"))
-    assert all((DOCS / f"{name}.png").stat().st_size > 10_000 for _, name, _ in PAGES)
+        icons = page.evaluate(ICONS)
+        assert icons and all(icon.startswith((server, "data:")) for icon in icons), (name, icons)
+        assert outside == [], (name, outside)
+        page.screenshot(path=str(folder / f"{name}.png"))
+    assert all((folder / f"{name}.png").stat().st_size > 10_000 for _, name, _ in PAGES)
 

@@ -1,12 +1,12 @@
 """The Gradio app in headless Chromium: a click on a known pixel fixates there, both tabs load, and no
-request leaves 127.0.0.1. A screenshot of each tab goes to docs/."""
+request leaves 127.0.0.1. A screenshot of each tab goes to a temporary folder (``make screenshots``: docs/)."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
-from browser_app import ROOT, free_port, launch_browser
+from browser_app import free_port, launch_browser, screenshot_folder
 
 import gradio_app
 
@@ -38,7 +38,8 @@ def settled(page, fetched: list[str], timeout: float = 30) -> set[str]:
     raise AssertionError(f"the panels did not settle: fetched {fetched}")
 
 
-def test_a_click_fixates_under_the_pointer_and_every_tab_loads_offline(served):
+def test_a_click_fixates_under_the_pointer_and_every_tab_loads_offline(served, tmp_path):
+    folder = screenshot_folder(tmp_path)
     outside = []
     with playwright_api.sync_playwright() as playwright:
         browser = launch_browser(playwright)
@@ -61,13 +62,14 @@ def test_a_click_fixates_under_the_pointer_and_every_tab_loads_offline(served):
         page.wait_for_function(f"(old) => {find} >= 0 && document.images[{find}].src !== old", arg=before)
         assert (x_field.input_value(), y_field.input_value()) == ("20", "70")
         shown_after = settled(page, fetched)
+        assert gradio_app._pages  # the page's load event marked its session as a page's: kept while it is open
         unchanged = shown_before & shown_after
         assert unchanged and not unchanged & set(fetched)  # e.g. the foreground map: the same file, not fetched again
         assert set(fetched) <= shown_after - shown_before
         panels = "[...document.images].filter(i => i.offsetParent !== null && i.naturalWidth === 96)"
         drawn = page.evaluate(f"{panels}.map(i => [getComputedStyle(i).imageRendering, i.width])")
         assert len(drawn) >= 6 and all(style == "pixelated" and width >= 150 for style, width in drawn)  # sharp, large
-        page.screenshot(path=str(ROOT / "docs" / "gradio_explore.png"), full_page=True)
+        page.screenshot(path=str(folder / "gradio_explore.png"), full_page=True)
         page.get_by_label("Compare with harmonic inpainting (no learning)").check()
         page.get_by_text("Harmonic inpainting:", exact=False).wait_for()  # the sentence with the network's margin
         page.wait_for_function(f"() => {panels}.length === {len(drawn) + 1}")  # and its panel beside them
@@ -78,7 +80,7 @@ def test_a_click_fixates_under_the_pointer_and_every_tab_loads_offline(served):
         page.wait_for_function(f"() => {tiles}.length >= 15")  # the caption can come before the images load
         boxes = page.evaluate(f"{tiles}.map(i => [i.width, i.height])")
         assert len(boxes) == 15 and all(abs(w - h) <= 2 for w, h in boxes)  # every mode's 3 tiles, square: uncropped
-        page.screenshot(path=str(ROOT / "docs" / "gradio_compare.png"), full_page=True)
+        page.screenshot(path=str(folder / "gradio_compare.png"), full_page=True)
         page.get_by_role("tab", name="Scanpath").click()
         page.get_by_text("Click the image to fixate.").wait_for()
         page.wait_for_function(f"() => {find} >= 0")  # the scanpath image has loaded (not only its text)
@@ -88,7 +90,7 @@ def test_a_click_fixates_under_the_pointer_and_every_tab_loads_offline(served):
         page.get_by_text("Suggested next fixation", exact=False).wait_for()
         page.get_by_role("button", name="Look where suggested").click()
         page.get_by_text("after 2").first.wait_for()
-        page.screenshot(path=str(ROOT / "docs" / "gradio_scanpath.png"), full_page=True)
+        page.screenshot(path=str(folder / "gradio_scanpath.png"), full_page=True)
         assert not page.get_by_text("Error", exact=True).count()
         browser.close()
     assert outside == []  # offline: no analytics, fonts or hub requests

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 
 import pytest
 import torch
@@ -17,7 +19,7 @@ from focusmim_core import (
     load_checkpoint,
     save_checkpoint,
 )
-from focusmim_core.checkpoints import read_metadata, sidecar_path
+from focusmim_core.checkpoints import CheckpointInfo, read_metadata, sidecar_path
 
 
 def seeded_model(seed: int = 0) -> Autoencoder:
@@ -221,3 +223,182 @@ def test_a_json_left_from_replaced_weights_gives_way_to_the_header(tmp_path):
     record_probe_result(path, ProbeResult("synthetic", [0], [0.5], None, [1], [1], 0.1))  # the JSON alone changes
     meta = read_metadata(path)
     assert meta.epochs == 3 and meta.metrics["probe"]["accuracy_mean"] == 0.5  # same save: the JSON is used
+
+
+def nested(depth: int) -> str:
+    """A JSON list nested ``depth`` levels deep, as text (too deep for any recursive walk)."""
+    return "[" * depth + "]" * depth
+
+
+def write_header_metadata(path, text: str) -> None:
+    """A safetensors file of the autoencoder whose header holds ``text`` as its FocusMIM metadata."""
+    from safetensors.torch import save_file
+
+    from focusmim_core.checkpoints import METADATA_KEY
+
+    save_file({k: v.contiguous() for k, v in seeded_model().state_dict().items()}, str(path), {METADATA_KEY: text})
+
+
+def test_metadata_nested_thousands_deep_is_listed_as_broken_never_raised(tmp_path):
+    """Beside the weights or in their header: the folder still lists, and the file is refused with a reason."""
+    from focusmim_core.explorer.catalog import describe, details_markdown
+
+    sound = save_checkpoint(tmp_path / "sound", seeded_model(), CheckpointMetadata(mode="none", epochs=1))
+    beside = save_checkpoint(tmp_path / "beside", seeded_model(), CheckpointMetadata(mode="none", epochs=90))
+    sidecar_path(beside).write_text('{"mode": "none", "epochs": 90, "extra": {"x": ' + nested(100_000) + "}}")
+    write_header_metadata(tmp_path / "header.safetensors", '{"mode": "none", "epochs": 90, "x": ' + nested(50) + "}")
+    found = {info.path.stem: info for info in list_checkpoints(tmp_path)}
+    assert found["sound"].error is None and found["sound"].path == sound
+    for stem in ("beside", "header"):
+        assert "deeper than" in found[stem].error and stem in found[stem].error and not found[stem].described
+        with pytest.raises(CheckpointError, match="deeper than"):
+            load_checkpoint(found[stem].path)
+        assert details_markdown(describe(found[stem]))  # a page can still show what little is known
+    assert default_checkpoint("none", "mean", list(found.values())).path == sound
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"metrics": {"probe": "87 %"}}, "'metrics.probe' must be dict, not str"),
+        ({"metrics": {"probe": {"accuracy_mean": "high"}}}, "'metrics.probe.accuracy_mean' must be int or float"),
+        ({"metrics": {"probe": {"accuracies": [0.5, None]}}}, "'metrics.probe.accuracies[1]' must be int or float"),
+        ({"metrics": {"probe_runs": {"a/linear": {"seeds": [0, "1"]}}}}, "'metrics.probe_runs.a/linear.seeds[1]'"),
+        ({"metrics": {"probe_runs": [1]}}, "'metrics.probe_runs' must be dict, not list"),
+        ({"metrics": {"gallery": {"psnr_whole": [12]}}}, "'metrics.gallery.psnr_whole' must be int or float"),
+        ({"extra": {"images_seen": "lots"}}, "'extra.images_seen' must be int, not str"),
+        ({"extra": {"history": ["yesterday"]}}, "'extra.history[0]' must be dict, not str"),
+        ({"extra": {"history": [{"images": 1.5}]}}, "'extra.history[0].images' must be int, not float"),
+    ],
+)
+def test_a_wrong_type_inside_nested_metadata_is_refused_by_its_path(tmp_path, fields, named):
+    """The nested records the pages read (probe results, held-out report, training history) are checked too:
+    the file is listed as broken, and describing or choosing it never fails."""
+    from focusmim_core.explorer.catalog import AUTO, choose, describe, details_markdown
+
+    path = save_checkpoint(tmp_path / "odd", seeded_model(), CheckpointMetadata(mode="periphery", ratio=0.8))
+    sidecar_path(path).write_text(json.dumps({"mode": "periphery", "ratio": 0.8, "epochs": 999, **fields}))
+    with pytest.raises(CheckpointError, match="odd.json is not valid checkpoint metadata") as raised:
+        read_metadata(path)
+    assert named in str(raised.value)
+    [info] = list_checkpoints(tmp_path)
+    assert named in info.error and not info.described
+    assert details_markdown(describe(info)) and choose(AUTO, "periphery", "mean", [info]).info is None
+
+
+def test_oversized_metadata_is_refused_unread(tmp_path):
+    path = save_checkpoint(tmp_path / "big", seeded_model(), CheckpointMetadata())
+    sidecar_path(path).write_text(json.dumps({"mode": "none", "description": "x" * 2_000_000}))
+    [info] = list_checkpoints(tmp_path)
+    assert "big.json is not valid checkpoint metadata: it is larger than" in info.error
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("notes.pt", b"hello, these are my notes\nnot a checkpoint\n"),  # the safe unpickler raised KeyError
+        ("empty.pth", b""),
+        ("noise.bin", bytes(range(256)) * 8),
+        ("cut.pt", b"\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01"),  # a pickle that stops mid-way
+        ("text.safetensors", b"hello, these are my notes\n"),
+    ],
+)
+def test_any_unreadable_weights_file_is_a_checkpoint_error_naming_it(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=f"({name} is not a readable|Refused to load {name})") as raised:
+        load_checkpoint(path)
+    assert "\n" not in str(raised.value)
+    [info] = list_checkpoints(tmp_path)
+    assert info.error and name in info.error and not info.described
+
+
+@pytest.mark.parametrize("kind", ["safetensors", "pt"])
+def test_auto_never_prefers_a_cut_file_whose_metadata_claims_more_epochs(tmp_path, kind):
+    """A copy cut short keeps its full JSON (900 epochs); the sound 5-epoch checkpoint is still the one chosen."""
+    from focusmim_core.explorer.catalog import AUTO, choose
+
+    sound = save_checkpoint(tmp_path / "sound", seeded_model(), CheckpointMetadata(mode="periphery", epochs=5))
+    claimed = CheckpointMetadata(mode="periphery", epochs=900, save_id="")
+    if kind == "safetensors":
+        whole = save_checkpoint(tmp_path / "whole", seeded_model(1), claimed)
+        cut = tmp_path / "cut.safetensors"
+        cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+        whole.unlink()
+        sidecar_path(whole).rename(sidecar_path(cut))
+    else:
+        whole = tmp_path / "whole.pt"
+        torch.save(seeded_model(1).state_dict(), whole)
+        cut = tmp_path / "cut.pt"
+        cut.write_bytes(whole.read_bytes()[:5000])
+        whole.unlink()
+        sidecar_path(cut).write_text(json.dumps(claimed.to_dict()))
+    found = list_checkpoints(tmp_path)
+    assert next(c for c in found if c.path == cut).error  # listed apart, with its reason
+    assert default_checkpoint("periphery", "mean", found).path == sound
+    assert choose(AUTO, "periphery", "mean", found).info.path == sound
+    assert load_checkpoint(choose(AUTO, "periphery", "mean", found).info.path)[1].epochs == 5
+
+
+HOSTILE_TEXT = (
+    "[click](http://evil.example/x) ![](http://evil.example/pixel.png) <img src=http://evil.example/i.png> "
+    "www.evil.example | # heading `code`"
+)
+
+
+def html_of(markdown: str) -> str:
+    """Markdown as a CommonMark renderer (with tables) turns it into HTML."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable("table").render(markdown)
+
+
+def hostile_checkpoint(folder) -> CheckpointInfo:
+    """A demo checkpoint whose free-text metadata is Markdown that would link and load images."""
+    meta = CheckpointMetadata(mode="none", data=HOSTILE_TEXT, description=HOSTILE_TEXT, demo=True)
+    save_checkpoint(folder / "hostile", seeded_model(), meta)
+    [info] = list_checkpoints(folder)
+    return info
+
+
+def assert_shown_as_text(markdown: str) -> None:
+    shown = html_of(markdown)
+    assert "<a " not in shown and "<img" not in shown and "<h1" not in shown
+    assert HOSTILE_TEXT in html.unescape(re.sub(r"<[^>]+>", "", shown))  # every character, backticks too, as text
+
+
+def test_metadata_text_reaches_markdown_as_text_never_a_link_or_image(tmp_path):
+    """Explore's details table and the stand-in note (Streamlit caption, Gradio notes) echo metadata as text."""
+    from focusmim_core.explorer.catalog import AUTO, choose, describe, details_markdown
+
+    info = hostile_checkpoint(tmp_path)
+    assert HOSTILE_TEXT in describe(info)["data"]  # tables (plain text) get the value itself
+    assert_shown_as_text(details_markdown(describe(info)))
+    assert_shown_as_text(choose(AUTO, "foveate", "mean", [info]).substitute)
+
+
+def test_the_demo_notice_on_explore_and_compare_shows_metadata_as_text(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    def page(folder: str) -> None:
+        from focusmim_core.checkpoints import list_checkpoints
+        from ui.widgets import checkpoint_notice
+
+        checkpoint_notice(list_checkpoints(folder))
+
+    hostile_checkpoint(tmp_path)
+    at = AppTest.from_function(page, args=(str(tmp_path),), default_timeout=60).run()
+    assert not at.exception and len(at.info) == 1
+    assert_shown_as_text(at.info[0].value)
+
+
+@pytest.mark.parametrize("cli", ["evaluate", "probe"])
+def test_a_text_file_given_as_a_checkpoint_to_a_cli_gets_one_line_and_exit_2(tmp_path, capsys, cli):
+    import importlib
+
+    path = tmp_path / "notes.pt"
+    path.write_text("just some notes, not weights\n")
+    extra = ["--dataset", "synthetic", "--limit", "10", "--seeds", "1"] if cli == "probe" else []
+    assert importlib.import_module(f"train.{cli}").main([str(path), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: notes.pt is not a readable PyTorch checkpoint") and err.count("\n") == 1

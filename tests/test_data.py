@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from focusmim_core import STL10, DatasetError, SyntheticScenes, gallery_image, gallery_images
+from focusmim_core import STL10, DatasetError, InputError, SyntheticScenes, gallery_image, gallery_images
+from focusmim_core.data import DATASETS
 from focusmim_core.data.stl10 import CLASS_NAMES, write_stl10_split
+from train import probe, ship_demo
+from train.pretrain import PretrainConfig
 
 
 def write_official(folder, split, images_hwc: np.ndarray, labels: np.ndarray | None):
@@ -145,3 +148,25 @@ def test_gallery_photos_are_96_pixel_rgb_images():
     assert not torch.equal(gallery_image(names[0]), single)  # callers get copies
     with pytest.raises(KeyError):
         gallery_image("no such photo")
+
+
+def accepts(parser, *argv: str) -> bool:
+    """Whether an argparse command line accepts ``argv`` (argparse refuses by exiting)."""
+    try:
+        parser.parse_args(list(argv))
+    except SystemExit:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_each_command_offers_the_datasets_the_registry_says_it_can_use(name, capsys):
+    dataset = DATASETS[name]
+    if dataset.folder is None:
+        PretrainConfig(dataset=name).check()
+    else:
+        with pytest.raises(InputError, match=f"--dataset {name} needs --input-path: {dataset.folder}"):
+            PretrainConfig(dataset=name).check()
+    assert accepts(probe.build_parser(), probe.RAW_PIXELS, "--dataset", name) == dataset.labelled
+    offline_photos = dataset.photographic and dataset.folder is None
+    assert accepts(ship_demo.build_parser(), "--dataset", name) == offline_photos

@@ -7,8 +7,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from types import SimpleNamespace
 
 import gradio as gr
 import httpx
@@ -19,10 +21,17 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 import gradio_app
-from focusmim_core.explorer.service import compare_item, item_for, render_view, scanpath_item
-from focusmim_core.explorer.viewstate import ViewState
+from focusmim_core.explorer.controls import CONTROLS, default_attention
+from focusmim_core.explorer.service import MAX_FIXATIONS, compare_item, item_for, render_view, scanpath_item
+from focusmim_core.explorer.viewstate import MAX_SEED, ViewState
 
 API = ("coffee", 30, 40, "periphery", 0.8, "mean", 0, -1, -1, "auto")  # gallery, x, y, mode, ... checkpoint
+
+
+def controls(**changes: object) -> list:
+    """The Gradio controls' values in their listeners' order: the declared defaults, then ``changes``."""
+    values = {name: control.default for name, control in CONTROLS.items()} | changes
+    return [values[name] for name in gradio_app.FIELDS]
 
 
 def test_a_click_on_the_upscaled_image_is_the_pixel_under_it():
@@ -32,34 +41,38 @@ def test_a_click_on_the_upscaled_image_is_the_pixel_under_it():
 
 
 def test_the_controls_describe_the_view_the_service_renders():
-    view = gradio_app.view_of("synthetic", "coffee", 7, 10, 20, "random_patches", 0.6, "blur", 3, True, 70, 30, "auto")
-    assert view == ViewState(source="synthetic", image="7", fixation=(10, 20), attention=(70, 30),
-                             mode="random_patches", ratio=0.6, fill="blur", seed=3)  # fmt: skip
-    controls = (None, "gallery", "coffee", 0, 48, 48, "periphery", 0.8, "mean", 0, False, 0, 0, "auto", False)
-    clickable, panels, metrics, maps = gradio_app.explore(*controls)
+    changes = {"source": "synthetic", "scene": 7, "x": 10, "y": 20, "mode": "random_patches", "ratio": 0.6,
+               "fill": "blur", "seed": 3, "attention": True, "attention_x": 70, "attention_y": 30}  # fmt: skip
+    values = dict(zip(gradio_app.FIELDS, controls(**changes), strict=True))
+    assert gradio_app.view_of(values) == ViewState(source="synthetic", image="7", fixation=(10, 20),
+                                                   attention=(70, 30), mode="random_patches", ratio=0.6, fill="blur",
+                                                   seed=3)  # fmt: skip
+    clickable, panels, metrics, maps = gradio_app.explore(*controls(gallery="coffee"))
     clickable = np.asarray(Image.open(clickable))
     assert clickable.shape == (96 * 5, 96 * 5, 3) and [title for _, title in panels][:3] == [
         "image + fixation", "masked input", "reconstruction"]  # fmt: skip
     assert "masked MSE" in metrics and maps.layout.coloraxis.colorbar.title.text == "error"
     with pytest.raises(gr.Error, match="No image was uploaded"):
-        gradio_app.explore(None, "upload", "coffee", 0, 48, 48, "periphery", 0.8, "mean", 0, False, 0, 0, "auto", False)
-    x, y, clicked, *rest = gradio_app.explore_at(gr.SelectData(None, {"index": [251, 124], "value": None}), *controls)
-    direct = gradio_app.explore(*controls[:4], 50, 24, *controls[6:])  # a click: one round trip, the same outputs
+        gradio_app.explore(*controls(source="upload"))
+    with pytest.raises(gr.Error, match=r"Fixation x \(column\)=`None` is not accepted: .* 0\.\.95"):
+        gradio_app.explore(*controls(x=None))  # a cleared number field
+    click = gr.SelectData(None, {"index": [251, 124], "value": None})
+    x, y, clicked, *rest = gradio_app.explore_at(click, *controls(gallery="coffee"))
+    direct = gradio_app.explore(*controls(gallery="coffee", x=50, y=24))  # a click: one round trip, the same outputs
     assert (x, y) == (50, 24) and rest[1] == direct[2] and clicked == direct[0]  # the same file: same pixels
     assert not np.array_equal(np.asarray(Image.open(clicked)), clickable)  # the marker moved
 
 
 def test_the_harmonic_checkbox_adds_the_learning_free_reference_beside_the_reconstruction():
-    controls = [None, "gallery", "coffee", 0, 40, 50, "periphery", 0.8, "mean", 0, False, 0, 0, "auto"]
-    _, plain, plain_text, _ = gradio_app.explore(*controls, False)
-    _, panels, text, _ = gradio_app.explore(*controls, True)
+    view = {"gallery": "coffee", "x": 40, "y": 50}
+    _, plain, plain_text, _ = gradio_app.explore(*controls(**view, harmonic=False))
+    _, panels, text, _ = gradio_app.explore(*controls(**view, harmonic=True))
     titles = [title for _, title in panels]
     assert titles == [*[t for _, t in plain][:4], "harmonic inpainting (no learning)", *[t for _, t in plain][4:]]
     reference = Image.open(panels[4][0])
     assert reference.size == Image.open(plain[2][0]).size  # drawn like the reconstruction beside it
     assert "Harmonic inpainting" not in plain_text and "Harmonic inpainting:" in text and " dB" in text
-    controls[6] = "foveate"  # the foveal filter hides nothing: no reference to show
-    _, foveal, foveal_text, _ = gradio_app.explore(*controls, True)
+    _, foveal, foveal_text, _ = gradio_app.explore(*controls(**view, mode="foveate", harmonic=True))  # hides nothing
     assert "harmonic inpainting (no learning)" not in [t for _, t in foveal] and "Harmonic" not in foveal_text
 
 
@@ -143,8 +156,8 @@ def test_the_compare_and_sweep_endpoints_cover_every_mode(client):
     assert [row["mode"] for row in table["rows"]] == [spec.label for spec in MODES.values()]
     view = ViewState(image="coffee", fixation=(30, 40), ratio=0.6)
     assert table["notes"] == compare_item(item_for(view), view).messages()
-    controls = (None, "gallery", "coffee", 0, 30, 40, "periphery", 0.6, "mean", 0, False, 0, 0, "gone")
-    *_, notes = gradio_app.compare(*controls)  # the Compare tab: its notes under the sweep, as block quotes
+    tab = controls(gallery="coffee", x=30, y=40, ratio=0.6, checkpoint="gone")
+    *_, notes = gradio_app.compare(*tab)  # the Compare tab: its notes under the sweep, as block quotes
     assert "> Checkpoint `gone` was not found; using the default for none." in notes
     curves = client.predict(None, "coffee", 48, 48, "mean", 0, "masked_mse", api_name="/sweep")
     assert set(curves) == set(MODES)  # keyed by mode name, not by label
@@ -192,10 +205,10 @@ def test_the_scanpath_endpoint_and_handlers(client):
     assert path == [[1, 2], [10, 20]]
     assert gradio_app.follow_suggestion(path, [70, 12]) == [*path, [70, 12]]
     assert gradio_app.follow_suggestion(path, None) == path
-    controls = (None, "gallery", "coffee", 0, 48, 48, "periphery", 0.8, "mean", 0, False, 0, 0, "auto")  # no checkbox
-    *_, where, suggestion, button = gradio_app.scanpath([[30, 40]], *controls)
+    tab = controls(gallery="coffee")
+    *_, where, suggestion, button = gradio_app.scanpath([[30, 40]], *tab)
     assert len(suggestion) == 2 and f"({suggestion[0]}, {suggestion[1]})" in where and button["interactive"]
-    *_, suggestion, button = gradio_app.scanpath([], *controls)  # nothing clicked yet: nothing to follow
+    *_, suggestion, button = gradio_app.scanpath([], *tab)  # nothing clicked yet: nothing to follow
     assert suggestion is None and not button["interactive"]
 
 
@@ -209,20 +222,150 @@ def two_step_render(base: str, x: int) -> str:
 def test_the_state_of_api_calls_and_closed_pages_is_dropped_and_open_pages_kept(served):
     """Gradio keeps ~150 KB per session hash and only drops the oldest of 10,000: memory must not grow per call."""
     demo, client = served
-    holder = demo.state_holder
+    holder, queue = demo.state_holder, demo._queue
     assert holder.capacity == gradio_app.MAX_SESSIONS
     page, closed = holder["an-open-page"], holder["a-closed-page"]  # as a browser's first event makes them
+    gradio_app.page_session(SimpleNamespace(session_hash="an-open-page"))  # as its load event marks it
+    gradio_app.page_session(SimpleNamespace(session_hash="a-closed-page"))
     closed.is_closed = True  # its heartbeat ended
+    before = set(holder.session_data)
     for x in (20, 40, 60):
         assert "event: complete" in two_step_render(client.src, x)
-    made = set(gradio_app._api_sessions)
-    assert len(made) >= 3 and made <= set(holder.session_data)
-    deadline = time.monotonic() + 30  # the served app's sweeper drops them API_SESSION_IDLE_S after their call
-    while made & set(holder.session_data) and time.monotonic() < deadline:
-        time.sleep(0.5)
+    made = set(holder.session_data) - before
+    assert len(made) >= 3
+    later = datetime.datetime.now() + datetime.timedelta(seconds=gradio_app.API_SESSION_IDLE_S + 1)
+    assert gradio_app.forget_sessions(demo, later) >= 3
     assert not made & set(holder.session_data), "API sessions were kept"
-    assert not made & (set(demo._queue.pending_messages_per_session) | set(demo._queue.pending_event_ids_session))
-    assert holder.session_data["an-open-page"] is page and "a-closed-page" in holder  # recently used: kept
-    later = datetime.datetime.now() + datetime.timedelta(seconds=gradio_app.CLOSED_SESSION_KEEP_S + 1)
-    assert gradio_app.forget_sessions(demo, later) >= 1
+    assert not made & (set(queue.pending_messages_per_session) | set(queue.pending_event_ids_session))
+    assert holder.session_data["an-open-page"] is page and "a-closed-page" in holder  # recently closed: kept
+    much_later = datetime.datetime.now() + datetime.timedelta(seconds=gradio_app.CLOSED_SESSION_KEEP_S + 1)
+    assert gradio_app.forget_sessions(demo, much_later) >= 1
     assert "a-closed-page" not in holder.session_data and holder.session_data["an-open-page"] is page
+
+
+def test_the_served_app_forgets_sessions_on_its_own(served, monkeypatch):
+    """The reaper runs on the server's event loop for as long as the app serves."""
+    demo, _ = served
+    called = threading.Event()
+    monkeypatch.setattr(gradio_app, "forget_sessions", lambda app, now=None: called.set() if app is demo else None)
+    assert called.wait(timeout=30 * gradio_app.REAP_EVERY_S)
+
+
+@pytest.fixture
+def held(monkeypatch):
+    """``hold(name)``: the ``gradio_app`` function ``name`` waits (once entered, ``entered[name]`` is set) until the
+    test's ``release`` is set; released at the end of the test whatever happens."""
+    release, entered = threading.Event(), {}
+
+    def hold(name: str) -> threading.Event:
+        real, entered[name] = getattr(gradio_app, name), threading.Event()
+
+        def waiting(*args, **kwargs):
+            entered[name].set()
+            assert release.wait(timeout=120), "never released"
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(gradio_app, name, waiting)
+        return entered[name]
+
+    yield SimpleNamespace(hold=hold, release=release)
+    release.set()
+
+
+def test_a_session_with_a_call_running_or_queued_is_never_dropped(served, held):
+    """A call that runs or waits long, through gradio_client or the README's two steps, still gets its result."""
+    demo, client = served
+    entered = held.hold("render_view")
+    running = client.submit(None, *API, api_name="/render")  # gradio_client: one session for its calls
+    assert entered.wait(timeout=60)
+    body = {"data": [None, "coffee", 50, 40, "periphery", 0.8, "mean", 0, -1, -1, "auto"]}
+    waiting = httpx.post(f"{client.src}gradio_api/call/render", json=body, timeout=60).json()["event_id"]
+    much_later = datetime.datetime.now() + datetime.timedelta(seconds=gradio_app.CLOSED_SESSION_KEEP_S + 1)
+    gradio_app.forget_sessions(demo, much_later)  # a pass of the reaper long after both calls began
+    held.release.set()
+    assert running.result(timeout=60)[1]["checkpoint"] == "periphery_0.8"
+    stream = httpx.get(f"{client.src}gradio_api/call/render/{waiting}", timeout=60).text
+    assert "event: complete" in stream and '"hidden_fraction"' in stream
+    after = len(demo.state_holder.session_data)
+    assert gradio_app.forget_sessions(demo, much_later) >= 1 and len(demo.state_holder.session_data) < after
+
+
+def test_a_view_never_waits_behind_a_batch_of_views(served, held):
+    """Another visitor's render is answered while a scanpath (many forward passes) still runs."""
+    _, client = served
+    entered = held.hold("scanpath_item")
+    long = client.submit(None, "coffee", json.dumps([[30, 40]] * MAX_FIXATIONS), "periphery", 0.9, "mean",
+                         api_name="/scanpath")  # fmt: skip
+    assert entered.wait(timeout=60)
+    other = Client(client.src, verbose=False)  # another visitor
+    assert other.submit(None, *API, api_name="/render").result(timeout=60)[1]["checkpoint"] == "periphery_0.8"
+    assert not long.done()  # the scanpath was still held: the render did not wait for it
+    held.release.set()
+    assert len(long.result(timeout=120)[0]) == MAX_FIXATIONS
+
+
+def test_a_scanpath_holds_at_most_the_fixations_the_ui_allows():
+    path = [[k, k] for k in range(MAX_FIXATIONS)]
+    assert gradio_app.add_fixation(path, gr.SelectData(None, {"index": [5, 5], "value": None})) == path
+    assert gradio_app.follow_suggestion(path, [1, 1]) == path
+    with pytest.raises(gr.Error, match=f"path holds {MAX_FIXATIONS + 1} items: .*1 to {MAX_FIXATIONS}"):
+        gradio_app.scanpath_api(None, "coffee", json.dumps([*path, [1, 1]]), "periphery", 0.9, "mean")
+
+
+BAD_CALLS = [  # (endpoint, its values, what the message must say)
+    ("/render", (None, "unicorn", *API[1:]), r"gallery=`unicorn` is not accepted: gallery must be one of cat"),
+    ("/render", (None, "coffee", "abc", *API[2:]), r"x=`abc` is not accepted: x must be a whole pixel number 0\.\.95"),
+    ("/render", (None, "coffee", 30, 40.5, *API[3:]), r"y=`40.5` .* whole pixel number 0\.\.95"),
+    ("/render", (None, *API[:6], 10**30, *API[7:]), rf"seed=.* seed must be a whole number from 0 to {MAX_SEED}"),
+    ("/render", (None, *API[:3], "zoom", *API[4:]), r"mode=`zoom` .* one of none, random_patches, periphery"),
+    ("/render", (None, *API[:4], 1.5, *API[5:]), r"ratio=`1.5` .* a number from 0 to 1"),
+    ("/render", (None, *API[:7], 30, -1, "auto"), r"attention_y=`-1` .* whole pixel number"),
+    ("/render", (None, *API[:9], "c" * 1000), r"checkpoint=.* a string of at most 200 characters"),
+    ("/render", (None, [[[["coffee"]]]], *API[1:]), r"gallery=`\[\[\[\['coffee'\]\]\]\]` .* a string"),
+    ("/sweep", (None, "coffee", 48, 48, "mean", 0, "psnr"), r"metric=`psnr` .* one of masked_mse, foreground_mse"),
+    ("/compare", (None, "coffee", 48, 48, 0.6, "noise", 0), r"fill=`noise` .* one of"),
+    ("/scanpath", (None, "coffee", "[[30, 40, 50]]", "periphery", 0.9, "mean"), r"path\[0\]=.* not an \[x, y\] pair"),
+    ("/scanpath", (None, "coffee", '[["a", 40]]', "periphery", 0.9, "mean"), r"path\[0\]\[0\]=`a` .* 0\.\.95"),
+    ("/scanpath", (None, "coffee", "[" * 900, "periphery", 0.9, "mean"), r"is not JSON: path must be JSON like"),
+    ("/scanpath", (None, "coffee", "[[1, 2]]" * 200, "periphery", 0.9, "mean"), r"at most 1000 characters"),
+    ("/scanpath", (None, "coffee", "[[30, 40]]", "none", 0.9, "mean"), r"A scanpath reveals regions: use one of"),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "values", "message"), BAD_CALLS, ids=[f"{e}-{m[:24]}" for e, _, m in BAD_CALLS])
+def test_every_api_input_is_checked_with_a_message_naming_the_field(client, endpoint, values, message):
+    with pytest.raises(Exception, match=message) as error:
+        client.predict(*values, api_name=endpoint)
+    assert "verbose error reporting" not in str(error.value) and "Traceback" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ('[null, "coffee", NaN, 40, "periphery", 0.8, "mean", 0, -1, -1, "auto"]', "x=`nan` is not accepted"),
+        ('[null, "coffee", 30, -Infinity, "periphery", 0.8, "mean", 0, -1, -1, "auto"]', "y=`-inf` is not accepted"),
+        ('[null, "coffee", 30]', "render takes 11 values (image, gallery, x, y, mode, ratio, fill, seed, attention_x"),
+        ('[5, "coffee", 30, 40, "periphery", 0.8, "mean", 0, -1, -1, "auto"]', "image is not an uploaded file"),
+        ('[{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}, "coffee", 30, 40, "periphery", 0.8, '
+         '"mean", 0, -1, -1, "auto"]', "image is not an uploaded file"),
+    ],
+)  # fmt: skip
+def test_the_two_step_http_api_names_the_problem_too(client, data, message):
+    answer = httpx.post(f"{client.src}gradio_api/call/render", content=f'{{"data": {data}}}',
+                        headers={"Content-Type": "application/json"}, timeout=60)  # fmt: skip
+    stream = httpx.get(f"{client.src}gradio_api/call/render/{answer.json()['event_id']}", timeout=60).text
+    assert "event: error" in stream and message in json.loads(stream.split("data: ")[-1])["error"]
+
+
+def test_the_controls_are_declared_once_and_the_api_takes_the_ui_s_defaults(client):
+    with gr.Blocks():
+        ui = gradio_app.controls_column()
+    assert set(ui) | {"harmonic"} == set(CONTROLS) == set(gradio_app.FIELDS)
+    assert all(ui[name].label == control.label for name, control in CONTROLS.items() if name in ui)
+    attention = default_attention(ViewState().fixation)
+    assert (ui["attention_x"].value, ui["attention_y"].value) == attention  # as the Streamlit page starts it
+    assert (ui["ratio"].minimum, ui["ratio"].maximum) == (CONTROLS["ratio"].minimum, CONTROLS["ratio"].maximum)
+    info = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/render"]["parameters"]
+    defaults = {p["parameter_name"]: p["parameter_default"] for p in info}
+    assert (defaults["x"], defaults["y"], defaults["seed"]) == (*ViewState().fixation, ViewState().seed)
+    assert (defaults["mode"], defaults["ratio"], defaults["attention_x"]) == ("periphery", ViewState().ratio, -1)

@@ -20,7 +20,7 @@ from focusmim_core.checkpoints import TRAINER_PREFIX
 from focusmim_core.masking import mask_images, visible_pixels
 from focusmim_core.model import Autoencoder
 from focusmim_core.objectives import OBJECTIVES, latent_loss
-from focusmim_core.objectives.latent import (
+from focusmim_core.objectives.latent_mim import (
     LatentMIM,
     cosine_ramp,
     info_nce,

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import replace
 
 import pytest
 import torch
 from torchvision.transforms import functional as TF
 
-from focusmim_core import MODES, InputError, mask_images, patch_count, periphery_radius, square_side
+from focusmim_core import (
+    MODES,
+    Autoencoder,
+    InputError,
+    inference_model,
+    mask_images,
+    patch_count,
+    periphery_radius,
+    square_side,
+)
+from focusmim_core.geometry import CELL_PIXELS, GRID, GRID_CELLS, IMAGE_SIZE
+from focusmim_core.model import LATENT_SHAPE
+from focusmim_core.objectives.latent_mim import target_cells
+from focusmim_core.pretraining import BatchRecipe
 
 RATIOS = [0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 0.95, 1.0]
 CORNERS = [(0, 0), (95, 0), (0, 95), (95, 95)]
@@ -216,3 +231,23 @@ def test_none_mode_shows_everything_and_reference_spelling_works(images):
 def test_bad_settings_raise_clear_input_errors(images, kwargs, message):
     with pytest.raises(InputError, match=message):
         mask_images(images, **{"ratio": 0.5, **kwargs})
+
+
+def test_covert_attention_is_refused_by_name_and_offered_by_every_mode_registered_for_it(images, monkeypatch):
+    monkeypatch.setitem(MODES, "wide_periphery", replace(MODES["periphery"], name="wide_periphery"))
+    trainer = BatchRecipe(mode="random_patches", ratio=0.6, attention="random")
+    for refuse in (lambda: mask_images(images, "none", attention=(10, 10)), lambda: trainer.check(False)):
+        with pytest.raises(InputError, match="Covert attention needs") as refused:
+            refuse()
+        offered = re.search(r"\((.*)\)", str(refused.value)).group(1).split(", ")
+        assert offered == ["periphery", "periphery_square", "foveate", "wide_periphery"]
+
+
+def test_the_cell_grid_is_the_latent_grid_the_patch_grid_and_the_target_grid(images):
+    assert GRID * CELL_PIXELS == IMAGE_SIZE and images.shape[-1] == IMAGE_SIZE
+    latent = inference_model(Autoencoder()).encode(images[:2])
+    assert latent.shape[1:] == LATENT_SHAPE and LATENT_SHAPE[1:] == (GRID, GRID)
+    _, hidden = mask_images(images[:2], "random_patches", 0.5, generator=torch.Generator().manual_seed(0))
+    cells = target_cells(hidden)  # each hidden patch is exactly one hidden cell
+    assert cells.shape == (2, GRID_CELLS) and cells.sum(1).tolist() == [GRID_CELLS // 2] * 2
+    assert hidden.sum().item() == 2 * (GRID_CELLS // 2) * CELL_PIXELS**2

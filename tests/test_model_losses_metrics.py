@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
+import torch.distributed as dist
 from conftest import FIXTURES
 
 from focusmim_core import (
@@ -104,11 +109,63 @@ def test_masked_mse_ignores_unmasked_pixels_and_handles_empty_masks():
     assert torch.isnan(per_sample).all()
 
 
+def uneven_halves() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Reconstruction, target ``(4, 3, 8, 8)`` and a mask ``(4, 1, 8, 8)`` hiding far more of images 0-1 than 2-3."""
+    generator = torch.Generator().manual_seed(0)
+    reconstruction, target = torch.rand(2, 4, 3, 8, 8, generator=generator)
+    mask = torch.zeros(4, 1, 8, 8)
+    mask[:2, :, :7] = 1.0  # 56 of 64 pixels hidden in the first half
+    mask[2:, :, :1] = 1.0  # 8 of 64 in the second
+    return reconstruction, target, mask
+
+
+def shard_losses(rank: int, world: int, folder: str) -> None:
+    """One process of two (gloo): both masked MSEs of its half of ``uneven_halves``, saved for the test."""
+    dist.init_process_group("gloo", init_method=f"file://{folder}/store", rank=rank, world_size=world)
+    reconstruction, target, mask = (t.chunk(world)[rank] for t in uneven_halves())
+    losses = [masked_mse(reconstruction, target, mask, across_processes=flag) for flag in (True, False)]
+    torch.save(torch.stack(losses), f"{folder}/rank{rank}.pt")
+    dist.destroy_process_group()
+
+
+def test_masked_mse_across_processes_averages_to_the_global_batchs_loss(tmp_path):
+    # DDP applies the mean of the processes' gradients: with the global normaliser that mean is the
+    # gradient of the masked MSE over the whole batch, whatever each shard's share of hidden pixels
+    # from a fresh interpreter: spawned workers re-run the parent's __main__, which inside a test run can be another
+    # test's generated script
+    tests = Path(__file__).resolve().parent
+    path = os.pathsep.join([str(tests), str(tests.parent), os.environ.get("PYTHONPATH", "")])
+    code = "import sys, torch.multiprocessing as mp, test_model_losses_metrics as t; " \
+        "mp.spawn(t.shard_losses, args=(2, sys.argv[1]), nprocs=2)"
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], env={**os.environ, "PYTHONPATH": path}, check=True,
+                   timeout=300)
+    shards = torch.stack([torch.load(Path(tmp_path) / f"rank{rank}.pt") for rank in range(2)])
+    whole = masked_mse(*uneven_halves())
+    torch.testing.assert_close(shards[:, 0].mean(), whole)
+    assert abs(float(shards[:, 1].mean() - whole)) > 1e-3  # each shard's own normaliser would be biased
+    assert float(masked_mse(*uneven_halves(), across_processes=True)) == float(whole)  # one process: the same
+
+
 def test_error_map_and_psnr():
     target = torch.zeros(2, 3, 4, 4)
     reconstruction = torch.full_like(target, 0.1)
     assert torch.allclose(error_map(reconstruction, target), torch.full((2, 1, 4, 4), 0.01))
     assert torch.allclose(psnr(reconstruction, target), torch.full((2,), 20.0))
+
+
+def test_pooled_psnr_is_one_number_over_a_region_of_every_image():
+    """One MSE over the region's pixels in all images, then one PSNR: not the mean of per-image PSNRs."""
+    target = torch.zeros(2, 3, 4, 4)
+    reconstruction = target.clone()
+    reconstruction[0] = 0.1  # image 0: MSE 0.01 everywhere; image 1 exact
+    region = torch.zeros(2, 1, 4, 4)
+    region[0, :, :2] = 1  # 8 pixels of image 0
+    region[1, :, :, :2] = 1  # 8 pixels of image 1
+    assert float(psnr(reconstruction, target, region, pooled=True)) == pytest.approx(23.0103, abs=1e-4)  # MSE 0.005
+    assert psnr(reconstruction, target, region).tolist() == [pytest.approx(20.0), float("inf")]
+    assert float(psnr(reconstruction, target, pooled=True)) == pytest.approx(23.0103, abs=1e-4)  # default: all
+    assert torch.isinf(psnr(target, target, region, pooled=True))  # exact
+    assert torch.isnan(psnr(reconstruction, target, torch.zeros_like(region), pooled=True))  # empty region
 
 
 def test_decorrelation_equals_brute_force_without_the_big_matrix():

@@ -17,6 +17,7 @@ import torch
 from processes import failure_report, torchrun
 
 import train.pretrain as pretrain
+import train.resume as resume
 from focusmim_core import Autoencoder, list_checkpoints, load_checkpoint
 from focusmim_core.checkpoints import read_state_dict
 
@@ -135,7 +136,7 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(tmp_path
     [
         (["--masking-mode", "periphery", "--masking-ratio", "1.5"], "outside (0, 1)"),
         (["--masking-mode", "random_patches", "--masking-ratio", "0"], "outside (0, 1)"),
-        (["--masking-mode", "zoom"], "Unknown masking mode"),
+        (["--masking-mode", "zoom"], "Unknown --masking-mode 'zoom'"),
         (["--masking-mode", "random_patches", "--attention", "random"], "Covert attention needs"),
         (["--dataset", "stl10", "--input-path", "/nonexistent/stl10"], "does not exist"),
         (["--dataset", "photos", "--fixation", "foreground", "--masking-mode", "periphery"], "need foreground maps"),
@@ -235,7 +236,21 @@ def test_a_missing_init_checkpoint_is_named(tmp_path, capsys):
     assert "No checkpoint at" in capsys.readouterr().err
 
 
-def test_the_time_budget_ends_the_run_and_the_cosine_with_it(tmp_path, capsys):
+class SteppingClock:
+    """Stands in for the trainer's ``time`` module: ``monotonic()`` moves on by ``tick`` seconds at each call,
+    so a time budget ends after the same steps however busy the machine is."""
+
+    def __init__(self, tick: float):
+        self.tick, self.now = tick, 0.0
+
+    def monotonic(self) -> float:
+        """The time so far, then one tick later."""
+        self.now += self.tick
+        return self.now
+
+
+def test_the_time_budget_ends_the_run_and_the_cosine_with_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(pretrain, "time", SteppingClock(0.5))
     out = tmp_path / "run"
     options = ["--dataset", "synthetic", "--limit", "8", "--batch-size", "4", "--epochs", "100000"]
     options += ["--schedule", "cosine", "--max-minutes", "0.15", "--output-path", str(out)]
@@ -244,14 +259,37 @@ def test_the_time_budget_ends_the_run_and_the_cosine_with_it(tmp_path, capsys):
     assert 2 <= len(lines) < 100000 and "Time budget of 0.15 min reached" in capsys.readouterr().out
     rates = [line["learning_rate"] for line in lines]
     assert rates[-1] < rates[0] and all(a >= b for a, b in itertools.pairwise(rates))  # the cosine follows the clock
-    assert sum(line["seconds"] for line in lines) < 0.15 * 60 + 30  # stopped at the budget, not epochs later
+    spent = resume.read_counters(out / "last.safetensors").seconds
+    assert 0.15 * 60 - 1.0 < spent < 0.15 * 60 + 1.0  # stopped at the step past the budget, not epochs later
     assert load_checkpoint(out / "last.safetensors")[1].epochs == len(lines)
 
 
+def logged_lines(path: Path) -> int:
+    """How many whole lines ``path`` holds (0 when it does not exist yet)."""
+    return path.read_text().count("\n") if path.is_file() else 0
+
+
+def saved_epochs(path: Path) -> int:
+    """The epochs recorded in a checkpoint's sidecar JSON (0 when there is none yet)."""
+    return json.loads(path.read_text())["epochs"] if path.is_file() else 0
+
+
+def wait_for(process: subprocess.Popen, ready, what: str) -> None:
+    """Poll until ``ready()`` holds; fail naming ``what`` if the process exits first or after two minutes."""
+    deadline = time.monotonic() + 120
+    while not ready():
+        assert process.poll() is None and time.monotonic() < deadline, f"the run never reached: {what}"
+        time.sleep(0.01)  # a poll interval: the event is the file's content, not the time
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("delay", [0.5, 2.0])
-def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path, delay):
-    """SIGKILL (no handler runs) at some point of a run: --resume loses at most the epoch in progress."""
+@pytest.mark.parametrize("point", ["log line written", "checkpoint saved"])
+def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path, point):
+    """SIGKILL (no handler runs) at a logged point of a run: --resume loses at most the epoch in progress.
+
+    ``log line written``: epoch 2's line is in metrics.jsonl, its checkpoint may not be saved yet;
+    ``checkpoint saved``: ``last`` holds epoch 2 and the kill lands in epoch 3.
+    """
     out = tmp_path / "run"
     args = ["-m", "train.pretrain", "--dataset", "synthetic", "--limit", "16", "--batch-size", "4"]
     args += ["--epochs", "12", "--output-path", str(out)]
@@ -259,18 +297,19 @@ def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path, de
     process = subprocess.Popen([sys.executable, *args], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)  # fmt: skip
     log = out / "metrics.jsonl"
-    deadline = time.monotonic() + 120
-    while not (log.is_file() and log.read_text().count("\n") >= 1) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(delay)
+    if point == "log line written":
+        wait_for(process, lambda: logged_lines(log) >= 2, point)
+    else:
+        wait_for(process, lambda: saved_epochs(out / "last.json") >= 2, point)
     process.kill()
     process.wait()
     before = [json.loads(line) for line in log.read_text().splitlines() if line.endswith("}")]
+    saved = saved_epochs(out / "last.json")
     done = subprocess.run([sys.executable, *args, "--resume"], env=env, cwd=REPO, capture_output=True, text=True,
                           timeout=300)  # fmt: skip
     assert done.returncode == 0, failure_report(done)
     resumed_at = int(re.search(r"Resuming at epoch (\d+)", done.stdout).group(1))
-    assert resumed_at >= len(before)  # at most the epoch in progress (and its log line) was lost
+    assert resumed_at == saved + 1 >= len(before)  # from the last checkpoint: at most the epoch in progress lost
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert [line["epoch"] for line in lines] == list(range(1, 13))  # no gap, no duplicate
     for name in ("last", "best", "epoch_0000"):
@@ -281,13 +320,13 @@ def test_a_full_disk_while_saving_gives_a_message_and_keeps_the_previous_checkpo
     out = tmp_path / "run"
     assert pretrain.main([*TINY, "--output-path", str(out)]) == 0
     previous = (out / "last.safetensors").read_bytes()
-    real_save = pretrain.save_file
+    real_save = resume.save_file
 
     def full_disk(tensors, filename, metadata=None):
         real_save(tensors, filename, metadata=metadata)  # the temporary file is written, then the disk is full
         raise OSError(errno.ENOSPC, "No space left on device", filename)
 
-    monkeypatch.setattr(pretrain, "save_file", full_disk)
+    monkeypatch.setattr(resume, "save_file", full_disk)
     assert pretrain.main([*TINY, "--epochs", "2", "--output-path", str(out), "--resume"]) == 2
     err = capsys.readouterr().err
     assert "No space left on device" in err and "--resume" in err and "Traceback" not in err
@@ -298,6 +337,27 @@ def test_a_full_disk_while_saving_gives_a_message_and_keeps_the_previous_checkpo
 def test_resuming_drops_log_lines_written_after_the_last_checkpoint(tmp_path):
     log = tmp_path / "metrics.jsonl"
     log.write_text("".join(json.dumps({"epoch": e, "loss": 0.1}) + "\n" for e in (1, 2, 3)) + '{"epoch": 4, "lo')
-    assert pretrain.trim_metrics(log, 2) == 2  # epoch 3 (after the checkpoint) and the half-written line
+    assert resume.trim_metrics(log, 2) == 2  # epoch 3 (after the checkpoint) and the half-written line
     assert [json.loads(line)["epoch"] for line in log.read_text().splitlines()] == [1, 2]
-    assert pretrain.trim_metrics(log, 2) == 0 and pretrain.trim_metrics(tmp_path / "none.jsonl", 5) == 0
+    assert resume.trim_metrics(log, 2) == 0 and resume.trim_metrics(tmp_path / "none.jsonl", 5) == 0
+
+
+@pytest.mark.parametrize("content", ["hello world\n", "not a checkpoint\n" * 20, ""])
+def test_a_text_file_given_to_init_from_is_named_in_one_line(tmp_path, capsys, content):
+    text = tmp_path / "notes.pt"
+    text.write_text(content)
+    assert pretrain.main([*TINY, "--output-path", str(tmp_path / "run"), "--init-from", str(text)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and text.name in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("where", ["the path", "a parent"])
+def test_an_output_path_that_is_a_file_is_named_as_a_file(tmp_path, capsys, where):
+    blocking = tmp_path / "taken"
+    blocking.write_text("someone's file\n")
+    output = blocking if where == "the path" else blocking / "run"
+    assert pretrain.main([*TINY, "--output-path", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert f"{blocking} is a file, not a folder" in err and "space" not in err and "Traceback" not in err
+    assert blocking.read_text() == "someone's file\n"  # left as it was

@@ -8,10 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from focusmim_core import MODES, InputError, ViewState, mask_images, masked_mse, render, render_modes
+from focusmim_core import MODES, InputError, mask_images, masked_mse
 from focusmim_core.data import gallery_images
 from focusmim_core.explorer.catalog import untrained_model
-from focusmim_core.explorer.render import harmonic_caption, harmonic_reference, render_batch, render_ratio_sweep
+from focusmim_core.explorer.render import (
+    harmonic_caption,
+    harmonic_reference,
+    render,
+    render_batch,
+    render_modes,
+    render_ratio_sweep,
+)
 from focusmim_core.explorer.scanpath import (
     error_curve,
     glimpse_points,
@@ -23,7 +30,8 @@ from focusmim_core.explorer.scanpath import (
     suggested_scanpath,
 )
 from focusmim_core.explorer.sweeps import scanpath_curves
-from focusmim_core.latent import (
+from focusmim_core.explorer.viewstate import ViewState
+from focusmim_core.latent_analysis import (
     channel_grid,
     latent_segmentation,
     latent_statistics,

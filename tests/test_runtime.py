@@ -92,3 +92,38 @@ def test_a_server_s_start_up_objects_are_left_out_of_collections_and_request_gar
     assert frozen > 100_000  # torch alone leaves far more objects than that
     assert frozen_after == frozen  # frozen once, not again with every call (that would keep garbage forever)
     assert collected >= 2000  # the cycles made after start-up are still collected
+
+
+GIVE_BACK = textwrap.dedent("""
+    import os, sys
+    from focusmim_core import runtime
+    if sys.argv[1] == "serving":
+        runtime.configure_serving()
+    else:
+        runtime.configure_cpu_allocator()  # a training process: freed blocks are kept for the next batch
+    def resident() -> int:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 2**20
+    before = resident()
+    large = [bytearray(2_000_000) for _ in range(100)]  # a large request's buffers: 200 MB in 2 MB blocks
+    del large
+    after_large = resident()
+    small = [bytearray(100_000) for _ in range(2000)]  # 200 MB in small blocks, a few of them kept alive
+    kept = small[::100]
+    del small
+    runtime.release_memory() if hasattr(runtime, "release_memory") else None
+    print(after_large - before, resident() - before)
+""")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator: Linux only")
+def test_a_server_gives_back_the_memory_a_large_request_took():
+    """A large request (a big upload, a long scanpath) must not leave the server larger for good."""
+    for mode, gives_back in (("training", False), ("serving", True)):
+        result = subprocess.run([sys.executable, "-c", GIVE_BACK, mode], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, failure_report(result)
+        after_large, after_small = (int(word) for word in result.stdout.split())
+        if gives_back:
+            assert after_large < 20 and after_small < 40, result.stdout  # MB left of the 200 MB each took
+        else:
+            assert after_large > 150, result.stdout  # the training setting keeps it, as it should

@@ -171,6 +171,24 @@ def test_the_cli_reports_a_missing_dataset_without_a_traceback(tmp_path, capsys)
     assert "does not exist" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("out", "named"),
+    [
+        ("notes.txt/seg.npy", "notes.txt is a file, not a folder"),
+        ("notes.txt/deeper/seg.npy", "notes.txt is a file, not a folder"),
+        ("folder", "is a folder: give a file name"),
+    ],
+)
+def test_an_out_path_that_cannot_be_a_file_gets_one_line_and_exit_2(tmp_path, capsys, out, named):
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "folder").mkdir()
+    argv = ["--dataset", "synthetic", "--limit", "2", "--out", str(tmp_path / out)]
+    assert segment_cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert named in err and err.count("\n") == 1 and "Traceback" not in err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
 @pytest.mark.slow
 def test_a_run_killed_with_sigkill_resumes_to_the_same_file(tmp_path):
     """SIGKILL (no handler runs) mid-run with the real rembg model: the next run finishes the same masks."""

@@ -5,15 +5,25 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import pytest
 import torch
 
 import focusmim_core.explorer.catalog as catalog
 from focusmim_core import MODES, CheckpointMetadata, save_checkpoint
 from focusmim_core.checkpoints import list_checkpoints
+from focusmim_core.errors import InputError
 from focusmim_core.explorer.catalog import untrained_model
-from focusmim_core.explorer.service import compare_item, render_item, render_view, scanpath_item
+from focusmim_core.explorer.service import (
+    MAX_FIXATIONS,
+    compare_item,
+    item_for,
+    render_item,
+    render_view,
+    scanpath_item,
+    sweep_item,
+)
 from focusmim_core.explorer.sources import ImageItem, gallery_item
-from focusmim_core.explorer.viewstate import ViewState
+from focusmim_core.explorer.viewstate import FOLDERLESS_SOURCES, IMAGE_SOURCES, ViewState
 
 
 def test_a_repeated_view_is_drawn_once_until_its_checkpoint_changes(tmp_path, monkeypatch):
@@ -97,3 +107,21 @@ def test_a_checkpoint_trained_at_the_centre_alone_says_so_when_fixated_elsewhere
     assert notes(f"{tmp_path.name}/centre", "periphery", (48, 48)) == []  # where it was trained
     assert notes(f"{tmp_path.name}/centre", "random_patches", (30, 40)) == []  # the fixation plays no part
     assert notes(f"{tmp_path.name}/anywhere", "periphery", (30, 40)) == []  # trained on every fixation
+
+
+def test_bad_choices_are_refused_with_a_message_naming_the_field_and_the_allowed_values():
+    with pytest.raises(InputError, match="gallery=`unicorn` is not accepted: gallery must be one of cat"):
+        item_for(ViewState(image="unicorn"))
+    item, view, find = gallery_item("coffee"), ViewState(image="coffee"), lambda pixels: "none."
+    with pytest.raises(InputError, match="metric=`psnr` is not accepted: metric must be one of masked_mse"):
+        sweep_item(item, view, "psnr", checkpoints=[], find=find)
+    with pytest.raises(InputError, match=f"at most {MAX_FIXATIONS} fixations, not {MAX_FIXATIONS + 1}"):
+        scanpath_item(item, view, [(k, k) for k in range(MAX_FIXATIONS + 1)], checkpoints=[], find=find)
+
+
+def test_the_service_refuses_the_sources_that_need_a_data_folder_naming_the_ones_it_offers():
+    folder_sources = [name for name, source in IMAGE_SOURCES.items() if source.needs_data_folder]
+    assert folder_sources and set(FOLDERLESS_SOURCES) == set(IMAGE_SOURCES) - set(folder_sources)
+    for name in folder_sources:
+        with pytest.raises(InputError, match=", ".join(FOLDERLESS_SOURCES)):
+            item_for(ViewState(source=name, image="0"))

@@ -10,12 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from processes import failure_report
 
 from focusmim_core import load_checkpoint
 from focusmim_core.checkpoints import SHIPPED_DIR, read_state_dict
-from focusmim_core.explorer.evaluation import stored_report
+from focusmim_core.errors import InputError
+from focusmim_core.evaluation import stored_report
 from train import ship_demo
 from train.demos import DEMOS
 from train.pretrain import PretrainConfig
@@ -53,8 +55,19 @@ def test_continuing_a_shipped_checkpoint_accumulates_images_and_history(tmp_path
     assert f"| `{spec.name}` |" in text and entry["recipe"] in text and "china" in text
 
 
+def test_a_demo_trained_afresh_ships_with_a_history_that_adds_up(tmp_path, monkeypatch):
+    monkeypatch.setattr(ship_demo, "SHIPPED_DIR", tmp_path)
+    spec = next(spec for spec in DEMOS if spec.name == "blurry_patches_0.6")
+    base = PretrainConfig(dataset="mixed", size=16, batch_size=8, epochs=1)
+    target = ship_demo.train_demo(spec, base, tmp_path / "runs", None)
+    _, meta = load_checkpoint(target)
+    (entry,) = meta.extra["history"]
+    assert entry["images"] == meta.extra["images_seen"] == 16 and entry["command"] == meta.extra["command"]
+    assert "batch 8" in entry["recipe"] and entry["after_gain"] == stored_report(meta.metrics).to_dict()["gain"]
+
+
 def test_a_continued_run_that_came_out_worse_is_not_shipped(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(ship_demo, "REGRESSION_TOLERANCE", float("-inf"))  # any result counts as worse
+    monkeypatch.setattr(ship_demo, "SHIPPING_MARGIN", float("-inf"))  # any result counts as worse
     spec = next(spec for spec in DEMOS if spec.name == "blurry_patches_0.6")
     folder = tmp_path / "checkpoints"
     folder.mkdir()
@@ -110,21 +123,28 @@ def test_a_killed_continue_session_resumes_and_ships_once(tmp_path):
     assert again.returncode == 0 and again.stdout.count("already trained and shipped") == 2  # nothing twice
 
 
-def test_the_readme_forecasts_unmet_goals_from_a_fit_over_the_last_sessions():
-    from train.demo_readme import forecast
+def test_a_shipped_file_without_history_is_refused_before_training(tmp_path):
+    spec = next(spec for spec in DEMOS if spec.name == "blurry_patches_0.6")
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    shutil.copy(SHIPPED_DIR / f"{spec.name}.safetensors", folder / f"{spec.name}.safetensors")
+    meta = json.loads((SHIPPED_DIR / f"{spec.name}.json").read_text())
+    del meta["extra"]["history"]
+    (folder / f"{spec.name}.json").write_text(json.dumps(meta))
+    base = PretrainConfig(dataset="mixed", size=16, batch_size=8, epochs=1000)
+    with pytest.raises(InputError, match="no training history"):
+        ship_demo.continue_demo(spec, base, tmp_path / "runs" / spec.name, 0.05, folder)
+    assert not (tmp_path / "runs").exists()  # nothing trained
 
-    history = [{"images": 1000, "after_gain": -1.0}, {"images": 9000, "after_gain": 0.0}]  # 1 dB per tenfold
-    assert "1.0 dB per tenfold images (least squares over the last 2 sessions, 10,000 images)" in forecast(
-        history, "gain", 1.5
-    )
-    assert "about 320,000 images" in forecast(history, "gain", 1.5)  # 10,000 x 10^1.5, to two digits
-    assert "over 100 times" in forecast(history, "gain", 3.5)  # no absurd image counts
-    assert forecast(history[:1], "gain", 1.5) == ""
-    assert "did not improve" in forecast([history[1], {"images": 5, "after_gain": -0.5}], "gain", 1.5)
-    # a short last session that gained by chance does not make the slope: the fit spans the last three at least
-    noisy = [*history, {"images": 90_000, "after_gain": 1.0}, {"images": 10_000, "after_gain": 1.2}]
-    assert "least squares over the last 3 sessions, 109,000 images" in forecast(noisy, "gain", 1.5)
-    assert "1.1 dB per tenfold" in forecast(noisy, "gain", 1.5)  # not 4.8, the last two sessions' slope
+
+def test_a_continue_budget_is_split_evenly_between_the_chosen_checkpoints(tmp_path, monkeypatch):
+    given = {}
+    monkeypatch.setattr(ship_demo, "continue_demo", lambda spec, base, output, minutes, *_: given.update(
+        {spec.name: minutes}))  # fmt: skip
+    monkeypatch.setattr(ship_demo, "write_table", lambda folder: folder)
+    names = ["autoencoder", "latent_periphery_0.8"]
+    assert ship_demo.main(["--continue", "--budget-minutes", "10", "--only", *names, "--runs", str(tmp_path)]) == 0
+    assert given == {"autoencoder": 5.0, "latent_periphery_0.8": 5.0}
 
 
 def test_an_explicit_learning_rate_replaces_every_chosen_checkpoints_own_rate():
@@ -163,7 +183,7 @@ def test_a_stopped_continue_session_ships_nothing_until_resumed(tmp_path, sigter
     shipped = (folder / f"{name}.json").read_text()
     sigterm_at_step(3)
     args = ["--continue", "--checkpoints", str(folder), "--runs", str(runs)]
-    start = [*args, "--budget-minutes", "0.2", "--size", "16", "--batch-size", "4", "--only", name, "--always-ship"]
+    start = [*args, "--budget-minutes", "0.5", "--size", "16", "--batch-size", "4", "--only", name, "--always-ship"]
     assert ship_demo.main(start) == ship_demo.STOPPED_EXIT
     out = capsys.readouterr().out
     assert "nothing was shipped" in out and "--continue --resume finishes the session" in out

@@ -1,8 +1,9 @@
 """The shipped demo checkpoints: one per mode the app offers, small, labelled, and as good as they claim.
 
 Quality is measured here on the shipped files themselves (the held-out gallery evaluation,
-8 photos x 5 fixations, about a second per checkpoint), against the goals and the ratchet
-floors in ``train.demos.GOALS``: a retrained checkpoint cannot silently regress.
+8 photos x 5 fixations, about a second per checkpoint), against the ratchet floors in
+``train.demos.GOALS``: a retrained checkpoint cannot silently regress. The goals themselves
+are research targets: ``checkpoints/README.md`` shows each one met or missed.
 """
 
 from __future__ import annotations
@@ -13,19 +14,20 @@ import pytest
 
 from focusmim_core import default_checkpoint, list_checkpoints, load_checkpoint
 from focusmim_core.checkpoints import SHIPPED_DIR
-from focusmim_core.explorer.evaluation import (
+from focusmim_core.evaluation import (
+    REMEASURED_COSINE,
+    REMEASURED_DB,
     ReconstructionReport,
     evaluate_latent,
     evaluate_reconstruction,
     stored_latent,
     stored_report,
 )
-from focusmim_core.explorer.runs import RANDOM_INIT_PROBE
+from focusmim_core.results import RANDOM_INIT_PROBE
 from train.demos import DEMOS, GOALS, DemoSpec, Goal
 from train.ship_demo import write_table
 
 SPECS = {spec.name: spec for spec in DEMOS}
-DB_TOLERANCE = 0.05  # float16 weights and another CPU's kernels move a PSNR by far less than this
 
 
 @cache
@@ -59,7 +61,7 @@ def test_each_latent_demo_is_labelled_and_its_stored_cosine_is_true(spec):
     stored = stored_latent(meta.metrics)
     assert stored is not None, "no held-out latent cosine in the metadata: run python -m train.ship_demo"
     model, _ = load_checkpoint(SHIPPED_DIR / f"{spec.name}.safetensors")
-    assert evaluate_latent(model, spec.mode, spec.ratio, spec.fill) == pytest.approx(stored, abs=5e-3)
+    assert evaluate_latent(model, spec.mode, spec.ratio, spec.fill) == pytest.approx(stored, abs=REMEASURED_COSINE)
 
 
 @pytest.mark.parametrize("spec", PIXEL_DEMOS, ids=[spec.name for spec in PIXEL_DEMOS])
@@ -72,7 +74,7 @@ def test_each_shipped_checkpoint_is_a_small_labelled_demo_whose_stored_quality_i
         recorded, value = getattr(stored, field), getattr(now, field)
         assert (recorded is None) == (value is None), field
         if value is not None:
-            assert value == pytest.approx(recorded, abs=DB_TOLERANCE), field
+            assert value == pytest.approx(recorded, abs=REMEASURED_DB), field
 
 
 def goal_id(goal: Goal) -> str:
@@ -85,21 +87,18 @@ def test_no_shipped_checkpoint_falls_below_its_last_shipped_quality(goal):
     assert value is not None and value >= goal.floor, f"{goal.checkpoint} {goal.metric} {value} < {goal.floor}"
 
 
-@pytest.mark.parametrize(
-    "goal",
-    [
-        pytest.param(
-            goal,
-            marks=[] if goal.met else pytest.mark.xfail(strict=True, reason=f"goal not yet met: {goal.text}"),
-        )
-        for goal in GOALS
-    ],
-    ids=[goal_id(goal) for goal in GOALS],
-)
-def test_shipped_checkpoints_meet_their_goals(goal):
-    """Strict: a goal marked unmet that is met fails too, so its floor gets raised to the target."""
-    value = getattr(measured(goal.checkpoint), goal.metric)
-    assert value is not None and value >= goal.target, f"{goal.checkpoint}: {goal.text}, measured {value}"
+@pytest.mark.parametrize("goal", GOALS, ids=[goal_id(goal) for goal in GOALS])
+def test_the_checkpoint_table_shows_each_goal_met_or_missed_by_the_stored_value(goal):
+    """Unmet goals stay visible in the table, whatever they are; none turns a test red by being met."""
+    _, meta = load_checkpoint(SHIPPED_DIR / f"{goal.checkpoint}.safetensors")
+    value = getattr(stored_report(meta.metrics), goal.metric)
+    prefix = f"- `{goal.checkpoint}`: {goal.text}: "
+    (line,) = [line for line in (SHIPPED_DIR / "README.md").read_text().splitlines() if line.startswith(prefix)]
+    status = line.removeprefix(prefix)
+    if value >= goal.target:
+        assert status.startswith("**met**"), line
+    else:
+        assert status.startswith(f"missed by {goal.target - value:.1f} dB"), line
 
 
 def test_the_app_finds_a_default_checkpoint_for_every_mode_and_fill():
@@ -136,5 +135,5 @@ def test_a_shipped_latent_demo_opens_in_the_app_with_its_cosine_map(spec, monkey
     at.run()
     assert not at.exception, at.exception
     assert "Latent cosine (hidden cells)" in [m.label for m in at.metric]
-    at.switch_page("pages/latent.py").run()
+    at.switch_page("pages/latent_space.py").run()
     assert not at.exception, at.exception

@@ -10,7 +10,7 @@ import os
 import sys
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import torch
@@ -28,6 +28,47 @@ def _base_type(annotation: Any) -> type:
     return annotation
 
 
+def option(
+    default: Any,
+    text: str,
+    *,
+    choices: Iterable[str] | None = None,
+    aliases: tuple[str, ...] = (),
+    switch: bool = False,
+) -> Any:
+    """A dataclass field that carries its command-line option: ``field(default=..., metadata=...)``.
+
+    ``text`` is the help; ``choices`` (read from a registry) are listed in it and checked by
+    ``check_choices``; ``aliases`` are other spellings of the option; a ``switch`` is a flag that
+    takes no value.
+    """
+    metadata = {"help": text, "aliases": tuple(aliases), "switch": switch}
+    if choices is not None:
+        metadata["choices"] = tuple(choices)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def option_name(name: str) -> str:
+    """The command-line spelling of field ``name``: ``--name-with-dashes``."""
+    return f"--{name.replace('_', '-')}"
+
+
+def check_choices(config: object) -> None:
+    """Raise ``InputError`` naming the option and its choices for a field outside its ``option(choices=...)``."""
+    for item in dataclasses.fields(config):  # type: ignore[arg-type]
+        value, choices = getattr(config, item.name), item.metadata.get("choices")
+        if choices is not None and value is not None and value not in choices:
+            raise InputError(f"Unknown {option_name(item.name)} {value!r}: use one of {', '.join(choices)}.")
+
+
+def _help(item: dataclasses.Field, text: str, shown: bool) -> str:
+    """An option's help: its text, its choices and its default."""
+    choices = item.metadata.get("choices")
+    default = item.default if item.default is not dataclasses.MISSING else None
+    parts = [text, f"one of {', '.join(choices)}" if choices else "", f"default: {default}" if shown else ""]
+    return "; ".join(part for part in parts if part)
+
+
 def add_config_arguments(
     parser: argparse.ArgumentParser,
     config: type,
@@ -40,24 +81,24 @@ def add_config_arguments(
 ) -> None:
     """One ``--field-name`` option per dataclass field (``positional`` ones as positionals), same defaults.
 
-    Booleans become ``--flag/--no-flag``, or, with ``bool_values``, options taking ``True``/``False``
-    (the reference code's style); fields in ``flags`` are plain switches. ``aliases`` adds other
-    spellings of an option. Field types must be resolvable (``str``, ``int``, ``float``, ``bool``,
-    a fixed-length ``tuple``, optionally ``| None``).
+    Help, aliases, choices and switches come from the fields' ``option`` metadata, or from the
+    ``helps``, ``aliases``, ``choices`` (enforced by argparse) and ``flags`` arguments. Booleans
+    become ``--flag/--no-flag``, or, with ``bool_values``, options taking ``True``/``False`` (the
+    reference code's style); switches are plain flags. Field types must be resolvable (``str``,
+    ``int``, ``float``, ``bool``, a fixed-length ``tuple``, optionally ``| None``).
     """
     hints = typing.get_type_hints(config)
     for item in dataclasses.fields(config):
         kind = _base_type(hints[item.name])
         default = item.default if item.default is not dataclasses.MISSING else None
-        text = (helps or {}).get(item.name, "")
-        shown = "" if item.name in positional else f" (default: {default})"
-        kwargs: dict[str, Any] = {"help": f"{text}{shown}".strip()}
+        text = item.metadata.get("help") or (helps or {}).get(item.name, "")
+        kwargs: dict[str, Any] = {"help": _help(item, text, shown=item.name not in positional)}
         if (choices or {}).get(item.name):
             kwargs["choices"] = choices[item.name]  # type: ignore[index]
-        names = [f"--{item.name.replace('_', '-')}", *(aliases or {}).get(item.name, [])]
+        names = [option_name(item.name), *item.metadata.get("aliases", ()), *(aliases or {}).get(item.name, [])]
         if item.name in positional:
             parser.add_argument(item.name, type=kind, **kwargs)
-        elif item.name in flags:
+        elif item.name in flags or item.metadata.get("switch"):
             parser.add_argument(*names, action="store_true", **kwargs)
         elif kind is bool and bool_values:
             parser.add_argument(*names, type=parse_bool, default=default, metavar="True|False", **kwargs)
@@ -76,7 +117,8 @@ def config_argv(
     """The command line that ``add_config_arguments`` parses back into ``config``: fields off their defaults
     and those named in ``always``.
 
-    The inverse of the parser built with the same ``bool_values`` and ``flags``. Raises
+    The inverse of the parser built with the same ``bool_values`` and ``flags`` (switches declared
+    with ``option(switch=True)`` included). Raises
     ``InputError`` for a field set to ``None`` whose default is not ``None`` (no option says that).
     """
     argv: list[str] = []
@@ -85,10 +127,10 @@ def config_argv(
         default = item.default if item.default is not dataclasses.MISSING else None
         if value == default and item.name not in always:
             continue
-        name = f"--{item.name.replace('_', '-')}"
+        name = option_name(item.name)
         if value is None:
             raise InputError(f"{name} cannot be set back to its unset value on a command line.")
-        if item.name in flags:
+        if item.name in flags or item.metadata.get("switch"):
             argv += [name] if value else []
         elif isinstance(value, bool):
             argv += [name, str(value)] if bool_values else [name if value else f"--no-{name[2:]}"]

@@ -16,11 +16,16 @@ from focusmim_core.errors import InputError
 from .cli import fail
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: print the folder of the ``*_X.bin`` files; exit status 2 with a message on failure."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m train.download_stl10``."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("root", help="folder to download into (the files land in ROOT/stl10_binary)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: print the folder of the ``*_X.bin`` files; exit status 2 with a message on failure."""
+    args = build_parser().parse_args(argv)
     try:
         folder = download_stl10(args.root)
     except InputError as error:

@@ -2,7 +2,7 @@
 
 For each checkpoint, under its own masking (from its metadata, or ``--mode``/``--ratio``/
 ``--fill``): the 8 gallery photos at 5 fixations each, random patches from a fixed seed
-(``focusmim_core.explorer.evaluation``). Prints one row per checkpoint with the hidden-region PSNR
+(``focusmim_core.evaluation``). Prints one row per checkpoint with the hidden-region PSNR
 of the reconstruction and of its input, their difference (the gain), the hidden-region PSNR of
 harmonic inpainting of the same views (no learning), the visible-region PSNR and the whole-image
 PSNR; ``--write`` stores the report in the checkpoint's metadata (``metrics.gallery``, the JSON
@@ -19,7 +19,7 @@ from pathlib import Path
 from focusmim_core import load_checkpoint
 from focusmim_core.checkpoints import sidecar_path, write_json
 from focusmim_core.errors import InputError
-from focusmim_core.explorer.evaluation import EVAL_FIXATIONS, METRICS_KEY, ReconstructionReport, evaluate_reconstruction
+from focusmim_core.evaluation import EVAL_FIXATIONS, METRICS_KEY, ReconstructionReport, evaluate_reconstruction
 from train.cli import fail
 
 COLUMNS = (
@@ -59,8 +59,8 @@ def report_header(first: str = "checkpoint") -> str:
     return f"| {first} | images seen | " + " | ".join(COLUMNS) + " |\n|---|---|" + "---|" * len(COLUMNS)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Evaluate checkpoints on the held-out gallery; exit code 2 with a message for a bad file."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m train.evaluate``."""
     parser = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoints", nargs="+", type=Path, help="safetensors or reference .pt files")
     parser.add_argument("--mode", default=None, help="masking mode (default: the checkpoint's own)")
@@ -71,7 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--by-fixation", action="store_true", help="also one row per fixation (the report pools all five)"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Evaluate checkpoints on the held-out gallery; exit code 2 with a message for a bad file."""
+    args = build_parser().parse_args(argv)
     if not args.json:
         print(report_header())
     for path in args.checkpoints:

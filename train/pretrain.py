@@ -9,44 +9,43 @@ uint8 and every batch is made by batched tensor operations (``focusmim_core.pret
 
 Writes into ``--output-path``: ``metrics.jsonl`` (one line per epoch), ``best``,
 ``epoch_0000`` (after the first epoch), every 50th epoch (``epoch_0049``, ``epoch_0099``,
-... as the reference counts), and ``last`` (with optimizer, RNG and progress: ``--resume``
-continues exactly where a run stopped). SIGTERM or Ctrl-C saves ``last`` and exits.
-Several GPUs: ``torchrun --nproc_per_node G -m train.pretrain ...`` (``--batch-size`` is
-the global batch; each process holds its shard of the data).
+... as the reference counts), and ``last`` (with optimizer, RNG and counters: ``--resume``
+continues exactly where a run stopped, ``train.resume``). SIGTERM or Ctrl-C saves ``last``
+and exits. Several GPUs: ``torchrun --nproc_per_node G -m train.pretrain ...``
+(``--batch-size`` is the global batch; each process holds its shard of the data,
+``train.distributed``).
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
+import errno
 import json
 import math
-import os
-import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from focusmim_core import CheckpointMetadata, load_checkpoint, save_checkpoint
-from focusmim_core.architectures import build_model, get_architecture
+from focusmim_core.architectures import ARCHITECTURES, build_model, get_architecture
 from focusmim_core.augment import CROP_SCALE
-from focusmim_core.checkpoints import TRAINER_PREFIX, atomic_write, sidecar_path, write_json
 from focusmim_core.errors import CheckpointError, InputError
-from focusmim_core.latent import latent_statistics
-from focusmim_core.masking import check_mode
+from focusmim_core.experiments import TRAINER_DEFAULT, TRAINER_DEFAULT_RATE
+from focusmim_core.latent_analysis import latent_statistics
+from focusmim_core.masking import FILLS, MODES, check_mode
 from focusmim_core.model import ConvBlock, UpConvBlock
-from focusmim_core.objectives import TARGET_VIEWS, LatentSettings, get_objective, objective_defaults
+from focusmim_core.objectives import OBJECTIVES, TARGET_VIEWS, LatentSettings, get_objective, objective_defaults
 from focusmim_core.pretraining import (
+    ATTENTION_POLICIES,
+    FIXATION_POLICIES,
     OPTIMIZERS,
+    PRECISIONS,
     SCHEDULES,
     BatchRecipe,
     autocast_dtype,
@@ -56,58 +55,115 @@ from focusmim_core.pretraining import (
     train_step,
 )
 from focusmim_core.runtime import configure_cpu_allocator
-from train.cli import add_config_arguments, config_from_args, explicit_options, fail, pick_device
+from train.cli import add_config_arguments, check_choices, config_from_args, explicit_options, fail, option, pick_device
+from train.distributed import (
+    Distributed,
+    agreed,
+    close_distributed,
+    gather_latents,
+    init_distributed,
+    maximum,
+    mean_over_processes,
+)
+from train.resume import (
+    LAST,
+    RunStopped,
+    StopRequest,
+    TrainingState,
+    append_jsonl,
+    load_last,
+    read_counters,
+    save_last,
+    trim_metrics,
+)
 from train.training_data import DATASETS, TrainingData, load_training_data
 
 METRICS_FILE = "metrics.jsonl"
+__all__ = ["PretrainConfig", "RunStopped", "build_parser", "main", "parse_config", "run", "run_finished"]
 
 
 @dataclass
 class PretrainConfig:
-    """Every pretraining setting; defaults are the paper's (Adam, weight decay 1e-8, batch 512, 500 epochs)."""
+    """Every pretraining setting; defaults are the paper's (Adam, weight decay 1e-8, batch 512, 500 epochs).
 
-    input_path: str | None = None  # STL-10 folder (stl10) or image folder (folder)
-    output_path: str = "runs/pretrain"
-    dataset: str = "stl10"  # stl10 | synthetic | photos | mixed | folder
-    masking_mode: str = "random_patches"  # none/None | random_patches | periphery | periphery_square | foveate
-    masking_ratio: float = 0.6  # paper's best: 0.6 for random patches, 0.8 for periphery
-    blur: bool = False  # reference flag: blurry fill (same as --fill blur)
-    fill: str | None = None  # mean | blur; default from --blur
-    random_crop: bool = True
-    crop_scale: tuple[float, float] = CROP_SCALE
-    learning_rate: float = 1e-3  # reference default; its README: 1e-3 periphery, 5e-3 otherwise
-    schedule: str = "constant"  # constant (paper, reference) | cosine (to 0 at the end of the epochs or time budget)
-    warmup: float = 0.0  # fraction of the run with a linear learning-rate warm-up
-    weight_decay: float = 1e-8
-    optimizer: str = "adam"  # adam (the paper's) | sgd (plain, e.g. for exact comparisons) | adamw (ConvNeXt)
-    arch: str = "cnn_mae"  # cnn_mae (the paper's) | convnextv2_pico (paper 3.5; its own defaults, ARCH_DEFAULTS)
-    hflip: bool = False  # flip half the images horizontally (paper 3.5)
-    objective: str = "pixel"  # pixel (the paper's) | latent (Latent MIM; its own defaults)
-    betas: tuple[float, float] = (0.9, 0.999)  # Adam/AdamW betas
-    lr_floor: float = 0.0  # cosine schedule: the end as a fraction of --learning-rate
-    target_view: str = "complement"  # latent: what the target encoder sees (complement | full)
-    temperature: float = 0.2  # latent: InfoNCE temperature
-    ema_momentum: tuple[float, float] = (0.99, 1.0)  # latent: EMA momentum at the start and end (cosine)
-    sim_coeff: float = 0.1  # latent: weight of the similarity regulariser
-    sim_target: tuple[float, float] = (0.75, 0.25)  # latent: target mean similarity s* at the start and end
-    batch_size: int = 512  # global batch, split over processes
-    epochs: int = 500
-    seed: int = 0
-    segment_path: str | None = None  # uint8 foreground file from python -m train.segment
-    remove_missing_segments: bool = False  # drop images the paper's keep heuristic rejects
-    fixation: str = "center"  # center | uniform | foreground
-    attention: str = "none"  # none | random | foreground
-    foreground_loss: bool | None = None  # weight the loss by foreground; default: when --segment-path is given
-    device: str = "auto"
-    precision: str = "auto"  # auto (bf16 on CUDA) | fp32 | bf16
-    limit: int | None = None  # use only the first N images
-    size: int = 20_000  # images generated for synthetic / photos / mixed data
-    resume: bool = False
-    init_from: str | None = None  # start from this checkpoint's weights (a new optimizer)
-    save_every: int = 50
-    max_minutes: float | None = None  # stop cleanly at the step that exceeds this budget
-    demo: bool = False  # mark the checkpoints as small demo checkpoints
-    description: str = ""
+    Each field is also a command-line option (``option``: its help, choices and the reference's spellings).
+    """
+
+    input_path: str | None = option(None, "STL-10 folder (--dataset stl10) or image folder (--dataset folder)")
+    output_path: str = option("runs/pretrain", "the run's folder: checkpoints and metrics.jsonl")
+    dataset: str = option("stl10", "training images", choices=DATASETS)
+    masking_mode: str = option(
+        TRAINER_DEFAULT.mode, "what is hidden (None is the reference's spelling of none)", choices=(*MODES, "None"),
+        aliases=("-mm",),
+    )  # fmt: skip
+    masking_ratio: float = option(
+        TRAINER_DEFAULT.ratio, "fraction hidden; the paper's best: 0.6 for random patches, 0.8 for periphery",
+        aliases=("-mr",),
+    )
+    blur: bool = option(False, "the reference's blurry fill flag (same as --fill blur)", aliases=("-b",))
+    fill: str | None = option(None, "what replaces the hidden pixels (unset: from --blur)", choices=FILLS)
+    random_crop: bool = option(True, "random resized crops", aliases=("-rc",))
+    crop_scale: tuple[float, float] = option(CROP_SCALE, "the crops' area range, as fractions of the image")
+    learning_rate: float = option(
+        TRAINER_DEFAULT_RATE, "the reference's default; its README: 1e-3 for periphery, 5e-3 otherwise",
+        aliases=("-lr",),
+    )
+    schedule: str = option(
+        "constant", "constant (the paper's) or cosine (down to --lr-floor at the end of --epochs or --max-minutes)",
+        choices=SCHEDULES,
+    )  # fmt: skip
+    warmup: float = option(0.0, "fraction of the run spent warming the learning rate up linearly from 0")
+    weight_decay: float = option(1e-8, "the optimizer's weight decay")
+    optimizer: str = option(
+        "adam", "adam (the paper's), sgd (plain) or adamw (no decay on biases and norms; ConvNeXt-V2's)",
+        choices=OPTIMIZERS,
+    )  # fmt: skip
+    arch: str = option(
+        "cnn_mae", "network: cnn_mae (the paper's CNN) or convnextv2_pico (paper 3.5); an architecture's own "
+        "defaults (ARCHITECTURES) apply to the options not given", choices=ARCHITECTURES,
+    )  # fmt: skip
+    hflip: bool = option(False, "flip half the images horizontally (paper 3.5)")
+    objective: str = option(
+        "pixel", "pixel (the paper's) or latent (Latent MIM); an objective's own defaults apply to the options "
+        "not given", choices=OBJECTIVES,
+    )  # fmt: skip
+    betas: tuple[float, float] = option((0.9, 0.999), "Adam/AdamW betas")
+    lr_floor: float = option(0.0, "cosine schedule: the end as a fraction of --learning-rate")
+    target_view: str = option("complement", "latent: what the target encoder sees", choices=TARGET_VIEWS)
+    temperature: float = option(0.2, "latent: InfoNCE temperature")
+    ema_momentum: tuple[float, float] = option((0.99, 1.0), "latent: EMA momentum at the start and end (cosine)")
+    sim_coeff: float = option(0.1, "latent: weight of the similarity regulariser")
+    sim_target: tuple[float, float] = option((0.75, 0.25), "latent: target mean similarity s* at the start and end")
+    batch_size: int = option(512, "global batch, split over processes")
+    epochs: int = option(500, "passes over the data", aliases=("-e",))
+    seed: int = option(0, "seeds the weights, the crops, the masks and the order", aliases=("-sd",))
+    segment_path: str | None = option(
+        None, "foreground file made by python -m train.segment", aliases=("-sp", "--segment_path")
+    )
+    remove_missing_segments: bool = option(
+        False, "drop images the paper's keep heuristic rejects", aliases=("-remms",)
+    )
+    fixation: str = option(
+        "center", "where the eye looks each time an image is shown", choices=FIXATION_POLICIES
+    )
+    attention: str = option("none", "a second visible region (covert attention)", choices=ATTENTION_POLICIES)
+    foreground_loss: bool | None = option(
+        None, "weight the loss by foreground confidence (unset: when --segment-path is given)"
+    )
+    device: str = option("auto", "auto (CUDA when there is one), cpu, cuda or cuda:N")
+    precision: str = option("auto", "auto (bf16 on CUDA), fp32 or bf16", choices=PRECISIONS)
+    limit: int | None = option(None, "use only the first N images")
+    size: int = option(20_000, "images generated for synthetic, photos and mixed data")
+    resume: bool = option(False, f"continue from {LAST} in --output-path", switch=True)
+    init_from: str | None = option(
+        None, "start from this checkpoint's weights with a new optimizer (e.g. to train a shipped one further)"
+    )
+    save_every: int = option(50, "also keep the weights of every N-th epoch")
+    max_minutes: float | None = option(
+        None, "stop cleanly at the step that exceeds this budget (the partial epoch is recorded)"
+    )
+    demo: bool = option(False, "label the checkpoints as small demo checkpoints", switch=True)
+    description: str = option("", "free text kept in the checkpoints' metadata")
 
     def recipe(self) -> BatchRecipe:
         """The batch recipe these settings describe."""
@@ -134,76 +190,26 @@ class PretrainConfig:
 
     def check(self) -> None:
         """Raise ``InputError`` for values that cannot work."""
-        if self.dataset not in DATASETS:
-            raise InputError(f"Unknown dataset {self.dataset!r}: use one of {', '.join(DATASETS)}.")
-        if self.dataset in ("stl10", "folder") and not self.input_path:
-            where = "the folder holding stl10_binary/" if self.dataset == "stl10" else "a folder of image files"
-            raise InputError(f"--dataset {self.dataset} needs --input-path: {where}.")
-        for name in ("batch_size", "epochs", "save_every", "size"):
-            if getattr(self, name) < 1:
+        objective = get_objective(self.objective)
+        check_choices(self)
+        if DATASETS[self.dataset].folder is not None and not self.input_path:
+            raise InputError(f"--dataset {self.dataset} needs --input-path: {DATASETS[self.dataset].folder}.")
+        for name in ("batch_size", "epochs", "save_every", "size", "limit"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
                 raise InputError(f"--{name.replace('_', '-')} must be at least 1.")
-        if self.limit is not None and self.limit < 1:
-            raise InputError("--limit must be at least 1.")
         if not self.learning_rate > 0:
             raise InputError("--learning-rate must be positive.")
         if not 0.0 <= self.warmup < 1.0:
             raise InputError("--warmup is a fraction of the run: give a value in [0, 1).")
-        get_architecture(self.arch)
-        objective = get_objective(self.objective)
         if self.arch not in objective.archs:
             raise InputError(f"--objective {self.objective} works with --arch {' or '.join(objective.archs)}.")
         if objective.modes is not None and check_mode(self.masking_mode).name not in objective.modes:
             raise InputError(f"--objective {self.objective} needs --masking-mode {', '.join(objective.modes)}.")
-        if self.target_view not in TARGET_VIEWS:
-            raise InputError(f"Unknown --target-view {self.target_view!r}: use {' or '.join(TARGET_VIEWS)}.")
         if not 0.0 <= self.lr_floor <= 1.0:
             raise InputError("--lr-floor is a fraction of --learning-rate: give a value in [0, 1].")
-        if self.optimizer not in OPTIMIZERS:
-            raise InputError(f"Unknown --optimizer {self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}.")
-        if self.schedule not in SCHEDULES:
-            raise InputError(f"Unknown --schedule {self.schedule!r}: use one of {', '.join(SCHEDULES)}.")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise InputError("--max-minutes must be positive.")
-
-
-HELP = {
-    "input_path": "STL-10 folder (--dataset stl10) or image folder (--dataset folder)",
-    "dataset": "stl10, synthetic, photos, mixed or folder",
-    "masking_mode": "none (or None), random_patches, periphery, periphery_square or foveate",
-    "blur": "the reference's blurry fill flag (same as --fill blur)",
-    "fill": "mean or blur (default: from --blur)",
-    "learning_rate": "the reference README: 1e-3 for periphery, 5e-3 otherwise",
-    "optimizer": "adam (the paper's), sgd or adamw (no decay on biases and norms; ConvNeXt-V2's)",
-    "arch": "cnn_mae (the paper's CNN) or convnextv2_pico (paper 3.5: AdamW, wd 0.05, lr 5e-4, cosine, "
-    "20/370 warm-up, 370 epochs, flips, unless given)",
-    "hflip": "flip half the images horizontally",
-    "schedule": "constant (the paper's) or cosine (down to 0 at the end of --epochs or --max-minutes)",
-    "warmup": "fraction of the run spent warming the learning rate up linearly from 0",
-    "init_from": "start from this checkpoint's weights with a new optimizer (e.g. to train a shipped one further)",
-    "batch_size": "global batch, split over processes",
-    "segment_path": "foreground file made by python -m train.segment",
-    "remove_missing_segments": "drop images the paper's keep heuristic rejects",
-    "fixation": "center, uniform or foreground: where the eye looks each time an image is shown",
-    "attention": "none, random or foreground: a second visible region (covert attention)",
-    "foreground_loss": "weight the loss by foreground confidence (default: with --segment-path)",
-    "precision": "auto (bf16 on CUDA), fp32 or bf16",
-    "limit": "use only the first N images",
-    "size": "images generated for synthetic, photos and mixed data",
-    "resume": "continue from last.safetensors in --output-path",
-    "max_minutes": "stop cleanly at the step that exceeds this budget (the partial epoch is recorded)",
-    "demo": "label the checkpoints as small demo checkpoints",
-}
-REFERENCE_ALIASES = {  # the reference's click short options and spellings
-    "masking_mode": ["-mm"],
-    "masking_ratio": ["-mr"],
-    "blur": ["-b"],
-    "random_crop": ["-rc"],
-    "learning_rate": ["-lr"],
-    "epochs": ["-e"],
-    "seed": ["-sd"],
-    "segment_path": ["-sp", "--segment_path"],
-    "remove_missing_segments": ["-remms"],
-}
 
 
 def with_own_defaults(config: PretrainConfig, given: set[str] | frozenset[str]) -> PretrainConfig:
@@ -213,19 +219,12 @@ def with_own_defaults(config: PretrainConfig, given: set[str] | frozenset[str]) 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """An argument parser mirroring ``PretrainConfig`` field by field, with the reference's spellings."""
+    """An argument parser generated from ``PretrainConfig``'s fields, with the reference's spellings."""
     parser = argparse.ArgumentParser(
         prog="python -m train.pretrain",
         description="Pretrain the FocusMIM autoencoder (reference command lines are accepted as they are).",
     )
-    add_config_arguments(
-        parser,
-        PretrainConfig,
-        helps=HELP,
-        aliases=REFERENCE_ALIASES,
-        bool_values=True,
-        flags=("resume", "demo"),
-    )
+    add_config_arguments(parser, PretrainConfig, bool_values=True)
     return parser
 
 
@@ -236,221 +235,31 @@ def parse_config(argv: list[str] | None = None) -> PretrainConfig:
     return with_own_defaults(config, set(explicit_options(parser, argv)))
 
 
-@dataclass
-class Progress:
-    """Where a run stands: the epoch and step to do next, and the running sums of the current epoch."""
-
-    epoch: int = 0
-    step: int = 0
-    best_loss: float = math.inf
-    loss_sum: float = 0.0
-    images_seen: int = 0
-    seconds: float = 0.0
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class Distributed:
-    """This process's place in a (possibly single-process) run."""
-
-    rank: int = 0
-    world: int = 1
-
-    @property
-    def main(self) -> bool:
-        """Whether this process writes files and logs."""
-        return self.rank == 0
-
-
-def init_distributed(device: torch.device) -> Distributed:
-    """Join the torchrun process group when started by torchrun (``WORLD_SIZE`` > 1)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return Distributed()
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return Distributed(dist.get_rank(), dist.get_world_size())
-
-
-class StopRequest:
-    """Turns SIGTERM and Ctrl-C into a flag the loop checks after every step."""
-
-    def __init__(self):
-        self.requested = False
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> StopRequest:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if self.requested:  # a second Ctrl-C: stop now (the last checkpoint stays intact)
-            raise KeyboardInterrupt
-        self.requested = True
-        tqdm.write(f"{signal.Signals(signum).name} received: finishing this step, saving last.safetensors ...")
-
-
-def agreed(flag: bool, ddp: Distributed, device: torch.device) -> bool:
-    """True on every process when it is true on any (so all processes stop together)."""
-    if ddp.world == 1:
-        return flag
-    value = torch.tensor([1.0 if flag else 0.0], device=device)
-    dist.all_reduce(value)
-    return bool(value.item() > 0)
-
-
-def metadata_for(
-    config: PretrainConfig, data: TrainingData, epochs: int, metrics: dict[str, Any]
-) -> CheckpointMetadata:
-    """Checkpoint metadata describing this run after ``epochs`` epochs."""
-    recipe = config.recipe()
-    return CheckpointMetadata(
-        mode=recipe.mode,
-        ratio=recipe.ratio if check_mode(recipe.mode).uses_ratio else 0.0,
-        fill=recipe.fill,
-        data=data.description,
-        epochs=epochs,
-        learning_rate=config.learning_rate,
-        seed=config.seed,
-        metrics=metrics,
-        fixation=recipe.fixation,
-        attention=recipe.attention,
-        random_crop=recipe.random_crop,
-        foreground_loss=recipe.foreground_loss,
-        arch=config.arch,
-        objective=config.objective,
-        demo=config.demo,
-        description=config.description,
-        extra={"batch_size": config.batch_size, "command": "python -m train.pretrain " + " ".join(sys.argv[1:])},
-    )
-
-
-def save_last(
-    path: Path,
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    generators: dict[str, torch.Generator],
-    permutation: torch.Tensor | None,
-    progress: Progress,
-    metadata: CheckpointMetadata,
-) -> None:
-    """Write ``last.safetensors``: weights (loadable as a checkpoint) plus optimizer, RNG and progress, atomically."""
-    tensors = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
-    optimizer_state = optimizer.state_dict()
-    for index, state in optimizer_state["state"].items():
-        for key, value in state.items():
-            tensors[f"{TRAINER_PREFIX}optimizer.{index}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
-    for name, generator in generators.items():
-        tensors[f"{TRAINER_PREFIX}rng.{name}"] = generator.get_state().cpu()
-    if permutation is not None:
-        tensors[f"{TRAINER_PREFIX}permutation"] = permutation.cpu()
-    header = {
-        "focusmim": json.dumps(metadata.to_dict(), sort_keys=True),
-        "progress": json.dumps(asdict(progress)),
-        "param_groups": json.dumps(optimizer_state["param_groups"]),
-    }
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=header))
-    write_json(sidecar_path(path), metadata.to_dict())
-
-
-def load_last(
-    path: Path,
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    generators: dict[str, torch.Generator],
-) -> tuple[Progress, torch.Tensor | None]:
-    """Restore a run from ``last.safetensors``; returns its progress and the current epoch's permutation."""
-    if not path.is_file():
-        raise CheckpointError(f"Nothing to resume: {path} does not exist. Start without --resume.")
-    try:
-        tensors = load_file(str(path))
-        with safe_open(str(path), framework="pt") as handle:
-            header = handle.metadata() or {}
-        progress = Progress(**json.loads(header["progress"]))
-        param_groups = json.loads(header["param_groups"])
-    except (SafetensorError, OSError, KeyError, json.JSONDecodeError, TypeError) as error:
-        raise CheckpointError(
-            f"{path} cannot be resumed from ({error}): it is not a complete last checkpoint."
-        ) from None
-    model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith(TRAINER_PREFIX)}, strict=True)
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    prefix = f"{TRAINER_PREFIX}optimizer."
-    for name, value in tensors.items():
-        if name.startswith(prefix):
-            index, key = name[len(prefix) :].split(".", 1)
-            state.setdefault(int(index), {})[key] = value
-    optimizer.load_state_dict({"state": state, "param_groups": param_groups})
-    for name, generator in generators.items():
-        generator.set_state(tensors[f"{TRAINER_PREFIX}rng.{name}"])
-    return progress, tensors.get(f"{TRAINER_PREFIX}permutation")
-
-
 def run_finished(config: PretrainConfig) -> bool:
     """Whether the run in ``config.output_path`` has done all its epochs or used up its ``max_minutes``.
 
-    Read from the progress recorded in ``last.safetensors`` (no weights are loaded); False when
+    Read from the counters recorded in ``last.safetensors`` (no weights are loaded); False when
     there is no run yet or the file cannot be read (an interrupted save: resuming will tell).
     """
-    path = Path(config.output_path) / "last.safetensors"
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            progress = Progress(**json.loads((handle.metadata() or {})["progress"]))
-    except (SafetensorError, OSError, KeyError, json.JSONDecodeError, TypeError):
+    counters = read_counters(Path(config.output_path) / LAST)
+    if counters is None:
         return False
-    out_of_time = config.max_minutes is not None and progress.seconds >= 60.0 * config.max_minutes
-    return (progress.epoch >= config.epochs and progress.step == 0) or out_of_time
-
-
-def append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    """Append one JSON line and flush it to disk."""
-    with open(path, "a") as handle:
-        handle.write(json.dumps(record) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def trim_metrics(path: Path, epochs: int) -> int:
-    """Keep the log lines of the first ``epochs`` epochs (a kill can leave later or half-written ones); returns
-    how many were dropped. Rewritten atomically."""
-    if not path.is_file():
-        return 0
-    kept, dropped = [], 0
-    for line in path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-            good = isinstance(record, dict) and isinstance(record.get("epoch"), int) and record["epoch"] <= epochs
-        except json.JSONDecodeError:
-            good = False
-        if good:
-            kept.append(line)
-        else:
-            dropped += 1
-    if dropped:
-        atomic_write(path, lambda tmp: Path(tmp).write_text("".join(f"{line}\n" for line in kept)))
-    return dropped
+    out_of_time = config.max_minutes is not None and counters.seconds >= 60.0 * config.max_minutes
+    return (counters.epoch >= config.epochs and counters.step == 0) or out_of_time
 
 
 @dataclass
 class Session:
-    """What every epoch of one run shares: settings, data, the model (and its DDP wrapper), optimizer, RNGs."""
+    """What every epoch of one run shares: settings, processes, data, the training state and its DDP wrapper."""
 
     config: PretrainConfig
     ddp: Distributed
     device: torch.device
     data: TrainingData
-    model: torch.nn.Module
+    state: TrainingState
     trained: torch.nn.Module  # the model, or its DDP wrapper (what the forward pass runs through)
-    optimizer: torch.optim.Optimizer
-    generators: dict[str, torch.Generator]
-    progress: Progress
-    permutation: torch.Tensor | None
-    started: float
     precision: torch.dtype | None
+    started: float  # time.monotonic() of the run's start, earlier sessions of a resumed run included
     previous: dict[str, Any] = field(default_factory=dict)  # the last epoch's record
 
     @property
@@ -468,41 +277,44 @@ class Session:
         """The run folder."""
         return Path(self.config.output_path)
 
+    def clock(self) -> tuple[float, bool]:
+        """How far the run is in [0, 1] (the larger of steps done and time budget used, counted over
+        resumes) and whether the time budget is spent; the same on every process (the maximum)."""
+        config, counters, steps = self.config, self.state.counters, self.steps_per_epoch
+        done = (counters.epoch * steps + counters.step) / (config.epochs * steps)
+        budget = None if config.max_minutes is None else (time.monotonic() - self.started) / (60 * config.max_minutes)
+        values = [max(done, budget or 0.0), float(budget is not None and budget > 1.0)]
+        clock = maximum(torch.tensor(values, device=self.device), self.ddp)
+        return min(float(clock[0]), 1.0), bool(clock[1] > 0)
 
-class RunStopped(Exception):
-    """SIGTERM or Ctrl-C stopped a run before its end; ``last.safetensors`` in ``output`` holds where it stood."""
+    def metadata(self, metrics: dict[str, Any]) -> CheckpointMetadata:
+        """Checkpoint metadata describing this run after the epochs it has finished."""
+        config, recipe = self.config, self.config.recipe()
+        return CheckpointMetadata(
+            mode=recipe.mode,
+            ratio=recipe.ratio if check_mode(recipe.mode).uses_ratio else 0.0,
+            fill=recipe.fill,
+            data=self.data.description,
+            epochs=self.state.counters.epoch,
+            learning_rate=config.learning_rate,
+            seed=config.seed,
+            metrics=metrics,
+            fixation=recipe.fixation,
+            attention=recipe.attention,
+            random_crop=recipe.random_crop,
+            foreground_loss=recipe.foreground_loss,
+            arch=config.arch,
+            objective=config.objective,
+            demo=config.demo,
+            description=config.description,
+            extra={"batch_size": config.batch_size, "command": "python -m train.pretrain " + " ".join(sys.argv[1:])},
+        )
 
-    def __init__(self, output: Path):
-        super().__init__(f"Stopped before the end; continue with --resume --output-path {output}.")
-        self.output = output
-
-
-def run(config: PretrainConfig) -> Path:
-    """Train as ``config`` says; returns the output folder. Raises ``InputError``/``DatasetError`` for bad input,
-    ``RunStopped`` when a signal stopped it (its state saved)."""
-    session = start_session(config)
-    progress, ddp = session.progress, session.ddp
-    bar = tqdm(
-        total=config.epochs * session.steps_per_epoch,
-        initial=progress.epoch * session.steps_per_epoch + progress.step,
-        disable=not ddp.main,
-        unit="step",
-        dynamic_ncols=True,
-    )
-    try:
-        with StopRequest() as stop:
-            while progress.epoch < config.epochs:
-                epoch = train_one_epoch(session, bar, stop)
-                if epoch.stopped:
-                    save_stopped(session)
-                    raise RunStopped(session.output)
-                if progress.step == 0:  # the budget ran out before this epoch began
-                    break
-                if not close_epoch(session, epoch):
-                    break
-    finally:
-        bar.close()
-    return session.output
+    def save_last(self) -> None:
+        """Write ``last.safetensors`` where the run stands (the main process only)."""
+        self.state.counters.seconds = time.monotonic() - self.started
+        if self.ddp.main:
+            save_last(self.output / LAST, self.state, self.metadata({"loss": self.state.counters.best_loss}))
 
 
 def start_session(config: PretrainConfig) -> Session:
@@ -513,35 +325,45 @@ def start_session(config: PretrainConfig) -> Session:
     ddp = init_distributed(device)
     if config.batch_size % ddp.world:
         raise InputError(f"--batch-size {config.batch_size} must be divisible by the {ddp.world} processes.")
-    output, last_path = Path(config.output_path), Path(config.output_path) / "last.safetensors"
+    last_path = Path(config.output_path) / LAST
     if ddp.main:
-        output.mkdir(parents=True, exist_ok=True)
-        if not config.resume and last_path.exists():
-            raise InputError(
-                f"{output} already holds a run (last.safetensors): add --resume to continue it, "
-                "or choose another --output-path."
-            )
+        prepare_output(config)
+    resuming = config.resume and last_path.exists()
     data = load_training_data(config, device, ddp.rank, ddp.world)
     config.recipe().check(data.foreground is not None)
     model = build_trained_model(config, device)
-    if config.init_from is not None and not (config.resume and last_path.exists()):
+    if config.init_from is not None and not resuming:
         start_from_checkpoint(model, Path(config.init_from), config.arch, config.objective)
     optimizer = make_optimizer(config.optimizer, model, config.learning_rate, config.weight_decay, config.betas)
     generators = {
         "batches": torch.Generator(device=device).manual_seed(config.seed * 1_000_003 + ddp.rank),
         "order": torch.Generator(device=device).manual_seed(config.seed * 7_919 + 17 + ddp.rank),
     }
-    progress, permutation = Progress(), None
-    if config.resume and last_path.exists():
-        progress, permutation = load_last(last_path, model, optimizer, generators)
+    state = TrainingState(model, optimizer, generators)
+    if resuming:
+        load_last(last_path, state)
     trained = torch.nn.parallel.DistributedDataParallel(model) if ddp.world > 1 else model
-    session = Session(
-        config, ddp, device, data, model, trained, optimizer, generators, progress, permutation,
-        time.monotonic() - progress.seconds, autocast_dtype(config.precision, device),
-    )  # fmt: skip
+    session = Session(config, ddp, device, data, state, trained, autocast_dtype(config.precision, device),
+                      time.monotonic() - state.counters.seconds)  # fmt: skip
     if ddp.main:
-        announce(session, last_path)
+        announce(session, resuming)
     return session
+
+
+def prepare_output(config: PretrainConfig) -> None:
+    """Make the run folder; ``InputError`` when it is a file, or holds a run and ``--resume`` is not given."""
+    output = Path(config.output_path)
+    blocking = next((path for path in (output, *output.parents) if path.exists() and not path.is_dir()), None)
+    if blocking is not None:
+        raise InputError(
+            f"--output-path {output}: {blocking} is a file, not a folder. "
+            "Give a folder (new or holding a run), or move the file away."
+        )
+    output.mkdir(parents=True, exist_ok=True)
+    if not config.resume and (output / LAST).exists():
+        raise InputError(
+            f"{output} already holds a run ({LAST}): add --resume to continue it, or choose another --output-path."
+        )
 
 
 def build_trained_model(config: PretrainConfig, device: torch.device) -> torch.nn.Module:
@@ -555,19 +377,39 @@ def build_trained_model(config: PretrainConfig, device: torch.device) -> torch.n
     return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
 
 
-def announce(session: Session, last_path: Path) -> None:
+def start_from_checkpoint(
+    model: torch.nn.Module, path: Path, arch: str = "cnn_mae", objective: str = "pixel"
+) -> None:
+    """Load a checkpoint's weights into ``model`` (float32, strict); ``CheckpointError`` when it cannot."""
+    try:
+        source, meta = load_checkpoint(path)
+    except CheckpointError:
+        raise
+    except Exception as error:  # a user's file of any content: whatever its reader raises is a bad checkpoint
+        raise CheckpointError(f"--init-from {path} is not a readable checkpoint ({type(error).__name__}).") from None
+    if meta.arch != arch:
+        raise CheckpointError(f"--init-from {path} holds a {meta.arch} network, not {arch}: give --arch {meta.arch}.")
+    if meta.objective != objective:
+        raise CheckpointError(
+            f"--init-from {path} was trained with the {meta.objective} objective, not {objective}: "
+            f"give --objective {meta.objective}."
+        )
+    model.load_state_dict({k: v.float() for k, v in source.state_dict().items()}, strict=True)
+
+
+def announce(session: Session, resumed: bool) -> None:
     """Print what the run does (and where a resumed run picks up)."""
-    config, progress, data = session.config, session.progress, session.data
-    if config.resume and last_path.exists():
-        dropped = trim_metrics(session.output / METRICS_FILE, progress.epoch)
+    config, counters, data = session.config, session.state.counters, session.data
+    if resumed:
+        dropped = trim_metrics(session.output / METRICS_FILE, counters.epoch)
         print(
-            f"Resuming at epoch {progress.epoch + 1}, step {progress.step} of {session.steps_per_epoch} "
-            f"({progress.images_seen:,} images done)"
+            f"Resuming at epoch {counters.epoch + 1}, step {counters.step} of {session.steps_per_epoch} "
+            f"({counters.images_seen:,} images done)"
             + (f"; dropped {dropped} log line(s) written after that checkpoint." if dropped else "."),
             flush=True,
         )
     elif config.resume:
-        print(f"No {last_path} yet: starting a new run.", flush=True)
+        print(f"No {session.output / LAST} yet: starting a new run.", flush=True)
     recipe = config.recipe()
     print(
         f"{data.description}: {data.images.shape[0] * session.ddp.world} images, batch {config.batch_size}, "
@@ -590,62 +432,95 @@ class EpochResult:
 
 def train_one_epoch(session: Session, bar: tqdm, stop: StopRequest) -> EpochResult:
     """Run the steps left in the current epoch (fewer when the time budget ends or a stop is requested)."""
-    config, progress, ddp = session.config, session.progress, session.ddp
-    started, result = time.monotonic(), EpochResult()
-    count = session.data.images.shape[0]
-    if progress.step == 0 or session.permutation is None:
-        session.permutation = torch.randperm(count, generator=session.generators["order"], device=session.device)
+    config, state, ddp = session.config, session.state, session.ddp
+    counters, started, result = state.counters, time.monotonic(), EpochResult()
+    if counters.step == 0 or state.permutation is None:
+        count = session.data.images.shape[0]
+        state.permutation = torch.randperm(count, generator=state.generators["order"], device=session.device)
     recipe, objective, sums = config.recipe(), get_objective(config.objective), {}
-    while progress.step < session.steps_per_epoch:
-        fraction, result.time_up = run_clock(config, progress, session.steps_per_epoch, session.started, ddp,
-                                             session.device)  # fmt: skip
+    while counters.step < session.steps_per_epoch:
+        fraction, result.time_up = session.clock()
         if result.time_up:
             break
-        set_learning_rate(session.optimizer, config, fraction)
-        index = session.permutation[progress.step * session.local_batch : (progress.step + 1) * session.local_batch]
+        set_learning_rate(state.optimizer, config, fraction)
+        index = state.permutation[counters.step * session.local_batch : (counters.step + 1) * session.local_batch]
         foreground = session.data.foreground[index] if session.data.foreground is not None else None
-        batch = prepare_batch(session.data.images[index], foreground, recipe, session.generators["batches"])
-        loss_fn = partial(objective.loss, core=session.model, fraction=fraction)
-        loss, result.latent, logs = train_step(session.trained, session.optimizer, batch, session.precision, loss_fn)
+        batch = prepare_batch(session.data.images[index], foreground, recipe, state.generators["batches"])
+        loss_fn = partial(objective.loss, core=state.model, fraction=fraction)
+        loss, result.latent, logs = train_step(session.trained, state.optimizer, batch, session.precision, loss_fn)
         for name, value in logs.items():
             sums[name] = sums.get(name, 0.0) + float(value)
-        progress.loss_sum += float(loss)
-        progress.images_seen += index.numel() * ddp.world
-        progress.step += 1
+        counters.loss_sum += float(loss)
+        counters.images_seen += index.numel() * ddp.world
+        counters.step += 1
         bar.update(1)
-        bar.set_postfix(epoch=progress.epoch + 1, loss=f"{float(loss):.5f}")
+        bar.set_postfix(epoch=counters.epoch + 1, loss=f"{float(loss):.5f}")
         if agreed(stop.requested, ddp, session.device):
             result.stopped = True
             break
-    result.logs = {name: total / max(progress.step, 1) for name, total in sums.items()}
+    result.logs = {name: total / max(counters.step, 1) for name, total in sums.items()}
     result.seconds = time.monotonic() - started
     return result
 
 
-def save_stopped(session: Session) -> None:
-    """A stop was requested mid-epoch: save ``last.safetensors`` where the run stands."""
-    session.progress.seconds = time.monotonic() - session.started
-    if session.ddp.main:
-        meta = metadata_for(session.config, session.data, session.progress.epoch, {"loss": session.progress.best_loss})
-        last_path = session.output / "last.safetensors"
-        save_last(last_path, session.model, session.optimizer, session.generators, session.permutation,
-                  session.progress, meta)  # fmt: skip
-        tqdm.write(f"Saved {last_path}; continue with --resume.")
+def set_learning_rate(optimizer: torch.optim.Optimizer, config: PretrainConfig, fraction: float) -> None:
+    """Put the scheduled learning rate for ``fraction`` of the run into every parameter group."""
+    rate = scheduled_learning_rate(config.learning_rate, fraction, config.schedule, config.warmup, config.lr_floor)
+    for group in optimizer.param_groups:
+        group["lr"] = rate
 
 
-def close_epoch(session: Session, epoch: EpochResult) -> bool:
-    """Log and checkpoint a finished epoch; whether the run goes on (False: time budget spent)."""
-    config, progress, ddp = session.config, session.progress, session.ddp
-    epoch_images = min(progress.step * session.local_batch, session.data.images.shape[0]) * ddp.world
-    record = finish_epoch(config, session.optimizer, progress, epoch.latent, ddp, session.device)
+def epoch_record(session: Session, epoch: EpochResult) -> dict[str, Any]:
+    """Close an epoch: its log line (mean loss over processes and steps, latent statistics, speed), and the
+    counters moved to the next epoch's start."""
+    config, counters, ddp = session.config, session.state.counters, session.ddp
+    epoch_images = min(counters.step * session.local_batch, session.data.images.shape[0]) * ddp.world
+    loss = mean_over_processes(counters.loss_sum / max(counters.step, 1), ddp, session.device)
+    pixel, weighted = config.objective == "pixel", config.recipe().foreground_loss
+    record: dict[str, Any] = {
+        "epoch": counters.epoch + 1,
+        "loss": loss,
+        "masked_mse": loss if pixel and not weighted else None,
+        "foreground_mse": loss if pixel and weighted else None,
+        "learning_rate": session.state.optimizer.param_groups[0]["lr"],
+        "images": counters.images_seen,
+    }
+    latent = gather_latents(epoch.latent, ddp)
+    if latent is not None and latent.shape[0] >= 2 and ddp.main:  # statistics need a batch of two or more
+        record.update(latent_statistics(latent))
     record.update(epoch.logs)
     record["seconds"] = epoch.seconds
     record["images_per_second"] = epoch_images / max(epoch.seconds, 1e-9)
-    progress.seconds = time.monotonic() - session.started
-    if ddp.main:
+    counters.epoch += 1
+    counters.step = 0
+    counters.loss_sum = 0.0
+    counters.history.append({"epoch": record["epoch"], "loss": loss})
+    session.state.permutation = None  # the next epoch draws its own order
+    return record
+
+
+def save_epoch_checkpoints(session: Session, record: dict[str, Any]) -> None:
+    """The reference's checkpoints (best, epoch 0, every ``save_every``-th) plus ``last``."""
+    counters, output, model = session.state.counters, session.output, session.state.model
+    epoch_index = counters.epoch - 1  # zero-based, as the reference names its files
+    kept = ("loss", "decorrelation", "unit_sparsity", "population_sparsity")
+    meta = session.metadata({k: record.get(k) for k in kept})
+    if record["loss"] < counters.best_loss:
+        counters.best_loss = record["loss"]
+        save_checkpoint(output / "best.safetensors", model, meta)
+    if epoch_index == 0 or counters.epoch % session.config.save_every == 0:
+        save_checkpoint(output / f"epoch_{epoch_index:04d}.safetensors", model, meta)
+    save_last(output / LAST, session.state, meta)
+
+
+def close_epoch(session: Session, epoch: EpochResult) -> None:
+    """Log and checkpoint a finished epoch (``InputError`` when its loss is not finite)."""
+    config, counters = session.config, session.state.counters
+    record = epoch_record(session, epoch)
+    counters.seconds = time.monotonic() - session.started
+    if session.ddp.main:
         append_jsonl(session.output / METRICS_FILE, record)
-        save_epoch_checkpoints(config, session.data, session.model, session.optimizer, session.generators, progress,
-                               record, session.output)  # fmt: skip
+        save_epoch_checkpoints(session, record)
         warn_of_collapse(record, session.previous, config)
     session.previous = record
     if not math.isfinite(record["loss"]):
@@ -653,11 +528,6 @@ def close_epoch(session: Session, epoch: EpochResult) -> bool:
             f"The loss became {record['loss']} in epoch {record['epoch']}: lower --learning-rate. "
             f"The checkpoints written before are kept in {session.output}."
         )
-    if epoch.time_up or run_clock(config, progress, session.steps_per_epoch, session.started, ddp, session.device)[1]:
-        if ddp.main:
-            tqdm.write(f"Time budget of {config.max_minutes} min reached after {progress.epoch} epochs.")
-        return False
-    return True
 
 
 def warn_of_collapse(record: dict[str, Any], previous: dict[str, Any], config: PretrainConfig) -> None:
@@ -674,150 +544,69 @@ def warn_of_collapse(record: dict[str, Any], previous: dict[str, Any], config: P
                    "latents may be collapsing (lower --learning-rate, or raise --sim-coeff).")  # fmt: skip
 
 
-def start_from_checkpoint(
-    model: torch.nn.Module, path: Path, arch: str = "cnn_mae", objective: str = "pixel"
-) -> None:
-    """Load a checkpoint's weights into ``model`` (float32, strict); ``CheckpointError`` when it cannot."""
-    source, meta = load_checkpoint(path)
-    if meta.arch != arch:
-        raise CheckpointError(f"--init-from {path} holds a {meta.arch} network, not {arch}: give --arch {meta.arch}.")
-    if meta.objective != objective:
-        raise CheckpointError(
-            f"--init-from {path} was trained with the {meta.objective} objective, not {objective}: "
-            f"give --objective {meta.objective}."
-        )
-    model.load_state_dict({k: v.float() for k, v in source.state_dict().items()}, strict=True)
+def run(config: PretrainConfig) -> Path:
+    """Train as ``config`` says; returns the output folder. Raises ``InputError``/``DatasetError`` for bad input,
+    ``RunStopped`` when a signal stopped it (its state saved)."""
+    session = start_session(config)
+    counters = session.state.counters
+    bar = tqdm(
+        total=config.epochs * session.steps_per_epoch,
+        initial=counters.epoch * session.steps_per_epoch + counters.step,
+        disable=not session.ddp.main,
+        unit="step",
+        dynamic_ncols=True,
+    )
+    try:
+        with StopRequest() as stop:
+            while counters.epoch < config.epochs:
+                epoch = train_one_epoch(session, bar, stop)
+                if epoch.stopped:
+                    session.save_last()
+                    if session.ddp.main:
+                        tqdm.write(f"Saved {session.output / LAST}; continue with --resume.")
+                    raise RunStopped(session.output)
+                if counters.step > 0:  # 0: the time budget ran out before this epoch's first step
+                    close_epoch(session, epoch)
+                if epoch.time_up or session.clock()[1]:
+                    if session.ddp.main:
+                        tqdm.write(f"Time budget of {config.max_minutes} min reached after {counters.epoch} epochs.")
+                    break
+    finally:
+        bar.close()
+    return session.output
 
 
-def run_clock(
-    config: PretrainConfig,
-    progress: Progress,
-    steps_per_epoch: int,
-    started: float,
-    ddp: Distributed,
-    device: torch.device,
-) -> tuple[float, bool]:
-    """How far the run is in [0, 1] (the larger of steps done and time budget used, counted over
-    resumes) and whether the time budget is spent; the same on every process (the maximum)."""
-    done = (progress.epoch * steps_per_epoch + progress.step) / (config.epochs * steps_per_epoch)
-    budget = None if config.max_minutes is None else (time.monotonic() - started) / (60 * config.max_minutes)
-    clock = torch.tensor([max(done, budget or 0.0), float(budget is not None and budget > 1.0)], device=device)
-    if ddp.world > 1:
-        dist.all_reduce(clock, op=dist.ReduceOp.MAX)
-    return min(float(clock[0]), 1.0), bool(clock[1] > 0)
-
-
-def set_learning_rate(optimizer: torch.optim.Optimizer, config: PretrainConfig, fraction: float) -> None:
-    """Put the scheduled learning rate for ``fraction`` of the run into every parameter group."""
-    rate = scheduled_learning_rate(config.learning_rate, fraction, config.schedule, config.warmup, config.lr_floor)
-    for group in optimizer.param_groups:
-        group["lr"] = rate
-
-
-def gather_latents(latent: torch.Tensor | None, ddp: Distributed) -> torch.Tensor | None:
-    """The last step's latents of every process, ``(world * B, 128, 12, 12)``, so that the logged
-    statistics describe the global batch whatever the number of processes (every process calls it)."""
-    if ddp.world == 1 or latent is None:
-        return latent
-    parts = [torch.empty_like(latent) for _ in range(ddp.world)]
-    dist.all_gather(parts, latent.contiguous())
-    return torch.cat(parts)
-
-
-def finish_epoch(
-    config: PretrainConfig,
-    optimizer: torch.optim.Optimizer,
-    progress: Progress,
-    latent: torch.Tensor | None,
-    ddp: Distributed,
-    device: torch.device,
-) -> dict[str, Any]:
-    """Close an epoch: the mean loss over processes and steps, latent statistics, and the next epoch's start."""
-    steps = progress.step
-    mean_loss = torch.tensor([progress.loss_sum / max(steps, 1)], device=device, dtype=torch.float64)
-    if ddp.world > 1:
-        dist.all_reduce(mean_loss)
-        mean_loss /= ddp.world
-    loss = float(mean_loss.item())
-    recipe = config.recipe()
-    record: dict[str, Any] = {
-        "epoch": progress.epoch + 1,
-        "loss": loss,
-        "masked_mse": None if recipe.foreground_loss or config.objective != "pixel" else loss,
-        "foreground_mse": loss if recipe.foreground_loss and config.objective == "pixel" else None,
-        "learning_rate": optimizer.param_groups[0]["lr"],
-        "images": progress.images_seen,
-    }
-    latent = gather_latents(latent, ddp)
-    if latent is not None and latent.shape[0] >= 2 and ddp.main:  # statistics need a batch of two or more
-        record.update(latent_statistics(latent))
-    progress.epoch += 1
-    progress.step = 0
-    progress.loss_sum = 0.0
-    progress.history.append({"epoch": record["epoch"], "loss": loss})
-    return record
-
-
-def save_epoch_checkpoints(
-    config: PretrainConfig,
-    data: TrainingData,
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    generators: dict[str, torch.Generator],
-    progress: Progress,
-    record: dict[str, Any],
-    output: Path,
-) -> None:
-    """The reference's checkpoints (best, epoch 0, every ``save_every``-th) plus ``last``."""
-    epoch_index = progress.epoch - 1  # zero-based, as the reference names its files
-    metrics = {k: record.get(k) for k in ("loss", "decorrelation", "unit_sparsity", "population_sparsity")}
-    meta = metadata_for(config, data, progress.epoch, metrics)
-    if record["loss"] < progress.best_loss:
-        progress.best_loss = record["loss"]
-        save_checkpoint(output / "best.safetensors", model, meta)
-    if epoch_index == 0 or progress.epoch % config.save_every == 0:
-        save_checkpoint(output / f"epoch_{epoch_index:04d}.safetensors", model, meta)
-    save_last(output / "last.safetensors", model, optimizer, generators, None, progress, meta)
+def unwritable(error: OSError, output: str) -> InputError:
+    """The message for a file that could not be written: what failed, and what to do about it."""
+    where = f" {error.filename}" if error.filename else ""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        advice = f"free some space and continue with --resume --output-path {output}"
+    else:
+        advice = f"make --output-path {output} a folder you can write to, then continue with --resume"
+    return InputError(
+        f"Could not write{where} ({error.strerror or error}). Every file written before is intact "
+        f"(writes are atomic): {advice}."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit code (2 for bad input, with a message, no traceback)."""
-    try:
-        config = parse_config(argv)
-    except InputError as error:
-        return fail(error)
     finished = False
     try:
-        output = run(config)
+        config = parse_config(argv)
+        try:
+            output = run(config)
+        except RunStopped as stop:  # saved where it stood: --resume continues to the same weights
+            output = stop.output
         finished = True
-    except RunStopped as stop:  # saved where it stood: --resume continues to the same weights
-        output, finished = stop.output, True
     except InputError as error:  # DatasetError and CheckpointError included
         return fail(error)
     except OSError as error:  # a full disk or a folder that vanished while saving: the files before are intact
-        where = f" {error.filename}" if error.filename else ""
-        return fail(
-            InputError(
-                f"Could not write{where} ({error.strerror or error}). Every file written before is intact "
-                f"(writes are atomic): free some space and continue with --resume --output-path {config.output_path}."
-            )
-        )
+        return fail(unwritable(error, config.output_path))
     finally:
         close_distributed(finished)
     print(json.dumps({"output_path": str(output)}), flush=True)
     return 0
-
-
-def close_distributed(finished: bool) -> None:
-    """Tear the process group down on every process together: after a finished run a barrier first (no
-    process closes its sockets while another still waits on it), and DDP's reducer, which holds the group
-    through reference cycles, is freed before the group is destroyed rather than at interpreter exit."""
-    if not (dist.is_available() and dist.is_initialized()):
-        return
-    if finished and dist.get_world_size() > 1:
-        dist.barrier()
-    gc.collect()
-    dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -16,12 +16,14 @@ Exit status 2 with a message for a bad checkpoint or dataset.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from dataclasses import asdict, dataclass
 
 from tqdm import tqdm
 
 from focusmim_core.checkpoints import load_checkpoint
+from focusmim_core.data import PROBE_DATASETS
 from focusmim_core.data.synthetic import LAYOUTS
 from focusmim_core.errors import InputError
 from focusmim_core.model import inference_model
@@ -35,7 +37,7 @@ from focusmim_core.probe import (
     synthetic_probe_data,
 )
 
-from .cli import parse_config, pick_device, run_and_report
+from .cli import add_config_arguments, config_from_args, pick_device, run_and_report
 
 RAW_PIXELS = "raw-pixels"  # in place of a checkpoint: probe the flattened pixels (the paper's baseline row)
 
@@ -97,20 +99,19 @@ HELP = {
 }
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m train.probe``: one option per ``ProbeConfig`` field."""
+    parser = argparse.ArgumentParser(
+        prog="python -m train.probe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    choices = {"dataset": PROBE_DATASETS, "device": ("auto", "cpu", "cuda"), "synthetic_layout": tuple(LAYOUTS)}
+    add_config_arguments(parser, ProbeConfig, positional=("checkpoint",), choices=choices, helps=HELP)
+    return parser
+
+
 def parse_args(argv: list[str] | None = None) -> ProbeConfig:
     """A ``ProbeConfig`` from the command line."""
-    return parse_config(
-        ProbeConfig,
-        argv,
-        __doc__,
-        positional=("checkpoint",),
-        choices={
-            "dataset": ("stl10", "synthetic"),
-            "device": ("auto", "cpu", "cuda"),
-            "synthetic_layout": tuple(LAYOUTS),
-        },
-        helps=HELP,
-    )
+    return config_from_args(ProbeConfig, build_parser().parse_args(argv))
 
 
 class Progress:

@@ -13,6 +13,7 @@ the same command again and finished chunks are skipped. Pretraining reads the fi
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import sys
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from focusmim_core.errors import InputError
 from focusmim_core.segmentation import U2NET_MODELS, ForegroundModel, images_to_uint8
 from focusmim_core.segmentation_file import CHUNK_SIZE, ImageChunkLoader, SegmentationPaths, segment_dataset
 
-from .cli import parse_config, run_and_report
+from .cli import add_config_arguments, config_from_args, run_and_report
 
 DEFAULT_SPLIT = {"stl10": "unlabeled", "synthetic": "pretrain", "folder": "all"}
 SYNTHETIC_DEFAULT_COUNT = 5000
@@ -67,20 +68,26 @@ HELP = {
 }
 
 
+CHOICES = {
+    "dataset": tuple(DEFAULT_SPLIT),  # the datasets image_source reads
+    "split": ("unlabeled", "train", "test", "pretrain", "val"),
+    "model": U2NET_MODELS,
+    "device": ("auto", "cpu", "cuda"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m train.segment``: one option per ``SegmentConfig`` field."""
+    parser = argparse.ArgumentParser(
+        prog="python -m train.segment", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_config_arguments(parser, SegmentConfig, choices=CHOICES, helps=HELP)
+    return parser
+
+
 def parse_args(argv: list[str] | None = None) -> SegmentConfig:
     """A ``SegmentConfig`` from the command line."""
-    return parse_config(
-        SegmentConfig,
-        argv,
-        __doc__,
-        choices={
-            "dataset": ("stl10", "synthetic", "folder"),
-            "split": ("unlabeled", "train", "test", "pretrain", "val"),
-            "model": U2NET_MODELS,
-            "device": ("auto", "cpu", "cuda"),
-        },
-        helps=HELP,
-    )
+    return config_from_args(SegmentConfig, build_parser().parse_args(argv))
 
 
 def image_source(config: SegmentConfig) -> tuple[ImageChunkLoader, int, dict[str, Any], list[str]]:
@@ -139,15 +146,31 @@ def foreground_model(config: SegmentConfig) -> ForegroundModel:
     return ForegroundModel(config.model, providers=providers, batch_size=config.batch_size)
 
 
+def check_output(out: Path) -> None:
+    """Raise ``InputError`` unless the masks file ``out`` can be written: no file stands where one of its folders
+    must be, it is not a folder itself, and its folder exists or can be made."""
+    blocking = next((path for path in out.parents if path.exists() and not path.is_dir()), None)
+    if blocking is not None:
+        raise InputError(f"--out {out}: {blocking} is a file, not a folder. Choose another path for the masks.")
+    if out.is_dir():
+        raise InputError(f"--out {out} is a folder: give a file name for the masks, e.g. {out / 'masks.npy'}.")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"--out {out}: its folder cannot be made ({error.strerror or error}). "
+                         "Choose a path you can write to.") from None
+
+
 def run(config: SegmentConfig, model: Any = None, on_chunk: Callable[[int], Any] | None = None) -> dict[str, Any]:
     """Segment what ``config`` names (resuming); returns the finished record. ``model`` overrides rembg."""
     if config.chunk_size < 1:
         raise InputError(f"--chunk-size must be at least 1 (got {config.chunk_size}).")
     if config.limit is not None and config.limit < 1:
         raise InputError(f"--limit must be at least 1 (got {config.limit}).")
-    load, count, source, names = image_source(config)
     split = config.split or DEFAULT_SPLIT[config.dataset]
     out = config.out or f"segmentations/{config.dataset}_{split}.npy"
+    check_output(Path(out))
+    load, count, source, names = image_source(config)
     model = model or foreground_model(config)
     paths = SegmentationPaths.of(out)
     if names:

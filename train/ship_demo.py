@@ -1,16 +1,13 @@
 """Train the small demo checkpoints the app ships, and write ``checkpoints/README.md``.
 
-``python -m train.ship_demo`` trains one checkpoint per mode the app offers with
-``train.pretrain`` on offline data (procedural scenes + photo crops; the gallery photos
-stay out), within a time budget each, stores them as float16 safetensors in
-``checkpoints/`` and measures them: reconstruction error on the held-out gallery photos
-and (with ``--probe``) linear-probe accuracy on the procedural labelled set, next to a
-random-init encoder measured the same way.
-``--continue --budget-minutes M`` trains the shipped checkpoints further from their own
-weights (each its share of the time, set in ``train/demos.py``), evaluates them on
-the held-out gallery (``focusmim_core.explorer.evaluation``) and records the session in each
-checkpoint's history; run it in the background early in a session and commit the result.
-``--table-only`` rewrites the README table from the checkpoints' metadata.
+``python -m train.ship_demo`` trains one checkpoint per demo of ``focusmim_core.experiments``
+with ``train.pretrain`` on offline data (the gallery photos stay out), stores each as float16
+safetensors in ``checkpoints/`` and evaluates it on the held-out gallery photos
+(``focusmim_core.evaluation``). ``--continue --budget-minutes M`` trains the shipped checkpoints
+further from their own weights, the budget split evenly between them; a run whose headline
+metric came out worse than the shipped file's is not shipped. Each run is recorded in the
+checkpoint's history. ``--probe`` linear-probes the checkpoints and a random-init encoder;
+``--table-only`` only rewrites the README table from the checkpoints' metadata.
 """
 
 from __future__ import annotations
@@ -25,10 +22,11 @@ from pathlib import Path
 
 import torch
 
-from focusmim_core import Autoencoder, CheckpointMetadata, gallery_images, load_checkpoint, mask_images, save_checkpoint
+from focusmim_core import Autoencoder, CheckpointMetadata, load_checkpoint, save_checkpoint
 from focusmim_core.checkpoints import SHIPPED_DIR, read_metadata, write_json
+from focusmim_core.data import OFFLINE_PHOTO_DATASETS
 from focusmim_core.errors import InputError
-from focusmim_core.explorer.evaluation import (
+from focusmim_core.evaluation import (
     LATENT_KEY,
     METRICS_KEY,
     evaluate_latent,
@@ -36,10 +34,10 @@ from focusmim_core.explorer.evaluation import (
     stored_latent,
     stored_report,
 )
-from focusmim_core.explorer.runs import RANDOM_INIT_PROBE
-from focusmim_core.losses import per_sample_masked_mse
-from focusmim_core.model import inference_model, reconstruct
+from focusmim_core.experiments import DEMO_LEARNING_RATE
+from focusmim_core.model import inference_model
 from focusmim_core.probe import probe_encoder, record_probe_result, synthetic_probe_data
+from focusmim_core.results import RANDOM_INIT_PROBE
 from train.cli import fail
 from train.demo_readme import PROBE_SIZES, write_table
 from train.demos import DEMOS, GOALS, DemoSpec
@@ -52,16 +50,6 @@ def device_name() -> str:
         return torch.cuda.get_device_name()
     threads = torch.get_num_threads()
     return f"CPU ({platform.machine()}, {threads} thread{'s' * (threads != 1)})"
-
-
-def gallery_error_of(model: torch.nn.Module, spec: DemoSpec) -> float:
-    """Masked MSE of a model on the gallery photos (never trained on), centre fixation, ``spec``'s masking."""
-    _, photos = gallery_images()
-    inputs, loss_mask = mask_images(
-        photos, spec.mode, spec.ratio, fill=spec.fill, generator=torch.Generator().manual_seed(0)
-    )
-    reconstruction, _ = reconstruct(model, inputs)
-    return float(per_sample_masked_mse(reconstruction, photos, loss_mask).mean())
 
 
 def pretrain_command(config: PretrainConfig) -> str:
@@ -94,53 +82,29 @@ def after_values(measured: dict) -> dict:
 
 
 def held_out_metrics(model: torch.nn.Module, spec: DemoSpec) -> dict:
-    """The held-out metrics a shipped checkpoint's metadata carries: the gallery report and its masked MSE,
-    or for a latent-objective checkpoint its mean latent cosine on the same views."""
+    """The held-out metrics a shipped checkpoint's metadata carries: the gallery report, or for a
+    latent-objective checkpoint its mean latent cosine on the same views."""
     if spec.objective == "latent":
         return {LATENT_KEY: {"latent_cosine": evaluate_latent(model, spec.mode, spec.ratio, spec.fill), "views": 40}}
-    return {
-        METRICS_KEY: evaluate_reconstruction(model, spec.mode, spec.ratio, spec.fill).to_dict(),
-        "gallery_masked_mse": gallery_error_of(model, spec),
-    }
-
-
-def first_history_entry(meta: CheckpointMetadata, measured: dict) -> dict:
-    """A history entry describing how a checkpoint without history was trained, and how good it is."""
-    extra = meta.extra
-    return {
-        "date": meta.date[:10],
-        "images": int(extra.get("images_seen", 0)),
-        "minutes": round(float(extra.get("train_seconds", 0)) / 60, 1),
-        "device": extra.get("device", "?"),
-        "recipe": f"first training: batch {extra.get('batch_size', '?')}, lr {meta.learning_rate:g}, "
-        f"{meta.objective} objective, {'constant' if 'cosine' not in extra.get('command', '') else 'cosine'}, "
-        f"{meta.data}",
-        "command": extra.get("command", ""),
-        **after_values(measured),
-    }
+    return {METRICS_KEY: evaluate_reconstruction(model, spec.mode, spec.ratio, spec.fill).to_dict()}
 
 
 SHIPPED_MARK = "shipped.json"  # written into a run folder once its weights replaced the shipped ones
 
 
-def continued_config(
-    spec: DemoSpec, base: PretrainConfig, output: Path, minutes: float, target: Path, description: str
+def demo_config(
+    spec: DemoSpec, base: PretrainConfig, output: Path, minutes: float | None, description: str,
+    init_from: Path | None = None,
 ) -> PretrainConfig:
-    """The run that continues ``spec``'s shipped file ``target`` for ``minutes``, resuming ``output`` if interrupted."""
+    """The run that trains ``spec`` into ``output`` for ``minutes``: afresh, or from the weights ``init_from``
+    (resuming ``output`` if a run there was interrupted); the demo's own rate, and its objective's settings."""
     config = replace(
-        base,
-        output_path=str(output),
-        resume=(output / "last.safetensors").is_file(),
-        masking_mode=spec.mode,
-        masking_ratio=spec.ratio or 0.5,
-        fill=spec.fill,
-        fixation=spec.fixation,
-        max_minutes=minutes,
-        init_from=str(target),
-        demo=True,
-        description=description or f"{spec.label}: small demo checkpoint trained on the CPU",
-    )
-    return objective_config(config, spec)  # the demo's own rate, and its objective's settings
+        base, output_path=str(output), masking_mode=spec.mode, masking_ratio=spec.ratio or 0.5, fill=spec.fill,
+        fixation=spec.fixation, max_minutes=minutes, demo=True, description=description,
+        init_from=None if init_from is None else str(init_from),
+        resume=init_from is not None and (output / "last.safetensors").is_file(),
+    )  # fmt: skip
+    return objective_config(config, spec)
 
 
 def history_entry(config: PretrainConfig, images: int, seconds: float, measured: dict) -> dict:
@@ -200,14 +164,16 @@ def continue_demo(
     and ``extra["history"]`` gains one entry (date, images, minutes, device, recipe, PSNRs). A
     run whose headline metric (``headline``) came out worse than the shipped file's is not shipped.
     A run folder ``output`` that already holds an interrupted run (``last.safetensors``) is
-    resumed where it stopped, its time budget counted over both parts.
+    resumed where it stopped, its time budget counted over both parts. Raises ``InputError`` for a
+    shipped file without history (not trained by this tool).
     """
     target = folder / f"{spec.name}.safetensors"
     previous = read_metadata(target)
     if not previous.extra.get("history"):
-        before = held_out_metrics(load_checkpoint(target)[0], spec)
-        previous.extra["history"] = [first_history_entry(previous, before)]
-    config = continued_config(spec, base, output, minutes, target, previous.description)
+        raise InputError(
+            f"{target} has no training history: train it first with python -m train.ship_demo --only {spec.name}."
+        )
+    config = demo_config(spec, base, output, minutes, previous.description, init_from=target)
     run(config)
     records = [json.loads(line) for line in (output / "metrics.jsonl").read_text().splitlines()]
     seconds = sum(record["seconds"] for record in records)  # over every part of a resumed run
@@ -217,7 +183,7 @@ def continue_demo(
     images = records[-1]["images"]
     entry = history_entry(config, images, seconds, measured)
     before, after = headline(previous.metrics, spec), headline(measured, spec)
-    if not always_ship and before is not None and after is not None and after < before - REGRESSION_TOLERANCE:
+    if not always_ship and before is not None and after is not None and after < before - SHIPPING_MARGIN:
         write_json(output / SHIPPED_MARK, {**entry, "kept_previous": True, "before": before})
         print(f"{spec.name}: {after:.3f} after {images:,} more images is worse than the shipped {before:.3f}; "
               "the shipped weights are kept (the run stays in its folder).", flush=True)  # fmt: skip
@@ -230,7 +196,9 @@ def continue_demo(
     return entry
 
 
-REGRESSION_TOLERANCE = 0.05  # dB (cosine for latent demos): a continued run worse than this is not shipped
+# How much of its headline metric (dB; cosine for latent demos) a continued run may lose and still be shipped:
+# two runs of one recipe end this far apart, and refusing them would stall a checkpoint on noise.
+SHIPPING_MARGIN = 0.05
 
 
 def headline(metrics: dict, spec: DemoSpec) -> float | None:
@@ -257,18 +225,8 @@ def train_demo(spec: DemoSpec, base: PretrainConfig, runs: Path, minutes: float 
     output = runs / spec.name
     if output.exists():
         shutil.rmtree(output)
-    config = replace(
-        base,
-        output_path=str(output),
-        masking_mode=spec.mode,
-        masking_ratio=spec.ratio or 0.5,
-        fill=spec.fill,
-        fixation=spec.fixation,
-        max_minutes=minutes,
-        demo=True,
-        description=f"{spec.label}: small demo checkpoint trained on the CPU in minutes, not the paper's model",
-    )
-    config = objective_config(config, spec)
+    description = f"{spec.label}: small demo checkpoint trained on the CPU in minutes, not the paper's model"
+    config = demo_config(spec, base, output, minutes, description)
     command = pretrain_command(config)
     started = time.monotonic()
     run(config)
@@ -288,18 +246,14 @@ def train_demo(spec: DemoSpec, base: PretrainConfig, runs: Path, minutes: float 
     save_checkpoint(target, model, meta, dtype=torch.float16)
     measured = held_out_metrics(load_checkpoint(target)[0], spec)  # as shipped: float16 weights
     meta.metrics.update(measured)
-    meta.extra["history"] = [first_history_entry(meta, measured)]
+    meta.extra["history"] = [history_entry(config, meta.extra["images_seen"], seconds, measured)]
     write_json(target.with_suffix(".json"), meta.to_dict())
     return target
 
 
-def probe_demos(
-    folder: Path = SHIPPED_DIR,
-    seeds: tuple[int, ...] = (0,),
-    names: list[str] | None = None,
-    random_init: bool = True,
-) -> None:
-    """Linear-probe the shipped checkpoints (``names``, default all) and a random-init encoder on the procedural set.
+def probe_demos(folder: Path = SHIPPED_DIR, seeds: tuple[int, ...] = (0,), names: list[str] | None = None) -> None:
+    """Linear-probe the shipped checkpoints ``names`` on the procedural set; without names, all of them and a
+    random-init encoder.
 
     Paper protocol (Adam 1e-4, early stopping on the validation split) on ``PROBE_SIZES``
     scenes; results go into each checkpoint's metadata and ``random_init_probe.json``.
@@ -312,7 +266,7 @@ def probe_demos(
             result = probe_encoder(inference_model(model.float()), data, seeds)
             print(spec.name, f"{result.accuracy_mean:.3f}", flush=True)
             record_probe_result(path, result)
-    if not random_init:
+    if names is not None:
         return
     torch.manual_seed(0)
     result = probe_encoder(inference_model(Autoencoder()), data, seeds)
@@ -328,7 +282,7 @@ def base_config(args: argparse.Namespace, **changes) -> PretrainConfig:
     )  # fmt: skip
 
 
-DEFAULT_RATE = 2e-3  # Adam's rate for the demos without their own (train/demos.py) and no --learning-rate
+DEFAULT_RATE = DEMO_LEARNING_RATE  # for the demos without their own rate and no --learning-rate
 DEFAULT_DATASET, DEFAULT_SIZE = "mixed", 8192  # the data of the demos without their own and no --dataset / --size
 
 
@@ -341,17 +295,16 @@ def chosen_demos(args: argparse.Namespace) -> list[DemoSpec]:
 
 
 def continue_all(args: argparse.Namespace) -> int:
-    """``--continue``: train every chosen shipped checkpoint further, its share of the budget each."""
+    """``--continue``: train every chosen shipped checkpoint further, an even part of the budget each."""
     if not args.resume and (not args.budget_minutes or args.budget_minutes <= 0):
         print("--continue needs --budget-minutes (the total training time in minutes).", flush=True)
         return 2
     session = continue_session(args)
     chosen = chosen_demos(args)
-    total_share = sum(spec.share for spec in chosen)
     base = base_config(args, schedule=args.schedule, warmup=args.warmup, epochs=10_000)  # the budget ends each run
     folder = Path(args.checkpoints)
     for spec in chosen:
-        minutes = args.budget_minutes * spec.share / total_share
+        minutes = args.budget_minutes / len(chosen)
         output = session / spec.name
         if (output / SHIPPED_MARK).is_file():
             print(f"== {spec.name}: already trained and shipped in this session", flush=True)
@@ -390,21 +343,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--minutes", type=float, default=None, help="optional time budget per checkpoint")
     parser.add_argument(
         "--size", type=int, default=None,
-        help=f"training images of every chosen checkpoint; default: their own (train/demos.py), else {DEFAULT_SIZE}",
+        help=f"training images of every chosen checkpoint; default: their own (focusmim_core.experiments), "
+        f"else {DEFAULT_SIZE}",
     )
     parser.add_argument(
         "--dataset",
-        choices=("mixed", "photos"),
+        choices=OFFLINE_PHOTO_DATASETS,
         default=None,
         help="offline training data of every chosen checkpoint, half procedural scenes and half photo crops, or "
-        "photo crops only; default: their own (train/demos.py), else mixed",
+        "photo crops only; default: their own (focusmim_core.experiments), else mixed",
     )  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument(
         "--learning-rate",
         type=float,
         default=None,
-        help=f"Adam's rate for every chosen checkpoint, their own rates (train/demos.py) included; "
+        help=f"Adam's rate for every chosen checkpoint, their own rates (focusmim_core.experiments) included; "
         f"default: their own, else {DEFAULT_RATE:g}",
     )
     parser.add_argument("--only", nargs="*", default=None, help="names of the checkpoints to train")
@@ -418,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--budget-minutes",
         type=float,
         default=None,
-        help="with --continue: total training time, split by each checkpoint's share (train/demos.py)",
+        help="with --continue: total training time, split evenly between the chosen checkpoints",
     )
     parser.add_argument("--schedule", default="cosine", help="with --continue: constant or cosine")
     parser.add_argument(
@@ -433,11 +387,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--runs", default="runs/demo", help="where the training runs are kept")
     parser.add_argument("--table-only", action="store_true", help="do not train; rewrite checkpoints/README.md")
-    parser.add_argument("--probe", action="store_true", help="probe the checkpoints (and a random init) first")
-    parser.add_argument("--probe-seeds", type=int, nargs="+", default=[0], help="seeds of the probe (mean and spread)")
     parser.add_argument(
-        "--probe-only", nargs="*", default=None, help="probe these checkpoints ('random' for the random init)"
+        "--probe", action="store_true", help="probe the chosen checkpoints first (without --only: a random init too)"
     )
+    parser.add_argument("--probe-seeds", type=int, nargs="+", default=[0], help="seeds of the probe (mean and spread)")
     return parser
 
 
@@ -468,9 +421,7 @@ def train_chosen(args: argparse.Namespace) -> int:
             print(f"== {spec.name}", flush=True)
             print(train_demo(spec, base, Path(args.runs), args.minutes), flush=True)
     if args.probe:
-        only = args.probe_only
-        random_init = only is None or "random" in only
-        probe_demos(SHIPPED_DIR, tuple(args.probe_seeds), None if only is None else only, random_init)
+        probe_demos(SHIPPED_DIR, tuple(args.probe_seeds), args.only)
     print(write_table())
     return 0
 

@@ -9,11 +9,11 @@ from typing import Protocol
 import torch
 from tqdm import tqdm
 
-from focusmim_core.data import STL10, SyntheticScenes, image_files, load_image
+from focusmim_core.data import DATASETS, STL10, SyntheticScenes, image_files, load_image
 from focusmim_core.data.photos import photo_crops
 from focusmim_core.errors import DatasetError, InputError
+from focusmim_core.geometry import IMAGE_SIZE
 
-DATASETS = ("stl10", "synthetic", "photos", "mixed", "folder")
 CHUNK = 4096  # images converted per step while loading
 
 
@@ -41,8 +41,8 @@ class TrainingData:
 def synthetic_uint8(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Procedural scenes with their ground-truth foreground, uint8."""
     scenes = SyntheticScenes("pretrain", seed=seed, length=count)
-    images = torch.empty((count, 3, 96, 96), dtype=torch.uint8)
-    foreground = torch.empty((count, 1, 96, 96), dtype=torch.uint8)
+    images = torch.empty((count, 3, IMAGE_SIZE, IMAGE_SIZE), dtype=torch.uint8)
+    foreground = torch.empty((count, 1, IMAGE_SIZE, IMAGE_SIZE), dtype=torch.uint8)
     for start in tqdm(range(0, count, CHUNK), desc="generating scenes", leave=False, disable=count <= CHUNK):
         stop = min(count, start + CHUNK)
         batch, alpha, _ = scenes.batch(range(start, stop))
@@ -70,10 +70,10 @@ def _folder(path: Path, limit: int | None) -> torch.Tensor:
 def _stl10(path: str | None, limit: int | None) -> torch.Tensor:
     """The STL-10 ``unlabeled`` split as uint8, read in chunks from the memory map."""
     if path is None:
-        raise DatasetError("--dataset stl10 needs --input-path: the folder holding stl10_binary/.")
+        raise DatasetError(f"--dataset stl10 needs --input-path: {DATASETS['stl10'].folder}.")
     split = STL10(path, "unlabeled")
     count = len(split) if limit is None else min(limit, len(split))
-    images = torch.empty((count, 3, 96, 96), dtype=torch.uint8)
+    images = torch.empty((count, 3, IMAGE_SIZE, IMAGE_SIZE), dtype=torch.uint8)
     for start in tqdm(range(0, count, CHUNK * 4), desc="reading STL-10", leave=False):
         stop = min(count, start + CHUNK * 4)
         images[start:stop] = split.uint8(range(start, stop))
@@ -89,7 +89,7 @@ def load_training_data(settings: DataSettings, device: torch.device, rank: int =
         description = "STL-10 unlabeled"
     elif settings.dataset == "folder":
         if settings.input_path is None:
-            raise DatasetError("--dataset folder needs --input-path: a folder of image files.")
+            raise DatasetError(f"--dataset folder needs --input-path: {DATASETS['folder'].folder}.")
         images = _folder(Path(settings.input_path), limit)
         description = f"images in {Path(settings.input_path).name}"
     else:
@@ -104,7 +104,8 @@ def load_training_data(settings: DataSettings, device: torch.device, rank: int =
             scenes, scene_fg = synthetic_uint8(count - count // 2, settings.seed)
             crops = photo_crops(count // 2, "pretrain", settings.seed)
             images = torch.cat([scenes, crops])
-            foreground = torch.cat([scene_fg, torch.full((crops.shape[0], 1, 96, 96), 255, dtype=torch.uint8)])
+            whole = torch.full((crops.shape[0], 1, IMAGE_SIZE, IMAGE_SIZE), 255, dtype=torch.uint8)
+            foreground = torch.cat([scene_fg, whole])
             description = "procedural scenes + photo crops"
     if settings.segment_path is not None:
         from focusmim_core.segmentation_file import load_segmentation

@@ -12,13 +12,14 @@ from focusmim_core import InputError, load_image
 from focusmim_core.data import CLASS_NAMES, GALLERY, SPLITS, download_stl10
 from focusmim_core.explorer.catalog import AUTO
 from focusmim_core.explorer.sources import ImageItem, stl10_class_indices, stl10_folders, stl10_root
-from focusmim_core.explorer.viewstate import SOURCE_LABELS, SOURCES, SYNTHETIC_COUNT
+from focusmim_core.explorer.viewstate import SOURCE_LABELS, SOURCES
+from focusmim_core.runtime import release_memory
 
 from . import keys, state
-from .widgets import bound
+from .widgets import bound, span
 
 UPLOAD_ERROR = "upload_error"
-ALL_CLASSES = "all classes"
+ALL_CLASSES = ""  # the class selector's id for no filter (class names are the other ids)
 
 
 def upload_item(uploaded: UploadedFile) -> tuple[ImageItem | None, str | None]:
@@ -27,6 +28,8 @@ def upload_item(uploaded: UploadedFile) -> tuple[ImageItem | None, str | None]:
         return ImageItem(load_image(uploaded), f"upload: {uploaded.name}"), None
     except InputError as error:
         return None, str(error)
+    finally:
+        release_memory()  # an upload of any size was decoded: give its pages back to the system
 
 
 def accept_upload(session: MutableMapping[str, Any], uploaded: UploadedFile) -> bool:
@@ -70,7 +73,7 @@ def _stl10_controls() -> None:
         key=state.STL10_DIR,
         help="The folders the operator configured (FOCUSMIM_STL10, separated by ':'; and data/stl10).",
     )
-    bound(keys.SPLIT, current.split)
+    bound(keys.SPLIT, current.split, options=SPLITS)
     split = st.selectbox("Split", list(SPLITS), key=keys.SPLIT)
     try:
         dataset = state.stl10_dataset(split)
@@ -82,18 +85,17 @@ def _stl10_controls() -> None:
             st.error(st.session_state["stl10_download_message"])
         return
     classes = [ALL_CLASSES] if dataset.labels is None else [ALL_CLASSES, *CLASS_NAMES]
-    label = st.selectbox("Class", classes, key=keys.CLASS)
-    indices = list(range(len(dataset))) if label == ALL_CLASSES else stl10_class_indices(dataset, label)
+    chosen = st.selectbox("Class", classes, key=keys.CLASS, format_func=lambda c: c or "all classes")
+    indices = list(range(len(dataset))) if chosen == ALL_CLASSES else stl10_class_indices(dataset, chosen)
     if not indices:
-        st.warning(f"No {label} images in this split.")
+        st.warning(f"No {chosen} images in this split.")
         return
     index = int(current.image) if current.source == "stl10" and current.image.isdigit() else indices[0]
     position = indices.index(index) if index in indices else 0
-    bound(keys.STL10_POSITION, position)
-    st.session_state[keys.STL10_POSITION] = min(st.session_state[keys.STL10_POSITION], len(indices) - 1)
-    position = st.number_input(
-        f"Image ({len(indices):,} in this selection)", 0, len(indices) - 1, key=keys.STL10_POSITION, step=1
-    )
+    positions = (0, len(indices) - 1)
+    bound(keys.STL10_POSITION, position, span=positions)
+    label = f"Image ({len(indices):,} in this selection)"
+    position = st.number_input(label, *positions, key=keys.STL10_POSITION, step=1)
     state.set_view(source="stl10", split=split, image=str(indices[int(position)]))
 
 
@@ -101,15 +103,16 @@ def image_source() -> None:
     """Widgets choosing the image: gallery photo, procedural scene, STL-10 image, or an upload."""
     current = state.view()
     st.header("Image")
-    bound(keys.SOURCE, current.source)
+    bound(keys.SOURCE, current.source, options=SOURCES)
     source = st.radio("Source", SOURCES, format_func=SOURCE_LABELS.get, key=keys.SOURCE, horizontal=True)
     if source == "gallery":
         names = list(GALLERY)
-        bound(keys.GALLERY_PHOTO, current.image if current.image in GALLERY else names[0])
+        bound(keys.GALLERY_PHOTO, current.image, options=names)
         state.set_view(source=source, image=st.selectbox("Photo", names, key=keys.GALLERY_PHOTO))
     elif source == "synthetic":
-        bound(keys.SCENE, int(current.image) if current.image.isdigit() else 0)
-        index = st.number_input("Scene number", 0, SYNTHETIC_COUNT - 1, key=keys.SCENE, step=1)
+        scenes = span("scene")
+        bound(keys.SCENE, int(current.image) if current.image.isdigit() else 0, span=scenes)
+        index = st.number_input("Scene number", *scenes, key=keys.SCENE, step=1)
         state.set_view(source=source, image=str(int(index)))
     elif source == "stl10":
         _stl10_controls()
@@ -132,7 +135,7 @@ def checkpoint_choice() -> None:
     current = state.view().checkpoint
     if current not in names:
         names.append(current)  # from a link: reported as not found where it is used
-    bound(keys.CHECKPOINT, current)
+    bound(keys.CHECKPOINT, current, options=names)
     choice = st.selectbox(
         "Network",
         names,

@@ -1,8 +1,8 @@
 """Per-session state (``st.session_state`` only) and process-wide caches (models, foreground maps).
 
 User state never lives in module globals: every user has their own ``st.session_state``.
-Models and the rembg session are loaded once per process (``st.cache_resource``);
-foreground maps are computed once per image (``st.cache_data``).
+Models, the rembg session and the foreground maps are the service's caches (one per process,
+shared with the Gradio front-end); STL-10 files are opened once per process (``st.cache_resource``).
 """
 
 from __future__ import annotations
@@ -22,11 +22,8 @@ from focusmim_core.explorer.catalog import (
     available_checkpoints,
     checkpoint_folders,
 )
-from focusmim_core.explorer.latent_batch import BATCH_SOURCES, batch_images, encode_batch
-from focusmim_core.explorer.service import foreground_map
 from focusmim_core.explorer.sources import ImageItem, gallery_item, open_stl10, stl10_item, stl10_root, synthetic_item
 from focusmim_core.explorer.viewstate import ViewState, parse_query, to_query
-from focusmim_core.segmentation import foreground_model
 
 VIEW = "view"
 MESSAGES = "view_messages"
@@ -86,22 +83,18 @@ def network(mode: str, fill: str, selection: str | None = None) -> service.Netwo
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def batch_latents(source: str, split: str, stl10_dir: str | None, checkpoint: str, modified: float) -> torch.Tensor:
-    """Latents ``(N, 128, 12, 12)`` of a batch source under one checkpoint (cached per file version)."""
-    dataset = stl10_dataset(split) if source == BATCH_SOURCES[2] else None
+    """Latents ``(N, 128, 12, 12)`` of a batch source (an id of ``BATCH_SOURCES``) under one checkpoint (cached
+    per file version)."""
+    dataset = stl10_dataset(split) if source == "stl10" else None
     info = next((i for i in checkpoints() if i.name == checkpoint), None)
     model = service.untrained_network() if info is None else service.load_network(str(info.path), modified)
-    return encode_batch(model, batch_images(source, dataset))
+    return service.batch_latents(model, source, dataset)
 
 
-@st.cache_resource(show_spinner="Loading the foreground model (rembg u2netp)…")
-def _segmenter():
-    return foreground_model("u2netp")
-
-
-@st.cache_data(max_entries=256, show_spinner="Finding the foreground (rembg)…")
 def find_foreground(pixels: np.ndarray) -> np.ndarray | str:
-    """rembg's foreground ``(H, W)`` of uint8 ``(H, W, 3)`` pixels (cached per image), or a message why not."""
-    return foreground_map(_segmenter(), pixels)
+    """rembg's foreground ``(96, 96)`` of uint8 ``(96, 96, 3)`` pixels (the service's cache), or a message why not."""
+    with st.spinner("Finding the foreground (rembg)…"):  # shown only if it takes over half a second
+        return service.rembg_foreground(pixels)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

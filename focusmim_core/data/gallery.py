@@ -11,7 +11,8 @@ from functools import cache
 import numpy as np
 import torch
 
-from .images import IMAGE_SIZE, square_crop_resize
+from ..geometry import IMAGE_SIZE
+from .images import square_crop_resize
 
 # name -> (skimage.data function, centre of the crop as fractions (x, y), crop side as a fraction)
 GALLERY: dict[str, tuple[str, tuple[float, float], float]] = {

@@ -13,8 +13,8 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import DatasetError, InputError, echo
+from ..geometry import IMAGE_SIZE
 
-IMAGE_SIZE = 96
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # 25 MB
 MAX_PIXELS = 40_000_000  # refuse larger images (decompression bombs) before decoding
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -56,16 +56,17 @@ def _read_bytes(file: str | os.PathLike | bytes | BinaryIO) -> tuple[bytes, str]
     return data, echo(name)  # a file name is the user's text: quoted, never Markdown
 
 
-def _to_rgb_array(image: Image.Image) -> np.ndarray:
-    """RGB float array in [0, 1] ``(H, W, 3)`` from any PIL mode; transparency over white."""
+def _to_rgb_array(image: Image.Image, peak: float | None = None) -> np.ndarray:
+    """RGB float array in [0, 1] ``(H, W, 3)`` from any PIL mode; transparency over white. ``peak``: the white
+    of an integer gray image (65535 for 16 bits; default: 65535 when a value exceeds 255, else 255)."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         array = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
+        peak = peak or (65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0)
         gray = np.clip(array / peak, 0, 1)
         return np.repeat(gray[..., None], 3, axis=2)
     if image.mode == "F":
         gray = np.asarray(image, dtype=np.float64)
-        lo, hi = float(np.nanmin(gray)), float(np.nanmax(gray))
+        lo, hi = float(gray.min()), float(gray.max())  # finite: load_image refuses NaN and infinities
         gray = np.zeros_like(gray) if hi <= lo else (gray - lo) / (hi - lo)
         return np.repeat(gray[..., None], 3, axis=2)
     if image.mode == "P":
@@ -77,18 +78,49 @@ def _to_rgb_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.float64) / 255.0
 
 
+REDUCIBLE_MODES = ("L", "LA", "RGB", "RGBA", "I", "F", "CMYK")  # the modes Image.reduce averages in
+BAND_PIXELS = 1 << 22  # pixels of a band of rows converted at a time: a huge image is never converted whole
+
+
+def _reducible_mode(mode: str) -> str:
+    """The mode an image is converted to before ``Image.reduce``: its own where reduce works in it; 16-bit gray
+    in 32-bit (not clipped to 8 bits); palette and other alpha modes in RGBA; 1-bit in L; the rest in RGB."""
+    if mode in REDUCIBLE_MODES:
+        return mode
+    if mode.startswith("I;16"):
+        return "I"
+    if mode == "1":
+        return "L"
+    return "RGBA" if mode in ("P", "PA") or "A" in mode.upper() else "RGB"
+
+
 def _shrink(image: Image.Image, size: int) -> Image.Image:
-    """The image's centre square, reduced in its own mode (uint8 for most) by a whole factor to at least
-    ``2 * size`` pixels a side, so that no float copy is ever made of a huge image."""
+    """The image's centre square, reduced by a whole factor to at least ``2 * size`` pixels a side in a mode
+    near its own (uint8 for most), a band of rows at a time: no full-size converted or float copy is made."""
     side = min(image.width, image.height)
     left, top = (image.width - side) // 2, (image.height - side) // 2
-    box = (left, top, left + side, top + side)
     factor = side // (2 * size)
     if factor < 2:
-        return image.crop(box)
-    if image.mode not in ("L", "LA", "RGB", "RGBA", "I", "F", "CMYK"):
-        image = image.convert("RGBA" if image.mode in ("P", "PA") else "RGB")
-    return image.reduce(factor, box=box)  # crops and reduces in one pass, no full-size copy
+        return image.crop((left, top, left + side, top + side))
+    mode = _reducible_mode(image.mode)
+    if mode == image.mode:
+        return image.reduce(factor, box=(left, top, left + side, top + side))  # crops and reduces in one pass
+    rows = factor * max(1, BAND_PIXELS // (factor * side))  # whole blocks of rows: the same sums as in one pass
+    reduced = Image.new(mode, (-(-side // factor),) * 2)
+    for y in range(top, top + side, rows):
+        band = image.crop((left, y, left + side, min(y + rows, top + side))).convert(mode)
+        reduced.paste(band.reduce(factor), (0, (y - top) // factor))
+    return reduced
+
+
+def _count_nonfinite(image: Image.Image) -> int:
+    """How many pixels of a float (mode F) image are NaN or infinite, counted a band of rows at a time; 0 for
+    any other mode (integers are always finite)."""
+    if image.mode != "F":
+        return 0
+    rows = max(1, BAND_PIXELS // image.width)
+    bands = (image.crop((0, y, image.width, min(y + rows, image.height))) for y in range(0, image.height, rows))
+    return sum(int(np.count_nonzero(~np.isfinite(np.asarray(band)))) for band in bands)
 
 
 def square_crop_resize(array: np.ndarray, size: int = IMAGE_SIZE) -> torch.Tensor:
@@ -109,8 +141,10 @@ def load_image(file: str | os.PathLike | bytes | BinaryIO, size: int = IMAGE_SIZ
 
     Applies the EXIF orientation; converts grayscale, 16-bit, palette, CMYK and
     transparent images (composited over white); centre-crops to a square and resizes
-    with antialiasing. Raises ``InputError`` for a file that is not an image, is
-    truncated, or is too large (over 25 MB or 40 megapixels: a decompression bomb).
+    with antialiasing, reducing a large image by a whole factor in its own 8- or 16-bit
+    mode first (no full-size float copy). Raises ``InputError`` for a file that is not an
+    image, is truncated, is too large (over 25 MB or 40 megapixels: a decompression bomb),
+    or is a float image with NaN or infinite pixels.
     """
     data, name = _read_bytes(file)
     if not data:
@@ -126,8 +160,15 @@ def load_image(file: str | os.PathLike | bytes | BinaryIO, size: int = IMAGE_SIZ
                 )
             image.draft(image.mode, (2 * size, 2 * size))  # JPEG: decode at a reduced scale already
             image.load()
-            image = _shrink(ImageOps.exif_transpose(image), size)
-            array = _to_rgb_array(image)
+            nonfinite = _count_nonfinite(image)
+            if nonfinite:
+                raise InputError(
+                    f"{name} has {nonfinite:,} pixels that are not numbers (NaN) or infinite: nothing can be shown "
+                    "or measured there. Replace them (e.g. with 0) and save it again, or export an 8- or 16-bit image."
+                )
+            peak = 65535.0 if image.mode.startswith("I;16") else None  # reduced in 32-bit mode, still 16-bit data
+            ImageOps.exif_transpose(image, in_place=True)  # in place: no copy unless it must turn
+            array = _to_rgb_array(_shrink(image, size), peak)
     except InputError:
         raise
     except (UnidentifiedImageError, SyntaxError):

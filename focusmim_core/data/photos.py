@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ..geometry import IMAGE_SIZE
 from .gallery import GALLERY, _load
-from .images import IMAGE_SIZE
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ import numpy as np
 import torch
 
 from ..errors import DatasetError
+from ..geometry import IMAGE_SIZE
 
-IMAGE_SHAPE = (3, 96, 96)
-IMAGE_BYTES = 3 * 96 * 96
+IMAGE_SHAPE = (3, IMAGE_SIZE, IMAGE_SIZE)  # the paper's image size is STL-10's
+IMAGE_BYTES = int(np.prod(IMAGE_SHAPE))
 SPLITS = {"train": 5000, "test": 8000, "unlabeled": 100000}
 CLASS_NAMES = ("airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck")
 ARCHIVE_URL = "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz"

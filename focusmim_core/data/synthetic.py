@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..geometry import IMAGE_SIZE
+
 SYNTHETIC_CLASSES = ("disc", "square", "triangle", "star", "ring", "cross", "bar", "crescent", "hexagon", "ell")
 SPLIT_SALTS = {"train": 0x1F2E3D4C, "val": 0x5B6A7988, "test": 0x13572468, "pretrain": 0x2468ACE0}
 LEAVES = 36  # dead-leaves discs per background
@@ -122,7 +124,7 @@ class SyntheticScenes:
     classes = SYNTHETIC_CLASSES
 
     def __init__(
-        self, split: str = "train", seed: int = 0, length: int = 5000, size: int = 96, layout: str = "scattered"
+        self, split: str = "train", seed: int = 0, length: int = 5000, size: int = IMAGE_SIZE, layout: str = "scattered"
     ):
         if split not in SPLIT_SALTS:
             raise ValueError(f"unknown split {split!r}: use one of {', '.join(SPLIT_SALTS)}")

@@ -15,9 +15,9 @@ from typing import Any
 import torch
 
 from ..checkpoints import SHIPPED_DIR, CheckpointInfo, default_checkpoint, list_checkpoints
-from ..errors import echo
+from ..errors import echo, markdown_text
+from ..evaluation import stored_report
 from ..model import Autoencoder
-from .evaluation import stored_report
 
 CHECKPOINTS_ENV = "FOCUSMIM_CHECKPOINTS"
 AUTO = "auto"
@@ -52,19 +52,21 @@ class Choice:
 def choose(selection: str, mode: str, fill: str, checkpoints: list[CheckpointInfo]) -> Choice:
     """``auto`` -> ``default_checkpoint(mode, fill)`` (else any readable checkpoint); a name -> that checkpoint.
 
-    Files whose metadata could not be read are never chosen, not even by name.
+    Files whose weights or metadata could not be read are never chosen, not even by name: the note says why.
     """
     note = substitute = None
     if selection != AUTO:
-        for info in checkpoints:
-            if info.name == selection and info.error is None:
-                return Choice(info)
-        note = f"Checkpoint {echo(selection)} was not found; using the default for {mode}."
+        named = next((info for info in checkpoints if info.name == selection), None)
+        if named is not None and named.error is None:
+            return Choice(named)
+        problem = "was not found" if named is None else f"cannot be used ({markdown_text(named.error)})"
+        note = f"Checkpoint {echo(selection)} {problem}; using the default for {mode}."
     info = default_checkpoint(mode, fill, checkpoints)
     if info is None:
         info = default_checkpoint("none", fill, checkpoints) or next((c for c in checkpoints if c.described), None)
         if info is not None:
-            substitute = f"No checkpoint was trained for {mode}; showing {info.name} ({info.metadata.title()})."
+            shown = f"{markdown_text(info.name)} ({markdown_text(info.metadata.title())})"
+            substitute = f"No checkpoint was trained for {mode}; showing {shown}."
     return Choice(info, note, substitute)
 
 
@@ -79,11 +81,13 @@ def untrained_model(seed: int = 0) -> Autoencoder:
 
 
 def describe(info: CheckpointInfo | None) -> dict[str, Any]:
-    """The metadata a user wants to see, as a flat dict (for a table)."""
+    """The metadata a user wants to see, as a flat dict of plain values (for a table; ``details_markdown``
+    escapes them for Markdown)."""
     if info is None:
         return {"checkpoint": "none", "what": UNTRAINED_LABEL}
     meta = info.metadata
-    probe = (meta.metrics or {}).get("probe") or {}
+    probe = meta.metrics.get("probe") if isinstance(meta.metrics, dict) else None
+    probe = probe if isinstance(probe, dict) else {}  # listed files follow the schema; a hand-made info may not
     report = stored_report(meta.metrics)
     return {
         "checkpoint": info.name,
@@ -97,7 +101,7 @@ def describe(info: CheckpointInfo | None) -> dict[str, Any]:
         "learning rate": meta.learning_rate,
         "demo": meta.demo,
         "probe accuracy": probe.get("accuracy_mean"),
-        "images seen": meta.extra.get("images_seen"),
+        "images seen": meta.extra.get("images_seen") if isinstance(meta.extra, dict) else None,
         "held-out PSNR, hidden (dB)": report.psnr_hidden if report else None,
         "gain over its input (dB)": report.gain if report else None,
         "harmonic inpainting, hidden (dB)": report.psnr_inpainted_hidden if report else None,
@@ -109,9 +113,11 @@ def describe(info: CheckpointInfo | None) -> dict[str, Any]:
 
 
 def details_markdown(details: dict[str, Any]) -> str:
-    """A flat dict (e.g. from ``describe``) as a two-column Markdown table; cheap to draw on every rerun."""
+    """A flat dict (e.g. from ``describe``) as a two-column Markdown table, every value shown as the text it is
+    (``markdown_text``: metadata can neither link nor load an image); cheap to draw on every rerun."""
+
     def cell(value: Any) -> str:
-        return "–" if value is None else str(value).replace("|", "\\|")
+        return "–" if value is None else markdown_text(value)
 
     rows = [f"| {key} | {cell(value)} |" for key, value in details.items()]
     return "\n".join(["| field | value |", "|---|---|", *rows])

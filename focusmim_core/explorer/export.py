@@ -18,15 +18,18 @@ TITLE_HEIGHT = 18
 GAP = 6
 
 
-def panel_images(panels: Panels, scale: int = 3) -> list[tuple[str, np.ndarray]]:
-    """The row of panels as titled uint8 arrays (same order as the app shows them)."""
+def panel_images(panels: Panels, scale: int = 3, harmonic: object = None) -> list[tuple[str, np.ndarray]]:
+    """The row of panels as titled uint8 arrays (same order as the app shows them); ``harmonic``: a learning-free
+    reference image ``(3, H, W)`` in [0, 1] to show after the reconstruction with the visible pixels pasted back."""
     view = panels.settings
     points = [p for p in (view.fixation, view.attention) if p is not None]
+    reference = [] if harmonic is None else [("harmonic inpainting (no learning)", pixelated(harmonic, scale))]
     row = [
         ("image + fixation", marked_image(panels.image, points, scale)),
         ("masked input", pixelated(panels.masked_input, scale)),
         ("reconstruction", pixelated(panels.reconstruction, scale)),
         ("visible pasted back", pixelated(panels.pasted, scale)),
+        *reference,
         ("loss mask", pixelated(panels.loss_mask, scale)),
         ("error", pixelated(colour_map(panels.error_map), scale)),
     ]

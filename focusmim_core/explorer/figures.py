@@ -17,7 +17,8 @@ from plotly import colors
 from plotly.colors import sequential
 
 from ..data import to_uint8_image
-from .grid import ConditionSummary
+from ..results import ConditionSummary
+from .runs import ProbeRow
 
 MARKER_COLOURS = ((255, 40, 40), (40, 200, 255), (255, 210, 0))  # fixation, attention, others
 SUGGESTION_COLOUR = (60, 230, 90)
@@ -207,21 +208,21 @@ def scanpath_chart(curves: Mapping[str, Sequence[float | None]], metric: str) ->
     return line_chart(data, f"{label} after each fixation", "number of fixations", label)
 
 
-def probe_chart(rows: Sequence[Mapping[str, object]]) -> go.Figure:
+def probe_chart(rows: Sequence[ProbeRow]) -> go.Figure:
     """Grouped bars: our probe accuracy per checkpoint next to the paper's number for the same setup."""
-    names = [str(r["checkpoint"]) for r in rows]
-    ours = [r.get("ours: accuracy %") for r in rows]
-    paper = [r.get("paper: accuracy % (STL-10)") for r in rows]
+    names = [r.checkpoint for r in rows]
+    ours = [r.accuracy for r in rows]
+    paper = [r.paper_accuracy for r in rows]
     return paper_bars(names, ours, paper, "ours (this checkpoint)", "Linear-probe accuracy: ours vs the paper's")
 
 
-def sweep_chart(summaries: Sequence[ConditionSummary]) -> go.Figure:
-    """Fig. 4 as a sweep measured it: mean probe accuracy per condition, ± std over seeds, beside the paper's."""
+def grid_chart(summaries: Sequence[ConditionSummary]) -> go.Figure:
+    """Fig. 4 as a grid measured it: mean probe accuracy per condition, ± std over seeds, beside the paper's."""
     return paper_bars(
         [item.label for item in summaries],
         [item.mean for item in summaries],
         [item.paper for item in summaries],
-        "this sweep (mean ± std over seeds)",
+        "this grid (mean ± std over seeds)",
         "Linear-probe accuracy per condition",
         [item.std for item in summaries],
     )

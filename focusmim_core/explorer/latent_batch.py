@@ -8,22 +8,27 @@ import torch
 from torch import nn
 
 from ..checkpoints import CheckpointInfo
-from ..data import STL10, SyntheticScenes, gallery_images
-from ..latent import latent_statistics
+from ..data import GALLERY, STL10, SyntheticScenes, gallery_images
+from ..latent_analysis import latent_statistics
 from ..model import model_device
 
-BATCH_SOURCES = ("gallery photos (8)", "procedural scenes (128)", "STL-10 (first 256 of the split)")
 SYNTHETIC_BATCH = 128
 STL10_BATCH = 256
+BATCH_SOURCES = {  # id -> label; the ids are the view's image sources
+    "gallery": f"gallery photos ({len(GALLERY)})",
+    "synthetic": f"procedural scenes ({SYNTHETIC_BATCH})",
+    "stl10": f"STL-10 (first {STL10_BATCH} of the split)",
+}
 
 
 def batch_images(source: str, dataset: STL10 | None = None) -> torch.Tensor:
-    """The images of a batch source: ``(N, 3, 96, 96)`` in [0, 1]; STL-10 needs the opened ``dataset``."""
-    if source == BATCH_SOURCES[0]:
+    """The images of a batch source (an id of ``BATCH_SOURCES``): ``(N, 3, 96, 96)`` in [0, 1]; STL-10 needs
+    the opened ``dataset``."""
+    if source == "gallery":
         return gallery_images()[1]
-    if source == BATCH_SOURCES[1]:
+    if source == "synthetic":
         return SyntheticScenes("test").batch(range(SYNTHETIC_BATCH))[0]
-    if source == BATCH_SOURCES[2] and dataset is not None:
+    if source == "stl10" and dataset is not None:
         return dataset.images(list(range(min(STL10_BATCH, len(dataset)))))
     raise ValueError(f"unknown batch source {source!r} (or no STL-10 dataset given)")
 

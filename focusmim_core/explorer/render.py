@@ -15,12 +15,12 @@ import torch
 from torch import nn
 
 from ..fixations import as_points
+from ..inpainting import harmonic_inpaint
 from ..losses import error_map, per_sample_masked_mse
 from ..masking import MODES, check_mode, mask_images, visible_pixels
 from ..metrics import psnr
 from ..model import model_device, reconstruct
-from ..objectives.latent import cell_similarity
-from .inpainting import harmonic_inpaint
+from ..objectives.latent_mim import cell_similarity
 from .viewstate import ViewState
 
 

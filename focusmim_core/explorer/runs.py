@@ -1,21 +1,22 @@
-"""Training runs on disk (``metrics.jsonl`` logs) and probe accuracies next to the paper's numbers.
+"""Training runs on disk (``metrics.jsonl`` logs) and checkpoints' probe accuracies next to the paper's numbers.
 
 A run folder holds ``metrics.jsonl``: one JSON object per epoch with ``epoch``, ``loss``,
 ``masked_mse``, ``foreground_mse`` (may be null), ``decorrelation``, ``unit_sparsity``,
 ``population_sparsity``, ``learning_rate``, ``images_per_second``, ``seconds``, ``images``.
-Broken lines (a run killed while writing) are skipped and counted, never fatal.
+Broken lines (a run killed while writing, nested too deeply, a field of the wrong type) are skipped
+and reported, never fatal.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..checkpoints import SHIPPED_DIR, CheckpointInfo
-from ..masking import MODES
+from ..checkpoints import NUMBER, SHIPPED_DIR, CheckpointInfo, Nullable, bounded_json, json_problem
+from ..experiments import paper_condition
+from ..results import probe_spread
 
 RUNS_ENV = "FOCUSMIM_RUNS"
 LOG_NAME = "metrics.jsonl"
@@ -29,30 +30,22 @@ CURVE_KEYS = (
     "learning_rate",
     "images_per_second",
 )
-
-# STL-10 linear-probe accuracy (%) read off the paper's Fig. 4: (mode, fill, random crop) -> accuracy
-PAPER_ACCURACY: dict[str, float] = {
-    "random patches": 70.3,
-    "masked periphery": 68.0,
-    "foveal filter": 50.0,
-    "autoencoder": 47.0,
-    "raw pixels": 36.0,
-    "periphery without crop augmentation": 56.6,
-    "blurry patches": 56.4,
-    "blurry periphery": 49.0,
-    "CLAPP-BP (contrastive)": 79.0,
-    "LPL-BP (contrastive)": 72.5,
-}
+RECORD_SCHEMA = {"epoch": (int,), **{key: Nullable(NUMBER) for key in CURVE_KEYS}}
 
 
 @dataclass
 class Run:
-    """One training run: its folder, per-epoch records and how many log lines were unreadable."""
+    """One training run: its folder, per-epoch records and why each unreadable log line was skipped."""
 
     name: str
     path: Path
     records: list[dict[str, Any]] = field(default_factory=list)
-    skipped: int = 0
+    problems: list[str] = field(default_factory=list)  # "line N: why", one per skipped line
+
+    @property
+    def skipped(self) -> int:
+        """How many log lines were skipped."""
+        return len(self.problems)
 
     def series(self, key: str) -> tuple[list[int], list[float]]:
         """Epochs and values of one metric, leaving out epochs where it is missing or null."""
@@ -78,18 +71,18 @@ def read_run(folder: str | os.PathLike) -> Run:
     log = folder / LOG_NAME
     if not log.is_file():
         return run
-    for line in log.read_text(errors="replace").splitlines():
+    for number, line in enumerate(log.read_text(errors="replace").splitlines(), 1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            run.skipped += 1
-            continue
-        if isinstance(record, dict):
-            run.records.append(record)
+            record = bounded_json(line)
+            problem = json_problem(record, RECORD_SCHEMA)
+        except ValueError as error:
+            problem = str(error)
+        if problem:
+            run.problems.append(f"line {number}: {problem}")
         else:
-            run.skipped += 1
+            run.records.append(record)
     return run
 
 
@@ -105,16 +98,6 @@ def find_runs(folders: list[Path] | None = None) -> list[Run]:
                 seen.add(log.parent.resolve())
                 runs.append(read_run(log.parent))
     return runs
-
-
-def paper_entry(mode: str, fill: str, random_crop: bool = True) -> str | None:
-    """The name of the paper's result for a checkpoint's training setup (``None``: not in the paper)."""
-    spec = MODES.get(mode)
-    if spec is None:
-        return None
-    if mode == "periphery" and fill != "blur" and not random_crop:
-        return "periphery without crop augmentation"
-    return spec.paper_names[fill == "blur"]
 
 
 def quality_curves(checkpoints: list[CheckpointInfo]) -> dict[str, tuple[list[int], list[float | None]]]:
@@ -146,45 +129,40 @@ def as_percent(value: Any, scale: float) -> float | None:
     return float(value) * scale
 
 
-def probe_spread(probe: dict[str, Any]) -> float | None:
-    """The spread over seeds of a probe result, or None when it came from a single seed (nothing to spread)."""
-    return None if len(probe.get("seeds") or ()) == 1 else probe.get("accuracy_std")
+@dataclass(frozen=True)
+class ProbeRow:
+    """One checkpoint's linear-probe accuracy (%) and the paper's for the same setup, kept apart."""
+
+    checkpoint: str
+    accuracy: float | None  # ours; None: not measured
+    spread: float | None  # ours, over probe seeds; None for a single seed
+    knn: float | None
+    probe_data: str | None
+    paper_setup: str | None  # the paper's Fig. 4 label for this training setup
+    paper_accuracy: float | None
 
 
-RANDOM_INIT_PROBE = "random_init_probe.json"  # beside the shipped checkpoints (train.ship_demo --probe)
-
-
-def random_init_probe(folder: Path = SHIPPED_DIR) -> dict[str, Any] | None:
-    """The probe result of a random-init encoder on the shipped checkpoints' probe set, if recorded."""
-    try:
-        values = json.loads((Path(folder) / RANDOM_INIT_PROBE).read_text())
-    except (OSError, ValueError):
-        return None
-    return values if isinstance(values, dict) and isinstance(values.get("accuracy_mean"), float) else None
-
-
-def probe_rows(checkpoints: list[CheckpointInfo]) -> list[dict[str, Any]]:
-    """One row per checkpoint: our probe accuracy (``None`` if not measured) and the paper's, clearly apart."""
+def probe_rows(checkpoints: list[CheckpointInfo]) -> list[ProbeRow]:
+    """One row per readable checkpoint: our probe accuracy (``None`` if not measured) and the paper's."""
     rows = []
     for info in checkpoints:
         if info.error is not None:  # broken files are listed apart, never set against the paper
             continue
         meta = info.metadata
         probe = (meta.metrics or {}).get("probe") or {}
-        entry = paper_entry(meta.mode, meta.fill, meta.random_crop)
+        paper = paper_condition(meta.mode, meta.fill, meta.random_crop, meta.objective, meta.arch)
         mean = as_percent(probe.get("accuracy_mean"), 1.0)
         scale = 100.0 if mean is not None and mean <= 1 else 1.0  # fractions are shown as percentages
         knn = as_percent(probe.get("knn_accuracy"), 1.0)
         rows.append(
-            {
-                "checkpoint": info.name,
-                "setup": meta.title(),
-                "ours: accuracy %": as_percent(mean, scale),
-                "ours: ± std": as_percent(probe_spread(probe), scale),
-                "ours: kNN %": as_percent(knn, 100.0 if knn is not None and knn <= 1 else 1.0),
-                "ours: probe data": probe.get("dataset"),
-                "paper: setup": entry,
-                "paper: accuracy % (STL-10)": PAPER_ACCURACY.get(entry) if entry else None,
-            }
+            ProbeRow(
+                checkpoint=info.name,
+                accuracy=as_percent(mean, scale),
+                spread=as_percent(probe_spread(probe), scale),
+                knn=as_percent(knn, 100.0 if knn is not None and knn <= 1 else 1.0),
+                probe_data=probe.get("dataset"),
+                paper_setup=None if paper is None else paper.paper.label,
+                paper_accuracy=None if paper is None else paper.paper.accuracy,
+            )
         )
     return rows

@@ -1,8 +1,10 @@
 """The explorer service without a UI framework: a view (``ViewState``) in, its image, network and panels out.
 
-Used by the Gradio app and its HTTP API; checkpoints are loaded once per file version and kept
-in a small cache. Everything that can go wrong with user input raises ``InputError`` with a
-message naming the problem.
+What both front-ends (the Streamlit pages and the Gradio app with its HTTP API) get from the
+explorer: renders, mode comparisons, ratio sweeps, scanpaths, the checkpoint catalog, training
+runs and grids, latents, and the exports; ``figures`` draws them. Checkpoints are loaded once per
+file version and kept in a small cache. Everything that can go wrong with user input raises
+``InputError`` with a message naming the problem.
 """
 
 from __future__ import annotations
@@ -12,28 +14,67 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..checkpoints import CheckpointInfo, load_checkpoint
-from ..data import to_uint8_image
+from ..data import GALLERY, STL10, to_uint8_image
 from ..data.images import load_image
 from ..errors import CheckpointError, InputError
 from ..fixations import center_fixation
+from ..latent_analysis import SEGMENTATION_CUTS as SEGMENTATION_CUTS
+from ..latent_analysis import channel_grid as channel_grid
+from ..latent_analysis import latent_segmentation as latent_segmentation
+from ..latent_analysis import latent_tsne as latent_tsne
+from ..latent_analysis import strongest_units, unit_correlations
 from ..masking import MODES
 from ..model import inference_model
+from ..results import RESULTS_FILE as RESULTS_FILE
+from ..results import (
+    ConditionSummary,
+    find_grid_folders,
+    random_init_probe,
+    read_grid_settings,
+    read_result_lines,
+    summarise,
+)
 from ..segmentation import foreground_model
-from .catalog import AUTO, TRAIN_HINT, UNTRAINED_LABEL, available_checkpoints, choose, untrained_model
-from .export import panel_images
-from .render import Panels, render_batch, render_modes
+from .catalog import (
+    AUTO,
+    TRAIN_HINT,
+    UNTRAINED_LABEL,
+    available_checkpoints,
+    checkpoint_folders,
+    choose,
+    describe,
+    details_markdown,
+    untrained_model,
+)
+from .controls import CONTROLS as CONTROLS  # re-exported: the Explore controls both front-ends declare
+from .export import panel_images, panel_row_png, settings_json
+from .figures import METRIC_LABELS
+from .latent_batch import BATCH_SOURCES as BATCH_SOURCES
+from .latent_batch import batch_images, encode_batch
+from .latent_batch import statistics_row as statistics_row
+from .render import Panels, harmonic_caption, harmonic_reference, render, render_batch, render_modes
+from .runs import CURVE_KEYS as CURVE_KEYS
+from .runs import Run, find_runs, run_folders
+from .runs import probe_rows as probe_rows
+from .runs import quality_curves as quality_curves
 from .scanpath import SCANPATH_MODES, render_scanpath, reveal_radius, suggest_fixation
 from .sources import ImageItem, gallery_item, synthetic_item
-from .sweeps import ratio_curves, scanpath_curves
-from .viewstate import IMAGE_SIZE, SYNTHETIC_COUNT, ViewState
+from .sweeps import SWEEP_RATIOS as SWEEP_RATIOS
+from .sweeps import mode_table, ratio_curves, scanpath_curves
+from .viewstate import FOLDERLESS_SOURCES, IMAGE_SIZE, SYNTHETIC_COUNT, ViewState, one_of, to_query
 
-SOURCES = ("gallery", "synthetic", "upload")  # what a visitor can pick here (STL-10: the Streamlit app)
+# A scanpath's cost grows with the square of its length (each step renders the suggested and a random path
+# too): the front-ends stop adding fixations here, and the service refuses longer paths.
+MAX_FIXATIONS = 12
 
 
 Finder = Callable[[np.ndarray], np.ndarray | str]  # uint8 (H, W, 3) pixels -> foreground (H, W) or why not
@@ -77,13 +118,51 @@ class Rendered(Messages):
     foreground_note: str | None = None
     substitutions: list[str] = field(default_factory=list)
 
-    def images(self, scale: int = 3) -> list[tuple[str, np.ndarray]]:
-        """The titled panel row as uint8 ``(H * scale, W * scale, 3)`` arrays (as the exports show it)."""
-        return panel_images(self.panels, scale)
+    def images(self, scale: int = 3, harmonic: torch.Tensor | None = None) -> list[tuple[str, np.ndarray]]:
+        """The titled panel row as uint8 ``(H * scale, W * scale, 3)`` arrays (as the exports show it), with the
+        ``harmonic`` reference ``(3, H, W)`` after the reconstruction pasted back when given."""
+        return panel_images(self.panels, scale, harmonic)
 
     def view_caveats(self) -> list[str]:
         """The view's checkpoint, if trained at the centre alone and fixated elsewhere."""
         return fixation_notes([self.panels], {self.panels.settings.mode: self.checkpoint})
+
+    def harmonic(self) -> Harmonic | None:
+        """Harmonic inpainting of the hidden region, the learning-free reference (None: nothing is filled)."""
+        reference = harmonic_reference(self.panels)
+        if reference is None:
+            return None
+        return Harmonic(reference[0], harmonic_caption(self.panels.metrics.get("psnr_hidden"), reference[1]))
+
+    def details(self) -> dict[str, object]:
+        """The checkpoint's details as the Checkpoints table shows them (``catalog.describe``)."""
+        return describe(self.checkpoint)
+
+    def details_markdown(self) -> str:
+        """The checkpoint's details as Markdown."""
+        return details_markdown(self.details())
+
+    def png(self) -> bytes:
+        """The titled panel row as PNG bytes (the panels' download)."""
+        return panel_row_png(self.panels)
+
+    def settings_json(self, view: ViewState) -> str:
+        """JSON of ``view``'s settings, its link, the checkpoint and the metrics (the settings' download)."""
+        return settings_json(view, self.panels, self.details())
+
+
+@dataclass(frozen=True)
+class Harmonic:
+    """The learning-free reference for a view: harmonic inpainting ``(3, H, W)`` of its hidden region, and a
+    sentence comparing its PSNR with the network's (None: no PSNR to compare)."""
+
+    image: torch.Tensor
+    caption: str | None
+
+
+def view_link(view: ViewState) -> str | None:
+    """The query string of a link to ``view`` (None for an upload, which a link cannot carry)."""
+    return None if view.source == "upload" else urlencode(to_query(view))
 
 
 @functools.lru_cache(maxsize=16)
@@ -176,9 +255,8 @@ def item_for(view: ViewState, upload: str | bytes | None = None) -> ImageItem:
         if not 0 <= index < SYNTHETIC_COUNT:
             raise InputError(f"Procedural scene {view.image!r} does not exist: give an index 0-{SYNTHETIC_COUNT - 1}.")
         return synthetic_item(index)
-    if view.source != "gallery":
-        raise InputError(f"Unknown image source {view.source!r}: use one of {', '.join(SOURCES)}.")
-    return gallery_item(view.image)
+    one_of(view.source, "source", FOLDERLESS_SOURCES)  # the service reads no dataset folder
+    return gallery_item(one_of(view.image, "gallery", GALLERY))
 
 
 def check_point(point: tuple[int, int] | None, name: str) -> tuple[int, int] | None:
@@ -271,6 +349,10 @@ class Compared(Messages):
         """The modes' checkpoints trained at the centre alone, if fixated elsewhere."""
         return fixation_notes(self.panels, self.checkpoints)
 
+    def table(self) -> list[dict[str, object]]:
+        """One row of metrics per mode, with its checkpoint's name (``sweeps.mode_table``)."""
+        return mode_table(self.panels, self.names)
+
 
 def networks_by_mode(
     view: ViewState, modes: list[str], checkpoints: list[CheckpointInfo] | None = None
@@ -307,7 +389,9 @@ def sweep_item(
     item: ImageItem, view: ViewState, metric: str = "masked_mse", checkpoints: list[CheckpointInfo] | None = None,
     find: Finder | None = None,
 ) -> dict[str, tuple[list[float], list[float | None]]]:  # fmt: skip
-    """Error (``metric``) against the masking ratio for every mode: mode label -> (ratios, values)."""
+    """Error (``metric``: a key of ``METRIC_LABELS``) against the masking ratio for every mode: mode label ->
+    (ratios, values); ``InputError`` for another metric."""
+    one_of(metric, "metric", METRIC_LABELS)
     models = {m: n.model for m, n in networks_by_mode(view, list(MODES), checkpoints).items()}
     base = replace(view_settings(view), attention=None)
     foreground, _ = foreground_of(item, find or rembg_foreground)
@@ -382,6 +466,8 @@ def scanpath_item(
     """Render a sequence of fixations (each reveals a region) under the view's mode: glimpses, suggestion, curves."""
     if not path:
         raise InputError("A scanpath needs at least one fixation: click the image.")
+    if len(path) > MAX_FIXATIONS:
+        raise InputError(f"A scanpath holds at most {MAX_FIXATIONS} fixations, not {len(path)}: shorten the path.")
     if view.mode not in SCANPATH_MODES:
         raise InputError(f"A scanpath reveals regions: use one of {', '.join(SCANPATH_MODES)}, not {view.mode!r}.")
     points = [check_point(point, f"fixation {k + 1}") for k, point in enumerate(path)]
@@ -396,3 +482,78 @@ def scanpath_item(
     return Scanpath(
         item, glimpses, suggestion, curves, metric, network.info, network.notes, note, network.substitutions
     )
+
+
+# The Checkpoints page: the catalog, the training runs, the experiment grids and the probe baseline.
+
+
+def checkpoint_rows(infos: Iterable[CheckpointInfo]) -> list[dict[str, object]]:
+    """One table row per checkpoint: its metadata as the catalog describes it."""
+    return [describe(info) for info in infos]
+
+
+def training_runs() -> list[Run]:
+    """The training runs of the run folders (``run_folders``) that logged at least one epoch."""
+    return [run for run in find_runs() if run.records]
+
+
+def grid_folders() -> list[Path]:
+    """The experiment-grid folders under the run folders."""
+    return [folder for root in run_folders() if root.is_dir() for folder in find_grid_folders(root)]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """An experiment grid's state: its settings (None: unreadable), one summary per condition, the finished
+    cells, the unreadable result lines and why the settings or summaries could not be read."""
+
+    settings: dict[str, Any] | None
+    summaries: list[ConditionSummary]
+    finished: int
+    problems: list[str]
+    error: str | None
+
+    @property
+    def total(self) -> int:
+        """The grid's cells: conditions times pretraining seeds."""
+        settings = self.settings or {}
+        return len(settings.get("conditions", [])) * len(settings.get("seeds", []))
+
+
+def grid_view(folder: Path) -> Grid:
+    """What an experiment grid's folder holds (its settings, summaries and results), read once."""
+    try:
+        settings, summaries, error = read_grid_settings(folder), summarise(folder), None
+    except InputError as problem:
+        settings, summaries, error = None, [], str(problem)
+    results, problems = read_result_lines(folder)
+    return Grid(settings, summaries, len(results), problems, error)
+
+
+def random_init_baseline() -> tuple[dict[str, object] | None, str | None]:
+    """The random-init encoder's probe result beside the shipped checkpoints (the first folder), or why not."""
+    try:
+        return random_init_probe(checkpoint_folders()[0]), None
+    except InputError as error:
+        return None, str(error)
+
+
+# The Latent page: a view's latent code, its segmentation and the batch statistics.
+
+
+def latent_of(item: ImageItem, view: ViewState, network: Network) -> torch.Tensor:
+    """The latent ``(C, 12, 12)`` of the view's masked input under ``network`` (``InputError`` for a bad view)."""
+    return render(item.image, view, network.model).latent
+
+
+def batch_latents(model: nn.Module, source: str, dataset: STL10 | None = None) -> torch.Tensor:
+    """Latents ``(N, C, 12, 12)`` of a batch source's whole images (an id of ``BATCH_SOURCES``; STL-10 needs the
+    opened ``dataset``)."""
+    return encode_batch(model, batch_images(source, dataset))
+
+
+def correlations(latents: torch.Tensor, count: int = 48) -> tuple[torch.Tensor, list[int]]:
+    """The correlation matrix ``(count, count)`` of the ``count`` strongest units of latents ``(N, C, H, W)``,
+    and those units."""
+    units = strongest_units(latents, count)
+    return unit_correlations(latents, units), units.tolist()

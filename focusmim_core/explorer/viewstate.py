@@ -9,25 +9,105 @@ and reported in a message the app shows.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import reprlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from ..data import GALLERY, SPLITS
-from ..errors import echo
+from ..errors import InputError, echo
+from ..geometry import IMAGE_SIZE
 from ..masking import FILLS, MODES, check_mode
 
-IMAGE_SIZE = 96
-SOURCES = ("gallery", "synthetic", "stl10", "upload")
-SOURCE_LABELS = {
-    "gallery": "Photo gallery",
-    "synthetic": "Procedural scenes",
-    "stl10": "STL-10 (data folder)",
-    "upload": "Upload",
+
+@dataclass(frozen=True)
+class ImageSource:
+    """Where a view's image comes from."""
+
+    label: str  # as the source picker shows it
+    needs_data_folder: bool = False  # reads a dataset folder on the machine (STL-10)
+
+
+IMAGE_SOURCES = {
+    "gallery": ImageSource("Photo gallery"),
+    "synthetic": ImageSource("Procedural scenes"),
+    "stl10": ImageSource("STL-10 (data folder)", needs_data_folder=True),
+    "upload": ImageSource("Upload"),
 }
+SOURCES = tuple(IMAGE_SOURCES)
+SOURCE_LABELS = {name: source.label for name, source in IMAGE_SOURCES.items()}
+FOLDERLESS_SOURCES = tuple(name for name, source in IMAGE_SOURCES.items() if not source.needs_data_folder)
 SYNTHETIC_COUNT = 10_000  # procedural test scenes one can pick by index
 AUTO_CHECKPOINT = "auto"
 DEFAULT_GALLERY = next(iter(GALLERY))
 MAX_SEED = 2**31 - 1
+MAX_TEXT = 200  # characters of a free-text value (a checkpoint name, a gallery name) a request may carry
+
+
+class FieldError(InputError):
+    """A value a field does not take: the message names the field, echoes the value and says what is allowed."""
+
+    def __init__(self, field: str, value: object, allowed: str):
+        self.field, self.value, self.allowed = field, value, allowed
+        shown = value if isinstance(value, str) else reprlib.repr(value)  # a nested value: its first levels
+        super().__init__(f"{field}={echo(shown)} is not accepted: {field} must be {allowed}.")
+
+
+def whole_number(value: object, field: str, low: int, high: int, allowed: str | None = None) -> int:
+    """A whole number in ``low..high`` from text or a JSON number (``48.0`` too); ``FieldError`` naming ``field``
+    and saying ``allowed`` (default: the range)."""
+    allowed = allowed or f"a whole number from {low} to {high}"
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise FieldError(field, value, allowed)
+    try:
+        number = int(value) if isinstance(value, str | int) else value
+        if isinstance(number, float):
+            if not (math.isfinite(number) and number.is_integer()):
+                raise ValueError
+            number = int(number)
+    except ValueError:
+        raise FieldError(field, value, allowed) from None
+    if not low <= number <= high:
+        raise FieldError(field, value, allowed)
+    return number
+
+
+def pixel(value: object, field: str) -> int:
+    """A pixel index inside the image (``0..IMAGE_SIZE - 1``); ``FieldError`` naming ``field`` otherwise."""
+    return whole_number(value, field, 0, IMAGE_SIZE - 1, f"a whole pixel number 0..{IMAGE_SIZE - 1} (inside the image)")
+
+
+def seed_number(value: object, field: str = "seed") -> int:
+    """A random-patch seed, a whole number in ``0..MAX_SEED``; ``FieldError`` otherwise."""
+    return whole_number(value, field, 0, MAX_SEED)
+
+
+def unit_number(value: object, field: str) -> float:
+    """A finite number from 0 to 1 (a masking ratio) from text or a JSON number; ``FieldError`` otherwise."""
+    allowed = "a number from 0 to 1"
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise FieldError(field, value, allowed)
+    try:
+        number = float(value)
+    except ValueError:
+        raise FieldError(field, value, allowed) from None
+    if not (math.isfinite(number) and 0 <= number <= 1):
+        raise FieldError(field, value, allowed)
+    return round(number, 4)
+
+
+def one_of(value: object, field: str, allowed: Iterable[str]) -> str:
+    """``value`` if it is one of the ``allowed`` strings; ``FieldError`` listing them otherwise."""
+    names = list(allowed)
+    if not isinstance(value, str) or value not in names:
+        raise FieldError(field, value, f"one of {', '.join(names)}")
+    return value
+
+
+def short_text(value: object, field: str, limit: int = MAX_TEXT) -> str:
+    """A string of at most ``limit`` characters; ``FieldError`` otherwise."""
+    if not isinstance(value, str) or len(value) > limit:
+        raise FieldError(field, value, f"a string of at most {limit} characters")
+    return value
 
 
 @dataclass(frozen=True)
@@ -70,16 +150,10 @@ def _pixel(text: str | None, name: str, messages: list[str]) -> int | None:
     if text is None:
         return None
     try:
-        value = int(text)
-    except ValueError:
-        messages.append(
-            f"Ignored {name}={echo(text)} in the link: it must be a whole pixel number 0..{IMAGE_SIZE - 1}."
-        )
+        return pixel(text, name)
+    except FieldError as error:
+        messages.append(f"Ignored {name}={echo(text)} in the link: it must be {error.allowed}.")
         return None
-    if not 0 <= value < IMAGE_SIZE:
-        messages.append(f"Ignored {name}={value} in the link: it must lie in 0..{IMAGE_SIZE - 1} (inside the image).")
-        return None
-    return value
 
 
 def _point(
@@ -126,13 +200,10 @@ def _seed(text: str | None, messages: list[str]) -> int:
     if text is None:
         return 0
     try:
-        value = int(text)
-        if not 0 <= value <= MAX_SEED:
-            raise ValueError
-    except ValueError:
-        messages.append(f"Ignored seed={echo(text)} in the link: the seed is a whole number from 0 to {MAX_SEED}.")
+        return seed_number(text)
+    except FieldError as error:
+        messages.append(f"Ignored seed={echo(text)} in the link: the seed is {error.allowed}.")
         return 0
-    return value
 
 
 def parse_query(params: Mapping[str, str | Sequence[str]]) -> tuple[ViewState, list[str]]:
@@ -159,12 +230,9 @@ def parse_query(params: Mapping[str, str | Sequence[str]]) -> tuple[ViewState, l
     ratio_text = _first(params.get("ratio"))
     if ratio_text is not None:
         try:
-            value = float(ratio_text)
-            if not (math.isfinite(value) and 0 <= value <= 1):
-                raise ValueError
-            ratio = round(value, 4)
-        except ValueError:
-            messages.append(f"Ignored ratio={echo(ratio_text)} in the link: the masking ratio is a number from 0 to 1.")
+            ratio = unit_number(ratio_text, "ratio")
+        except FieldError as error:
+            messages.append(f"Ignored ratio={echo(ratio_text)} in the link: the masking ratio is {error.allowed}.")
     fill = _first(params.get("fill")) or defaults.fill
     if fill not in FILLS:
         messages.append(f"Unknown fill {echo(fill)} in the link: use one of {', '.join(FILLS)}.")

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from ..errors import InputError
-from ..pretraining import Batch, reconstruction_loss
-from .latent import (
+from ..losses import masked_mse
+from ..masking import HIDING_MODES
+from .latent_mim import (
     TARGET_VIEWS,
     LatentMIM,
     LatentSettings,
@@ -29,13 +30,16 @@ from .latent import (
     target_view,
 )
 
+if TYPE_CHECKING:  # a type only: the batch maker (pretraining) imports this registry
+    from ..pretraining import Batch
+
 StepLoss = tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]
 
 
 def pixel_loss(model: nn.Module, core: nn.Module, batch: Batch, fraction: float) -> StepLoss:
-    """The paper's objective: masked MSE of the pixel reconstruction."""
+    """The paper's objective: masked MSE of the pixel reconstruction, normalised over the global batch."""
     reconstruction, latent = model(batch.inputs, batch.visible)
-    return reconstruction_loss(reconstruction, batch), latent, {}
+    return masked_mse(reconstruction, batch.targets, batch.weights, across_processes=True), latent, {}
 
 
 def latent_loss(model: nn.Module, core: LatentMIM, batch: Batch, fraction: float) -> StepLoss:
@@ -110,7 +114,7 @@ OBJECTIVES: dict[str, Objective] = {
             latent_loss,
             LATENT_DEFAULTS,
             archs=("cnn_mae",),
-            modes=("random_patches", "periphery", "periphery_square"),
+            modes=HIDING_MODES,  # its targets are the hidden cells
             rate_per_256=1.5e-4,
         ),
     )

@@ -1,21 +1,23 @@
-"""The paper's experiment grid, one command: ``python -m train.sweep GRID --out SWEEP_DIR``.
+"""The paper's experiment grids, one command: ``python -m train.grid GRID --out GRID_DIR``.
 
-    python -m train.sweep fig4 --dry-run                              # the 40 cells and their commands
-    python -m train.sweep fig4 --out runs/fig4 --input-path data/stl10 # locally, cell after cell
-    python -m train.sweep fig4 --out runs/fig4 --input-path data/stl10 --gpus 4   # one cell per GPU
-    python -m train.sweep fig4 --out runs/fig4 --launcher torchrun --nproc-per-node 8
-    python -m train.sweep fig4 --out /shared/fig4 --launcher slurm --partition gpu --gpus-per-job 1 \\
+    python -m train.grid fig4 --dry-run                              # the 40 cells and their commands
+    python -m train.grid fig4 --out runs/fig4 --input-path data/stl10 # locally, cell after cell
+    python -m train.grid fig4 --out runs/fig4 --input-path data/stl10 --gpus 4   # one cell per GPU
+    python -m train.grid fig4 --out runs/fig4 --launcher torchrun --nproc-per-node 8
+    python -m train.grid fig4 --out /shared/fig4 --launcher slurm --partition gpu --gpus-per-job 1 \\
         --time-limit 1440 --array-parallelism 20
-    python -m train.sweep report runs/fig4                            # Fig. 4: table and bar chart
+    python -m train.grid report runs/fig4                            # Fig. 4: table and bar chart
 
-A grid is conditions x seeds. Each cell pretrains (``python -m train.pretrain``, always with
-``--resume``), then probes its ``best.safetensors`` (``python -m train.probe``, 5 seeds),
-and appends one line to ``SWEEP_DIR/results.jsonl``. Running a sweep again skips the cells
-in ``results.jsonl`` and resumes interrupted ones from their ``last.safetensors``. Every
-option of ``train.pretrain`` given here (``--epochs 50``, ``--dataset synthetic``...)
-overrides the grid for all its cells. On SLURM (through submitit) a cell that is preempted
-or reaches its time limit stops its trainer cleanly (SIGTERM: it saves ``last.safetensors``)
-and is requeued, up to ``--max-requeues`` times. Exit status 2 with a message for bad input.
+A grid is conditions x seeds; its conditions are the entries of ``focusmim_core.experiments``
+tagged with its name (``ratios`` and ``convnext`` vary their ratio or learning rate). Each cell
+pretrains (``python -m train.pretrain``, always with ``--resume``), then probes its
+``best.safetensors`` (``python -m train.probe``, 5 seeds), and appends one line to
+``GRID_DIR/results.jsonl``. Running a grid again skips the cells in ``results.jsonl`` and
+resumes interrupted ones from their ``last.safetensors``. Every option of ``train.pretrain``
+given here (``--epochs 50``, ``--dataset synthetic``...) overrides the grid for all its cells.
+On SLURM (through submitit) a cell that is preempted or reaches its time limit stops its
+trainer cleanly (SIGTERM: it saves ``last.safetensors``) and is requeued, up to
+``--max-requeues`` times. Exit status 2 with a message for bad input.
 """
 
 from __future__ import annotations
@@ -30,53 +32,34 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from focusmim_core.checkpoints import write_json
+from focusmim_core.data import PROBE_DATASETS
 from focusmim_core.errors import InputError
-from focusmim_core.explorer.grid import (
+from focusmim_core.experiments import PAPER_CONVNEXT_RATES, Condition, grid_conditions
+from focusmim_core.masking import MODES
+from focusmim_core.results import (
     RESULTS_FILE,
-    SWEEP_FILE,
+    SETTINGS_FILE,
     append_result,
     markdown_table,
+    read_grid_settings,
     read_results,
-    read_sweep,
     summarise,
 )
 
-from .cli import config_argv, explicit_options, fail
-from .pretrain import PretrainConfig, build_parser, run_finished, with_own_defaults
+from .cli import UNSET, add_config_arguments, config_argv, fail
+from .pretrain import PretrainConfig, run_finished, with_own_defaults
 from .probe import RAW_PIXELS
 
-PERIPHERY_RATE, OTHER_RATE = 1e-3, 5e-3  # the reference README's learning rates
 PRETRAIN_PREFIX = [sys.executable, "-m", "train.pretrain"]
 PROBE_PREFIX = [sys.executable, "-m", "train.probe"]
 LOG_TAIL = 2_000  # characters of a failed command's log shown in its error
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One row of a grid: the ``train.pretrain`` settings it changes, or none for a probe-only row."""
-
-    name: str
-    label: str
-    paper_entry: str | None = None  # its key in focusmim_core.explorer.runs.PAPER_ACCURACY
-    flags: tuple[tuple[str, Any], ...] = ()  # PretrainConfig fields it sets
-    pretrain: bool = True  # False: the raw-pixel baseline, probed without any network
-
-    def config(self, base: PretrainConfig) -> PretrainConfig:
-        """``base`` with this condition's settings."""
-        return replace(base, **dict(self.flags))
-
-
-def condition(name: str, label: str, paper_entry: str | None = None, **flags: Any) -> Condition:
-    """A pretraining condition; ``flags`` are ``PretrainConfig`` fields."""
-    rate = PERIPHERY_RATE if flags.get("masking_mode") == "periphery" else OTHER_RATE
-    return Condition(name, label, paper_entry, tuple(sorted({"learning_rate": rate, **flags}.items())))
 
 
 @dataclass(frozen=True)
@@ -88,74 +71,57 @@ class Grid:
     conditions: tuple[Condition, ...]
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     needs: tuple[str, ...] = ()  # PretrainConfig fields that must be given (e.g. segment_path)
+    settings: tuple[tuple[str, Any], ...] = ()  # PretrainConfig fields every cell of this grid sets
 
 
-PATCHES = {"masking_mode": "random_patches", "masking_ratio": 0.6}
-PERIPHERY = {"masking_mode": "periphery", "masking_ratio": 0.8}
-FIG4 = (
-    condition("random_patches_0.6", "random patches 0.6", "random patches", **PATCHES),
-    condition("periphery_0.8", "masked periphery 0.8", "masked periphery", **PERIPHERY),
-    condition("foveate", "foveal filter", "foveal filter", masking_mode="foveate"),
-    condition("autoencoder", "autoencoder", "autoencoder", masking_mode="none"),
-    condition(
-        "periphery_0.8_no_crop",
-        "periphery without crop",
-        "periphery without crop augmentation",
-        random_crop=False,
-        **PERIPHERY,
-    ),
-    condition("blurry_patches_0.6", "blurry patches 0.6", "blurry patches", fill="blur", **PATCHES),
-    condition("blurry_periphery_0.8", "blurry periphery 0.8", "blurry periphery", fill="blur", **PERIPHERY),
-    Condition("raw_pixels", "raw pixels", "raw pixels", pretrain=False),
-)
-RATIOS = tuple(
-    condition(
-        f"{mode}_{ratio / 10:.1f}", f"{label} {ratio / 10:.1f}", None, masking_mode=mode, masking_ratio=ratio / 10
-    )
-    for mode, label in (("random_patches", "random patches"), ("periphery", "masked periphery"))
-    for ratio in range(1, 10)
-)
-FOREGROUND = tuple(  # paper 3.7 and Fig. 5-6: the loss on the object only, and covert attention
-    condition(name, label, None, remove_missing_segments=True, **flags)
-    for name, label, flags in (
-        ("random_patches_0.6", "random patches, whole loss", {**PATCHES, "foreground_loss": False}),
-        ("random_patches_0.6_fg", "random patches, object loss", {**PATCHES, "foreground_loss": True}),
-        ("periphery_0.8", "periphery, whole loss", {**PERIPHERY, "foreground_loss": False}),
-        ("periphery_0.8_fg", "periphery, object loss", {**PERIPHERY, "foreground_loss": True}),
-        ("periphery_0.8_att_random", "periphery + attention at random", {**PERIPHERY, "attention": "random"}),
-        ("periphery_0.8_att_object", "periphery + attention on the object", {**PERIPHERY, "attention": "foreground"}),
-    )
-)
-CONVNEXT = tuple(  # paper 3.5: the periphery as the central cells (periphery_square, focusmim_core.convnext)
-    Condition(name, label, None, tuple(sorted({"arch": "convnextv2_pico", "learning_rate": rate, **flags}.items())))
-    for rate in (1.6e-4, 5e-4, 1.5e-3)
-    for name, label, flags in (
-        (f"convnext_patches_0.6_lr{rate:g}", f"ConvNeXt-V2 random patches 0.6, lr {rate:g}", PATCHES),
-        (
-            f"convnext_periphery_0.8_lr{rate:g}",
-            f"ConvNeXt-V2 central cells 0.8, lr {rate:g}",
-            {"masking_mode": "periphery_square", "masking_ratio": 0.8},
-        ),
-    )
-)
-GRIDS = {
-    grid.name: grid
-    for grid in (
-        Grid("fig4", "Fig. 4: the masking conditions and the raw-pixel baseline (paper 3.2-3.4)", FIG4),
-        Grid("ratios", "Paper 3.3: masking ratio 0.1-0.9 for random patches and the masked periphery", RATIOS),
-        Grid("convnext", "Paper 3.5: ConvNeXt-V2-Pico, random patches and the central cells, 3 rates", CONVNEXT),
-        Grid("foreground", "Paper 3.7: loss on the object, covert attention", FOREGROUND, needs=("segment_path",)),
-    )
-}
+def variant(condition: Condition, name: str, label: str, **changes: Any) -> Condition:
+    """``condition`` with other settings under another name; the paper's number was measured for the original."""
+    return replace(condition, name=name, label=label, paper=None, demo=None, **changes)
+
+
+def at_ratio(condition: Condition, ratio: float) -> Condition:
+    """``condition`` at another masking ratio (itself at its own)."""
+    if ratio == condition.ratio:
+        return condition
+    mode = condition.mode
+    return variant(condition, f"{mode}_{ratio:.1f}", f"{MODES[mode].label} {ratio:.1f}", ratio=ratio)
+
+
+def whole_loss(condition: Condition) -> Condition:
+    """``condition`` with its loss on the whole hidden region even where a segmentation is given."""
+    if condition.foreground_loss is not None:
+        return condition
+    return variant(condition, condition.name, f"{condition.label}, whole loss", foreground_loss=False)
+
+
+def build_grids() -> dict[str, Grid]:
+    """The grids, their conditions read from ``focusmim_core.experiments``."""
+    ratios = [r / 10 for r in range(1, 10)]
+    grids = (
+        Grid("fig4", "Fig. 4: the masking conditions and the raw-pixel baseline (paper 3.2-3.4)",
+             tuple(grid_conditions("fig4"))),
+        Grid("ratios", "Paper 3.3: masking ratio 0.1-0.9 for random patches and the masked periphery",
+             tuple(at_ratio(c, ratio) for c in grid_conditions("ratios") for ratio in ratios)),
+        Grid("convnext", "Paper 3.5: ConvNeXt-V2-Pico, random patches and the central cells, 3 rates",
+             tuple(variant(c, f"{c.name}_lr{rate:g}", f"{c.label}, lr {rate:g}", learning_rate=rate)
+                   for rate in PAPER_CONVNEXT_RATES for c in grid_conditions("convnext"))),
+        Grid("foreground", "Paper 3.7: loss on the object, covert attention",
+             tuple(whole_loss(c) for c in grid_conditions("foreground")), needs=("segment_path",),
+             settings=(("remove_missing_segments", True),)),
+    )  # fmt: skip
+    return {grid.name: grid for grid in grids}
+
+
+GRIDS = build_grids()
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One condition at one seed, in its folder of a sweep."""
+    """One condition at one seed, in its grid folder."""
 
     condition: Condition
     seed: int
-    cells: Path  # the sweep's folder of cells
+    cells: Path  # the grid folder's folder of cells
 
     @property
     def id(self) -> str:
@@ -169,7 +135,7 @@ class Cell:
 
 
 @dataclass
-class Sweep:
+class GridRun:
     """A grid with the settings of one run of it: where, how to launch, what the command line overrides."""
 
     grid: Grid
@@ -190,15 +156,20 @@ class Sweep:
         return [Cell(c, seed, self.folder / "cells") for c in conditions for seed in seeds]
 
     def pretrain_config(self, cell: Cell) -> PretrainConfig:
-        """The cell's ``train.pretrain`` settings: paper defaults, the condition, the overrides, its seed."""
-        config = replace(cell.condition.config(PretrainConfig()), **self.overrides)
-        given = {name for name, _ in cell.condition.flags} | set(self.overrides)
+        """The cell's ``train.pretrain`` settings: paper defaults, the grid's and the condition's, the overrides,
+        its seed."""
+        config = replace(PretrainConfig(), **{**self.cell_settings(cell), **self.overrides})
+        given = set(self.cell_settings(cell)) | set(self.overrides)
         config = with_own_defaults(config, given)  # ConvNeXt-V2: paper 3.5's settings where not set
         return replace(config, seed=cell.seed, output_path=str(cell.folder), resume=True)
 
+    def cell_settings(self, cell: Cell) -> dict[str, Any]:
+        """The ``PretrainConfig`` fields the grid and the cell's condition set."""
+        return {**dict(self.grid.settings), **cell.condition.pretrain_settings()}
+
     def pretrain_command(self, cell: Cell) -> list[str]:
         """The cell's pretraining command line (torchrun for ``--launcher torchrun``)."""
-        shown = ("dataset", "epochs", *(name for name, _ in cell.condition.flags))  # explicit even at defaults
+        shown = ("dataset", "epochs", *self.cell_settings(cell))  # explicit even at defaults
         argv = config_argv(self.pretrain_config(cell), bool_values=True, flags=("resume", "demo"), always=shown)
         if self.nproc_per_node > 1:
             prefix = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
@@ -208,7 +179,7 @@ class Sweep:
     def probe_command(self, cell: Cell) -> list[str]:
         """The cell's probe command line: its ``best.safetensors`` (or the raw pixels), ``probe_seeds`` seeds."""
         config = self.pretrain_config(cell)
-        dataset = self.probe_dataset or ("stl10" if config.dataset == "stl10" else "synthetic")
+        dataset = self.probe_dataset or (config.dataset if config.dataset in PROBE_DATASETS else "synthetic")
         target = str(cell.folder / "best.safetensors") if cell.condition.pretrain else RAW_PIXELS
         argv = [target, "--dataset", dataset, "--seeds", str(self.probe_seeds), "--device", config.device]
         if not cell.condition.pretrain:  # no network differs between its cells: each probes other seeds
@@ -220,7 +191,7 @@ class Sweep:
         return [*PROBE_PREFIX, *argv]
 
     def settings(self) -> dict[str, Any]:
-        """What ``sweep.json`` records: the grid, the conditions and seeds run, overrides and probe settings."""
+        """What ``SETTINGS_FILE`` records: the grid, the conditions and seeds run, overrides and probe settings."""
         cells = self.cells()
         return {
             "grid": self.grid.name,
@@ -231,7 +202,7 @@ class Sweep:
         }
 
 
-PROTOCOL = ("grid", "overrides", "probe")  # settings every cell of one sweep folder shares
+PROTOCOL = ("grid", "overrides", "probe")  # settings every cell of one grid folder shares
 
 
 class CellFailed(Exception):
@@ -277,23 +248,23 @@ def log_tail(log: Path) -> str:
     return text[-LOG_TAIL:].strip()
 
 
-def pretrain_cell(sweep: Sweep, cell: Cell, env: dict[str, str] | None = None) -> None:
+def pretrain_cell(grid_run: GridRun, cell: Cell, env: dict[str, str] | None = None) -> None:
     """Pretrain a cell to its end (resuming what is there); raises ``CellFailed`` or ``Interrupted``."""
-    config = sweep.pretrain_config(cell)
+    config = grid_run.pretrain_config(cell)
     if run_finished(config):
         return
     log = cell.folder / "pretrain.log"
-    result = run_command(sweep.pretrain_command(cell), log, env)
+    result = run_command(grid_run.pretrain_command(cell), log, env)
     if result.returncode != 0:
         raise CellFailed(f"{cell.id}: pretraining exited with status {result.returncode}; {log}:\n{log_tail(log)}")
     if not run_finished(config):
         raise Interrupted(f"{cell.id}: pretraining stopped before its end; it resumes from {cell.folder}.")
 
 
-def probe_cell(sweep: Sweep, cell: Cell, env: dict[str, str] | None = None) -> dict[str, Any]:
+def probe_grid_cell(grid_run: GridRun, cell: Cell, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Probe a cell's encoder; the probe's JSON summary. Raises ``CellFailed``."""
     log = cell.folder / "probe.log"
-    result = run_command(sweep.probe_command(cell), log, env)
+    result = run_command(grid_run.probe_command(cell), log, env)
     try:
         summary = json.loads(result.stdout) if result.returncode == 0 else None
     except json.JSONDecodeError:
@@ -303,20 +274,20 @@ def probe_cell(sweep: Sweep, cell: Cell, env: dict[str, str] | None = None) -> d
     return summary
 
 
-def run_cell(sweep: Sweep, cell: Cell, env: dict[str, str] | None = None) -> dict[str, Any]:
+def run_cell(grid_run: GridRun, cell: Cell, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Pretrain and probe one cell unless ``results.jsonl`` has it; its result record."""
-    done = read_results(sweep.folder).get(cell.id)
+    done = read_results(grid_run.folder).get(cell.id)
     if done is not None:
         return done
     started = time.monotonic()
     if cell.condition.pretrain:
-        pretrain_cell(sweep, cell, env)
-    summary = probe_cell(sweep, cell, env)
+        pretrain_cell(grid_run, cell, env)
+    summary = probe_grid_cell(grid_run, cell, env)
     record = {
         "cell": cell.id,
         "condition": cell.condition.name,
         "label": cell.condition.label,
-        "paper_entry": cell.condition.paper_entry,
+        "paper": cell.condition.name if cell.condition.paper is not None else None,
         "seed": cell.seed,
         "accuracy_mean": summary["accuracy_mean"],
         "accuracy_std": summary["accuracy_std"],
@@ -327,7 +298,7 @@ def run_cell(sweep: Sweep, cell: Cell, env: dict[str, str] | None = None) -> dic
         "seconds": round(time.monotonic() - started, 1),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    append_result(sweep.folder, record)
+    append_result(grid_run.folder, record)
     return record
 
 
@@ -341,32 +312,32 @@ def last_loss(folder: Path) -> float | None:
         return None
 
 
-def prepare(sweep: Sweep) -> list[Cell]:
-    """Check the sweep, create or reopen its folder (refusing other settings); the cells still to run."""
-    missing = [name for name in sweep.grid.needs if not sweep.overrides.get(name)]
+def prepare(grid_run: GridRun) -> list[Cell]:
+    """Check the grid run, create or reopen its folder (refusing other settings); the cells still to run."""
+    missing = [name for name in grid_run.grid.needs if not grid_run.overrides.get(name)]
     if missing:
         flags = ", ".join(f"--{name.replace('_', '-')}" for name in missing)
-        raise InputError(f"The {sweep.grid.name} grid needs {flags}.")
-    for cell in sweep.cells():
-        sweep.pretrain_config(cell).check()
-    sweep.folder.mkdir(parents=True, exist_ok=True)
-    settings, path = sweep.settings(), sweep.folder / SWEEP_FILE
+        raise InputError(f"The {grid_run.grid.name} grid needs {flags}.")
+    for cell in grid_run.cells():
+        grid_run.pretrain_config(cell).check()
+    grid_run.folder.mkdir(parents=True, exist_ok=True)
+    settings, path = grid_run.settings(), grid_run.folder / SETTINGS_FILE
     if path.is_file():
-        saved = read_sweep(sweep.folder)
+        saved = read_grid_settings(grid_run.folder)
         if {k: saved.get(k) for k in PROTOCOL} != json.loads(json.dumps({k: settings[k] for k in PROTOCOL})):
             raise InputError(
-                f"{sweep.folder} holds a sweep with other settings ({path}): give the same options "
-                "to continue it, or another --out for a new sweep."
+                f"{grid_run.folder} holds a grid run with other settings ({path}): give the same options "
+                "to continue it, or another --out for a new one."
             )
         names = set(saved.get("conditions", [])) | set(settings["conditions"])  # more conditions or seeds: fine
-        settings["conditions"] = [c.name for c in sweep.grid.conditions if c.name in names]
+        settings["conditions"] = [c.name for c in grid_run.grid.conditions if c.name in names]
         settings["seeds"] = sorted(set(saved.get("seeds", [])) | set(settings["seeds"]))
     write_json(path, settings)
-    done = read_results(sweep.folder)
-    return [cell for cell in sweep.cells() if cell.id not in done]
+    done = read_results(grid_run.folder)
+    return [cell for cell in grid_run.cells() if cell.id not in done]
 
 
-def run_local(sweep: Sweep, cells: list[Cell], gpus: int) -> int:
+def run_local(grid_run: GridRun, cells: list[Cell], gpus: int) -> int:
     """Run ``cells`` here: one after another, or ``gpus`` at a time, one per GPU. Exit status."""
     pending, failures, stop = list(cells), [], threading.Event()
     lock = threading.Lock()
@@ -380,7 +351,7 @@ def run_local(sweep: Sweep, cells: list[Cell], gpus: int) -> int:
                     return
                 cell = pending.pop(0)
             try:
-                record = run_cell(sweep, cell, env)
+                record = run_cell(grid_run, cell, env)
                 tqdm.write(f"{cell.id}: probe {100 * record['accuracy_mean']:.1f} %")
             except Interrupted as error:
                 tqdm.write(str(error))
@@ -415,11 +386,11 @@ def run_local(sweep: Sweep, cells: list[Cell], gpus: int) -> int:
 class CellJob:
     """A cell as a submitit job; on preemption or time-out its trainer saves, and the job is requeued."""
 
-    def __call__(self, sweep: Sweep, cell: Cell) -> dict[str, Any]:
+    def __call__(self, grid_run: GridRun, cell: Cell) -> dict[str, Any]:
         """Run the cell (``run_cell``)."""
-        return run_cell(sweep, cell)
+        return run_cell(grid_run, cell)
 
-    def __submitit_checkpoint__(self, sweep: Sweep, cell: Cell) -> Any:
+    def __submitit_checkpoint__(self, grid_run: GridRun, cell: Cell) -> Any:
         """Stop the running trainer (it saves ``last.safetensors``), then requeue this cell as it was given."""
         import submitit
 
@@ -429,22 +400,22 @@ class CellJob:
                 child.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 child.kill()
-        return submitit.helpers.DelayedSubmission(CellJob(), sweep, cell)
+        return submitit.helpers.DelayedSubmission(CellJob(), grid_run, cell)
 
 
-def submitit_executor(sweep: Sweep, args: argparse.Namespace) -> Any:
+def submitit_executor(grid_run: GridRun, args: argparse.Namespace) -> Any:
     """A submitit executor for SLURM (``--launcher slurm``) or this machine (``submitit-local``)."""
     import submitit
 
     cluster = "local" if args.launcher == "submitit-local" else "slurm"
     try:
         executor = submitit.AutoExecutor(
-            folder=sweep.folder / "submitit" / "%j", cluster=cluster, slurm_max_num_timeout=args.max_requeues
+            folder=grid_run.folder / "submitit" / "%j", cluster=cluster, slurm_max_num_timeout=args.max_requeues
         )
     except RuntimeError as error:  # no srun: not on a SLURM cluster
         raise InputError(f"--launcher slurm cannot submit from here ({error}); try --launcher local.") from None
     executor.update_parameters(
-        name=f"focusmim-{sweep.grid.name}",
+        name=f"focusmim-{grid_run.grid.name}",
         timeout_min=args.time_limit,
         gpus_per_node=args.gpus_per_job,
         tasks_per_node=1,
@@ -456,18 +427,18 @@ def submitit_executor(sweep: Sweep, args: argparse.Namespace) -> Any:
     return executor
 
 
-def run_submitit(sweep: Sweep, cells: list[Cell], args: argparse.Namespace) -> int:
+def run_submitit(grid_run: GridRun, cells: list[Cell], args: argparse.Namespace) -> int:
     """Submit ``cells`` as one job array; with ``--wait`` (always for submitit-local) wait for the results."""
     if not cells:
         return 0
-    executor = submitit_executor(sweep, args)
-    jobs = executor.map_array(CellJob(), [sweep] * len(cells), cells)
-    (sweep.folder / "jobs.jsonl").open("a").write(
+    executor = submitit_executor(grid_run, args)
+    jobs = executor.map_array(CellJob(), [grid_run] * len(cells), cells)
+    (grid_run.folder / "jobs.jsonl").open("a").write(
         "".join(json.dumps({"cell": c.id, "job": j.job_id}) + "\n" for c, j in zip(cells, jobs, strict=True))
     )
     print(f"Submitted {len(jobs)} cell(s) as job array {jobs[0].job_id.split('_')[0]}; logs in {executor.folder}.")
     if not (args.wait or args.launcher == "submitit-local"):
-        print(f"Results collect in {sweep.folder / RESULTS_FILE}; `python -m train.sweep report {sweep.folder}`.")
+        print(f"Results collect in {grid_run.folder / RESULTS_FILE}; `python -m train.grid report {grid_run.folder}`.")
         return 0
     failures = 0
     for cell, job in tqdm(list(zip(cells, jobs, strict=True)), unit="cell", dynamic_ncols=True):
@@ -480,58 +451,41 @@ def run_submitit(sweep: Sweep, cells: list[Cell], args: argparse.Namespace) -> i
     return 1 if failures else 0
 
 
-def dry_run(sweep: Sweep, cells: list[Cell]) -> int:
+def dry_run(grid_run: GridRun, cells: list[Cell]) -> int:
     """Print every cell and its commands; run nothing."""
-    done = len(sweep.cells()) - len(cells)
-    print(f"{sweep.grid.name}: {len(sweep.cells())} cells ({done} already in {RESULTS_FILE}) in {sweep.folder}")
+    total = len(grid_run.cells())
+    print(f"{grid_run.grid.name}: {total} cells ({total - len(cells)} already in {RESULTS_FILE}) in {grid_run.folder}")
     for cell in cells:
         print(f"# {cell.id}")
         if cell.condition.pretrain:
-            print(shlex.join(sweep.pretrain_command(cell)))
-        print(shlex.join(sweep.probe_command(cell)))
+            print(shlex.join(grid_run.pretrain_command(cell)))
+        print(shlex.join(grid_run.probe_command(cell)))
     return 0
 
 
 def report(folder: Path) -> int:
-    """Print the sweep's table and write ``report.md`` and ``report.html`` (the bar chart) into it."""
-    from focusmim_core.explorer.figures import sweep_chart
+    """Print the grid's table and write ``report.md`` and ``report.html`` (the bar chart) into it."""
+    from focusmim_core.explorer.figures import grid_chart
 
-    if not (folder / SWEEP_FILE).is_file():
-        raise InputError(f"{folder} is not a sweep folder (no {SWEEP_FILE}): give the --out of a sweep.")
-    settings = read_sweep(folder)
+    if not (folder / SETTINGS_FILE).is_file():
+        raise InputError(f"{folder} is not a grid folder (no {SETTINGS_FILE}): give the --out of a grid run.")
+    settings = read_grid_settings(folder)
     summaries = summarise(folder)
     total = len(settings.get("conditions", [])) * len(settings.get("seeds", []))
     table = markdown_table(summaries)
-    head = f"Sweep `{settings.get('grid')}` in {folder}: {len(read_results(folder))} of {total} cells finished."
+    head = f"Grid `{settings.get('grid')}` in {folder}: {len(read_results(folder))} of {total} cells finished."
     (folder / "report.md").write_text(f"{head}\n\n{table}\n")
-    sweep_chart(summaries).write_html(folder / "report.html", include_plotlyjs=True)
+    grid_chart(summaries).write_html(folder / "report.html", include_plotlyjs=True)
     print(f"{head}\n\n{table}\n\nWritten {folder / 'report.md'} and {folder / 'report.html'}.")
     return 0
 
 
-def pretrain_overrides(rest: list[str]) -> dict[str, Any]:
-    """The ``train.pretrain`` options given on the sweep's command line, as ``PretrainConfig`` fields."""
-    parser = build_parser()
-    parser.prog = "python -m train.sweep GRID ... [train.pretrain options]"
-    given = explicit_options(parser, rest)
-    for name, instead in (("output_path", "--out"), ("seed", "--seeds"), ("resume", "nothing: cells always resume")):
-        if name in given:
-            raise InputError(f"--{name.replace('_', '-')} is set per cell by the sweep: use {instead}.")
-    return {name: tuple(value) if isinstance(value, list) else value for name, value in given.items()}
+PER_CELL = {"output_path": "--out", "seed": "--seeds", "resume": "nothing: cells always resume"}  # set by the grid
 
 
-def build_sweep_parser() -> argparse.ArgumentParser:
-    """The sweep's own options (``train.pretrain``'s are parsed apart, ``pretrain_overrides``)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m train.sweep",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False,  # --seed (a trainer option) must not be read as --seeds
-    )
-    parser.add_argument(
-        "grid", choices=sorted(GRIDS), help="; ".join(f"{g.name}: {g.description}" for g in GRIDS.values())
-    )
-    parser.add_argument("--out", type=Path, default=None, help="the sweep folder (default: runs/sweeps/GRID)")
+def add_grid_options(parser: argparse.ArgumentParser) -> None:
+    """The grid's own options: where, which cells, the launcher and the probe."""
+    parser.add_argument("--out", type=Path, default=None, help="the grid folder (default: runs/grids/GRID)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="pretraining seeds (default: the grid's)")
     parser.add_argument("--only", nargs="+", default=None, help="run only these conditions")
     parser.add_argument("--launcher", choices=("local", "torchrun", "slurm", "submitit-local"), default="local")
@@ -539,7 +493,7 @@ def build_sweep_parser() -> argparse.ArgumentParser:
     parser.add_argument("--nproc-per-node", type=int, default=1, help="torchrun/slurm: processes (GPUs) per cell")
     parser.add_argument("--dry-run", action="store_true", help="print the cells and their commands, run nothing")
     parser.add_argument("--probe-seeds", type=int, default=5)
-    parser.add_argument("--probe-dataset", choices=("stl10", "synthetic"), default=None)
+    parser.add_argument("--probe-dataset", choices=PROBE_DATASETS, default=None)
     parser.add_argument("--probe-limit", type=int, default=None, help="images per probe split (quick runs)")
     slurm = parser.add_argument_group("slurm (through submitit)")
     slurm.add_argument("--partition", default=None)
@@ -550,12 +504,41 @@ def build_sweep_parser() -> argparse.ArgumentParser:
     slurm.add_argument("--array-parallelism", type=int, default=64, help="jobs of the array running at once")
     slurm.add_argument("--max-requeues", type=int, default=3, help="requeues after reaching the time limit")
     slurm.add_argument("--wait", action="store_true", help="wait for the jobs and show their results")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m train.grid``: ``GRID``, the grid's options and any ``train.pretrain`` option
+    (for every cell), or ``report GRID_DIR``. A ``train.pretrain`` option not given reads ``UNSET``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m train.grid", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="grid", required=True, metavar="{" + ",".join([*GRIDS, "report"]) + "}")
+    report_command = commands.add_parser("report", help="write the table and chart of a grid folder")
+    report_command.add_argument("folder", type=Path, help="the --out of a grid run")
+    for grid in GRIDS.values():
+        # no abbreviations: --seed (a trainer option) must not be read as --seeds
+        cells = commands.add_parser(grid.name, help=grid.description, allow_abbrev=False)
+        add_grid_options(cells)
+        add_config_arguments(cells.add_argument_group("train.pretrain options"), PretrainConfig, bool_values=True)
+        cells.set_defaults(**{item.name: UNSET for item in fields(PretrainConfig)})  # to tell the given ones
     return parser
 
 
-def parse_sweep(argv: Sequence[str]) -> tuple[Sweep, argparse.Namespace]:
-    """The sweep and the launcher options from a command line."""
-    args, rest = build_sweep_parser().parse_known_args(list(argv))
+def pretrain_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``train.pretrain`` options given on the grid's command line, as ``PretrainConfig`` fields."""
+    given = {item.name: getattr(args, item.name) for item in fields(PretrainConfig)}
+    given = {name: value for name, value in given.items() if value is not UNSET}
+    for name, instead in PER_CELL.items():
+        if name in given:
+            raise InputError(f"--{name.replace('_', '-')} is set per cell by the grid: use {instead}.")
+    return {name: tuple(value) if isinstance(value, list) else value for name, value in given.items()}
+
+
+def parse_grid_run(argv: Sequence[str]) -> tuple[GridRun, argparse.Namespace]:
+    """The grid run and the launcher options from a command line (``GRID ...``, not ``report``)."""
+    args = build_parser().parse_args(list(argv))
+    if args.grid == "report":
+        raise InputError("Give a grid to run, not report: python -m train.grid GRID [options].")
     grid = GRIDS[args.grid]
     unknown = sorted(set(args.only or ()) - {c.name for c in grid.conditions})
     if unknown:
@@ -563,10 +546,10 @@ def parse_sweep(argv: Sequence[str]) -> tuple[Sweep, argparse.Namespace]:
             f"--only: {', '.join(unknown)} not in {grid.name}: {', '.join(c.name for c in grid.conditions)}."
         )
     nproc = args.nproc_per_node if args.launcher in ("torchrun", "slurm", "submitit-local") else 1
-    sweep = Sweep(
+    grid_run = GridRun(
         grid=grid,
-        folder=args.out or Path("runs/sweeps") / grid.name,
-        overrides=pretrain_overrides(rest),
+        folder=args.out or Path("runs/grids") / grid.name,
+        overrides=pretrain_overrides(args),
         seeds=tuple(args.seeds) if args.seeds else None,
         only=tuple(args.only) if args.only else None,
         launcher=args.launcher,
@@ -575,7 +558,7 @@ def parse_sweep(argv: Sequence[str]) -> tuple[Sweep, argparse.Namespace]:
         probe_dataset=args.probe_dataset,
         probe_limit=args.probe_limit,
     )
-    return sweep, args
+    return grid_run, args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -583,17 +566,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv[:1] == ["report"]:
-            if len(argv) != 2:
-                raise InputError("Usage: python -m train.sweep report SWEEP_DIR")
-            return report(Path(argv[1]))
-        sweep, args = parse_sweep(argv)
+            return report(build_parser().parse_args(argv).folder)
+        grid_run, args = parse_grid_run(argv)
         if args.dry_run:
-            done = read_results(sweep.folder)
-            return dry_run(sweep, [c for c in sweep.cells() if c.id not in done])
-        cells = prepare(sweep)
+            done = read_results(grid_run.folder)
+            return dry_run(grid_run, [c for c in grid_run.cells() if c.id not in done])
+        cells = prepare(grid_run)
         if args.launcher in ("slurm", "submitit-local"):
-            return run_submitit(sweep, cells, args)
-        return run_local(sweep, cells, args.gpus if args.launcher == "local" else 1)
+            return run_submitit(grid_run, cells, args)
+        return run_local(grid_run, cells, args.gpus if args.launcher == "local" else 1)
     except InputError as error:
         return fail(error)
 

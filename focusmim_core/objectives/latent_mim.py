@@ -31,7 +31,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-CELLS, CELL = 12, 8  # the latent grid and the pixels per cell of a 96 x 96 image
+from ..geometry import CELL_PIXELS, GRID
+
 WIDTH = 128
 
 
@@ -99,7 +100,7 @@ class Predictor(nn.Module):
         return self.out(x)
 
 
-def _inverse_distances(cells: int = CELLS) -> torch.Tensor:
+def _inverse_distances(cells: int = GRID) -> torch.Tensor:
     """``(cells^2, cells^2)`` inverse Euclidean distances between cell centres (0 on the diagonal)."""
     rows, cols = torch.meshgrid(torch.arange(cells), torch.arange(cells), indexing="ij")
     centres = torch.stack([rows.flatten(), cols.flatten()], 1).float()
@@ -109,7 +110,7 @@ def _inverse_distances(cells: int = CELLS) -> torch.Tensor:
 
 def target_cells(loss_mask: torch.Tensor) -> torch.Tensor:
     """Cells whose pixels are mostly hidden: ``(N, 1, 96, 96)`` -> ``(N, 144)`` bool."""
-    return (F.avg_pool2d(loss_mask.float(), CELL) > 0.5).flatten(1)
+    return (F.avg_pool2d(loss_mask.float(), CELL_PIXELS) > 0.5).flatten(1)
 
 
 class LatentMIM(nn.Module):
@@ -157,7 +158,7 @@ class LatentMIM(nn.Module):
         average = torch.einsum("nij,ncj->nci", weights, flat) / weights.sum(-1).clamp_min(1e-6)[:, None, :]
         mask = seen.to(online.dtype)
         fill = (self.mask_token.to(online.dtype) + average.view_as(online)) * (1.0 - mask)
-        return torch.cat([online * mask + fill, mask], 1).view(n, WIDTH + 1, CELLS, CELLS)
+        return torch.cat([online * mask + fill, mask], 1).view(n, WIDTH + 1, GRID, GRID)
 
     def forward(
         self,
@@ -170,7 +171,7 @@ class LatentMIM(nn.Module):
         latent = self.encoder(inputs)
         online = self.projector(latent)
         shown = torch.ones_like(inputs[:, :1]) if visible is None else visible
-        seen = (F.avg_pool2d(shown.float(), CELL) >= 0.5).to(online.dtype)  # (N, 1, 12, 12)
+        seen = (F.avg_pool2d(shown.float(), CELL_PIXELS) >= 0.5).to(online.dtype)  # (N, 1, 12, 12)
         prediction = self.predictor(self.predictor_input(online, seen))
         target = None
         if target_inputs is not None:
@@ -192,7 +193,7 @@ def cell_similarity(
     cells = target_cells(loss_mask)  # (N, 144)
     flat = [t.flatten(2).transpose(1, 2).float() for t in (prediction, target)]
     predicted = _standardise(flat[0], cells)  # as the loss compares them: standardised across the target cells
-    similarity = F.cosine_similarity(predicted, flat[1], dim=-1).view(-1, CELLS, CELLS)
+    similarity = F.cosine_similarity(predicted, flat[1], dim=-1).view(-1, GRID, GRID)
     return torch.where(cells.view_as(similarity), similarity, torch.full_like(similarity, float("nan")))
 
 

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 import torch
 from scipy.sparse.linalg import splu
 
-from ..errors import InputError
+from .errors import InputError
 
 
 def grid_laplacian(height: int, width: int) -> sp.csc_matrix:

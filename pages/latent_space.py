@@ -5,28 +5,21 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from focusmim_core import InputError, render
+from focusmim_core import InputError
+from focusmim_core.explorer import service
 from focusmim_core.explorer.figures import channel_grid_figure, correlation_heatmap, segmentation_overlay, tsne_scatter
-from focusmim_core.explorer.latent_batch import BATCH_SOURCES, statistics_row
-from focusmim_core.latent import (
-    SEGMENTATION_CUTS,
-    channel_grid,
-    latent_segmentation,
-    latent_tsne,
-    strongest_units,
-    unit_correlations,
-)
+from focusmim_core.explorer.service import BATCH_SOURCES, SEGMENTATION_CUTS
 from ui import keys, state
 from ui.widgets import checkpoint_notice
 
 COLUMNS = 16
-NONE = "(none)"
+NONE = ""  # the id of "no second checkpoint" (checkpoint names are the other ids)
 
 
 @st.cache_data(max_entries=32, show_spinner="t-SNE of the latent cells…")
 def cached_tsne(vectors: np.ndarray) -> np.ndarray:
     """The t-SNE of a latent ``(C, 12, 12)`` given as an array (cached per latent)."""
-    return latent_tsne(torch.from_numpy(vectors))
+    return service.latent_tsne(torch.from_numpy(vectors))
 
 
 def selected_cell(key: str) -> int | None:
@@ -39,7 +32,7 @@ def selected_cell(key: str) -> int | None:
 
 def segmentation_panel(image: torch.Tensor, code: torch.Tensor, name: str, cut: int, key: str) -> None:
     """The three nested cuts overlaid on the image and the t-SNE of the cells, for one checkpoint's latent."""
-    labels = latent_segmentation(code)
+    labels = service.latent_segmentation(code)
     cell = selected_cell(key)
     st.markdown(f"**{name}**")
     for column, k, cut_labels in zip(st.columns(len(SEGMENTATION_CUTS)), SEGMENTATION_CUTS, labels, strict=True):
@@ -54,20 +47,19 @@ item, problems = state.current_item()
 state.show_messages(state.link_messages() + problems)
 view = state.view()
 network = state.network(view.mode, view.fill)
-model, info = network.model, network.info
+info = network.info
 checkpoint_notice([info], network.notes, network.substitutions)
 try:
-    panels = render(item.image, view, model)
+    latent = service.latent_of(item, view, network)
 except InputError as error:
     st.error(str(error))
     st.stop()
-latent = panels.latent
 st.caption(
     f"{item.caption}: latent of the {view.mode} input at fixation {view.fixation} "
     f"(checkpoint: {info.name if info else 'untrained'})."
 )
 
-grid = channel_grid_figure(channel_grid(latent, COLUMNS), COLUMNS, latent.shape[-1])
+grid = channel_grid_figure(service.channel_grid(latent, COLUMNS), COLUMNS, latent.shape[-1])
 st.plotly_chart(grid, key="grid", theme=None)
 
 st.subheader("Hierarchical segmentation of the 144 latent cells")
@@ -79,22 +71,23 @@ st.caption(
 readable = [c for c in state.checkpoints() if c.error is None]  # broken files are listed on Checkpoints
 others = [c.name for c in readable if info is None or c.name != info.name]
 c1, c2 = st.columns(2)
-other_name = c1.selectbox("Side by side with", [NONE, *others], key=keys.LATENT_OTHER)
+other_name = c1.selectbox("Side by side with", [NONE, *others], format_func=lambda n: n or "(none)",
+                          key=keys.LATENT_OTHER)  # fmt: skip
 cut = c2.radio("Colour the t-SNE by", SEGMENTATION_CUTS, index=1, horizontal=True, key=keys.TSNE_CUT,
                format_func=lambda k: f"{k} clusters")  # fmt: skip
 shown = [(info.name if info else "untrained", latent)]
 if other_name != NONE:
     other_network = state.network(view.mode, view.fill, selection=other_name)
     state.show_messages(other_network.notes)
-    other = render(item.image, view, other_network.model)
-    shown.append((other_network.info.name if other_network.info else "untrained", other.latent))
+    other = service.latent_of(item, view, other_network)
+    shown.append((other_network.info.name if other_network.info else "untrained", other))
 for column, (name, code) in zip(st.columns(len(shown), gap="large"), shown, strict=True):
     with column:
         segmentation_panel(item.image, code, name, cut, f"tsne_{len(shown)}_{name}")
 
 st.subheader("Decorrelation and sparsity over a batch")
 b1, b2 = st.columns(2)
-source = b1.selectbox("Images", BATCH_SOURCES, index=1, key=keys.BATCH_SOURCE)
+source = b1.selectbox("Images", list(BATCH_SOURCES), index=1, key=keys.BATCH_SOURCE, format_func=BATCH_SOURCES.get)
 everyone = b2.toggle("Every checkpoint (slower)", key=keys.ALL_CHECKPOINTS)
 targets = (readable or [info]) if everyone else [info]
 rows, latents = [], None
@@ -104,7 +97,7 @@ try:
             name = target.name if target else "untrained"
             modified = target.path.stat().st_mtime if target else 0.0
             codes = state.batch_latents(source, view.split, st.session_state.get(state.STL10_DIR), name, modified)
-            rows.append(statistics_row(target, codes))
+            rows.append(service.statistics_row(target, codes))
             if target is info or (info is not None and target is not None and target.name == info.name):
                 latents = codes
 except (InputError, OSError) as error:
@@ -116,6 +109,5 @@ st.caption(
     "correlations / 18,432 (paper 3.6); sparsity as in the reference code."
 )
 if latents is not None and latents.shape[0] > 2:
-    units = strongest_units(latents, 48)
-    figure = correlation_heatmap(unit_correlations(latents, units), units.tolist())
+    figure = correlation_heatmap(*service.correlations(latents, 48))
     st.plotly_chart(figure, key="correlations", theme=None)
