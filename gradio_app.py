@@ -70,6 +70,7 @@ from focusmim_core.explorer.service import (  # noqa: E402
 from focusmim_core.explorer.viewstate import (  # noqa: E402
     FOLDERLESS_SOURCES,
     IMAGE_SIZE,
+    SOURCE_LABELS,
     FieldError,
     ViewState,
     one_of,
@@ -505,7 +506,10 @@ def controls_column() -> dict[str, gr.components.Component]:
     """The controls beside the tabs, by ``CONTROLS`` key (the harmonic checkbox: ``harmonic_checkbox``)."""
     c = CONTROLS
     return {
-        "source": gr.Radio(list(FOLDERLESS_SOURCES), value=c["source"].default, label=c["source"].label),
+        "source": gr.Radio(
+            [(SOURCE_LABELS[name], name) for name in FOLDERLESS_SOURCES], value=c["source"].default,
+            label=c["source"].label,
+        ),
         "gallery": gr.Dropdown(list(GALLERY), value=c["gallery"].default, label=c["gallery"].label),
         "scene": number("scene"),
         "upload": gr.File(label=c["upload"].label, file_types=["image"], type="filepath", height=100),

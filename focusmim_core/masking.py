@@ -155,6 +155,7 @@ class MaskingMode:
     supports_attention: bool
     default_ratio: float
     uses_seed: bool = False  # its mask is drawn at random (a view's seed picks it)
+    window: str = ""  # the shape left visible around a fixation: disc | square ('' for none)
 
 
 MODES: dict[str, MaskingMode] = {
@@ -193,6 +194,7 @@ MODES: dict[str, MaskingMode] = {
             uses_fixation=True,
             supports_attention=True,
             default_ratio=0.8,
+            window="disc",
         ),
         MaskingMode(
             name="periphery_square",
@@ -204,6 +206,7 @@ MODES: dict[str, MaskingMode] = {
             uses_fixation=True,
             supports_attention=True,
             default_ratio=0.8,
+            window="square",
         ),
         MaskingMode(
             name="foveate",

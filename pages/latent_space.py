@@ -62,10 +62,12 @@ st.caption(
 grid = channel_grid_figure(service.channel_grid(latent, COLUMNS), COLUMNS, latent.shape[-1])
 st.plotly_chart(grid, key="grid", theme=None)
 
-st.subheader("Hierarchical segmentation of the 144 latent cells")
+rows, columns = latent.shape[-2:]
+cuts = ", ".join(str(k) for k in SEGMENTATION_CUTS[:-1]) + f" and {SEGMENTATION_CUTS[-1]}"
+st.subheader(f"Hierarchical segmentation of the {rows * columns} latent cells")
 st.caption(
-    "Ward linkage on the L2-normalised 12 x 12 cell vectors (scipy), one tree cut at 3, 4 and 5 clusters: when a "
-    "cluster splits, its larger part keeps the parent's colour. The t-SNE (scikit-learn, perplexity 30, cosine) "
+    f"Ward linkage on the L2-normalised {rows} x {columns} cell vectors (scipy), one tree cut at {cuts} clusters: "
+    "when a cluster splits, its larger part keeps the parent's colour. The t-SNE (scikit-learn, perplexity 30, cosine) "
     "places the same cells; click or box-select a point to outline its cell."
 )
 readable = [c for c in state.checkpoints() if c.error is None]  # broken files are listed on Checkpoints

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,11 @@ os.environ.setdefault("U2NET_HOME", str(Path(__file__).resolve().parents[1] / ".
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def shown(markdown: str) -> str:
+    """The text a reader sees of a Markdown source: backslash escapes (metadata echoed as text) undone."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 @pytest.fixture

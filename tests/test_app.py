@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import shown
 from streamlit.testing.v1 import AppTest
 
 import focusmim_core.explorer.catalog as catalog
@@ -60,11 +61,6 @@ def app(page: str | None = None, **query: str) -> AppTest:
 
 def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
-
-
-def shown(markdown: str) -> str:
-    """The text a reader sees of a Markdown source: backslash escapes (metadata echoed as text) undone."""
-    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def status(at: AppTest) -> str:

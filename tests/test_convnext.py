@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import shown
 
 import train.pretrain as pretrain
 from focusmim_core import load_checkpoint
@@ -101,8 +102,8 @@ def test_a_tiny_convnext_run_trains_and_loads_as_convnext(tmp_path, capsys, monk
     at.query_params.update({"mode": "periphery_square", "ratio": "0.8", "ckpt": "convnext/best"})
     at.run()
     assert not at.exception, at.exception
-    shown = " ".join(str(e.value) for e in [*at.caption, *at.markdown, *at.info])
-    assert "convnext/best" in shown and "not found" not in shown
+    text = " ".join(shown(str(e.value)) for e in [*at.caption, *at.markdown, *at.info])
+    assert "convnext/best" in text and "not found" not in text
     assert pretrain.main([*argv[:-2], "--output-path", str(tmp_path / "cnn"), "--arch", "cnn_mae",
                           "--init-from", str(out / "best.safetensors")]) == 2  # fmt: skip
     assert "holds a convnextv2_pico network, not cnn_mae: give --arch convnextv2_pico" in capsys.readouterr().err

@@ -74,7 +74,6 @@ def add_config_arguments(
     config: type,
     positional: tuple[str, ...] = (),
     choices: dict[str, tuple[str, ...]] | None = None,
-    helps: dict[str, str] | None = None,
     aliases: dict[str, list[str]] | None = None,
     bool_values: bool = False,
     flags: tuple[str, ...] = (),
@@ -82,7 +81,7 @@ def add_config_arguments(
     """One ``--field-name`` option per dataclass field (``positional`` ones as positionals), same defaults.
 
     Help, aliases, choices and switches come from the fields' ``option`` metadata, or from the
-    ``helps``, ``aliases``, ``choices`` (enforced by argparse) and ``flags`` arguments. Booleans
+    ``aliases``, ``choices`` (enforced by argparse) and ``flags`` arguments. Booleans
     become ``--flag/--no-flag``, or, with ``bool_values``, options taking ``True``/``False`` (the
     reference code's style); switches are plain flags. Field types must be resolvable (``str``,
     ``int``, ``float``, ``bool``, a fixed-length ``tuple``, optionally ``| None``).
@@ -91,7 +90,7 @@ def add_config_arguments(
     for item in dataclasses.fields(config):
         kind = _base_type(hints[item.name])
         default = item.default if item.default is not dataclasses.MISSING else None
-        text = item.metadata.get("help") or (helps or {}).get(item.name, "")
+        text = item.metadata.get("help", "")
         kwargs: dict[str, Any] = {"help": _help(item, text, shown=item.name not in positional)}
         if (choices or {}).get(item.name):
             kwargs["choices"] = choices[item.name]  # type: ignore[index]

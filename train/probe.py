@@ -37,7 +37,7 @@ from focusmim_core.probe import (
     synthetic_probe_data,
 )
 
-from .cli import add_config_arguments, config_from_args, pick_device, run_and_report
+from .cli import add_config_arguments, config_from_args, option, pick_device, run_and_report
 
 RAW_PIXELS = "raw-pixels"  # in place of a checkpoint: probe the flattened pixels (the paper's baseline row)
 
@@ -46,57 +46,35 @@ RAW_PIXELS = "raw-pixels"  # in place of a checkpoint: probe the flattened pixel
 class ProbeConfig:
     """A probe run (paper defaults)."""
 
-    checkpoint: str = ""
-    dataset: str = "stl10"
-    data_root: str = "data"
-    seeds: int = 5
-    first_seed: int = 0
-    limit: int | None = None
-    train_size: int = 4000
-    val_size: int = 1000
-    test_size: int = 8000
-    synthetic_seed: int = 0
-    synthetic_layout: str = "centred"
-    finetune: bool = False
-    learning_rate: float | None = None
-    weight_decay: float = ProbeSettings.weight_decay
-    batch_size: int = ProbeSettings.batch_size
-    patience: int = ProbeSettings.patience
-    min_delta: float = ProbeSettings.min_delta
-    max_epochs: int = ProbeSettings.max_epochs
-    knn_k: int = 20
-    device: str = "auto"
-    encode_batch_size: int = 256
-    write_metadata: bool = True
+    checkpoint: str = option(
+        "", f"FocusMIM .safetensors checkpoint or reference .pt state dict ('{RAW_PIXELS}': the pixels)"
+    )
+    dataset: str = option("stl10", "labelled data to probe on")
+    data_root: str = option("data", "STL-10 folder (holding stl10_binary/ or the *.bin files)")
+    seeds: int = option(5, "number of seeded probe runs (seeds first_seed .. first_seed + N - 1)")
+    first_seed: int = option(0, "the first probe seed")
+    limit: int | None = option(None, "use at most this many images per split (quick runs)")
+    train_size: int = option(4000, "synthetic: training images")
+    val_size: int = option(1000, "synthetic: validation images; STL-10: held out of train per seed")
+    test_size: int = option(8000, "synthetic: test images")
+    synthetic_seed: int = option(0, "synthetic: dataset seed")
+    synthetic_layout: str = option("centred", "synthetic: objects near the centre (like STL-10) or scattered")
+    finetune: bool = option(False, "train the whole encoder with the head (paper's fine-tuning variant)")
+    learning_rate: float | None = option(None, "Adam learning rate (1e-4 probe, 1e-5 fine-tuning)")
+    weight_decay: float = option(ProbeSettings.weight_decay, "Adam weight decay")
+    batch_size: int = option(ProbeSettings.batch_size, "images per optimisation step")
+    patience: int = option(ProbeSettings.patience, "early stopping: epochs without improvement")
+    min_delta: float = option(ProbeSettings.min_delta, "early stopping: minimum validation-loss improvement")
+    max_epochs: int = option(ProbeSettings.max_epochs, "cap on epochs per seed")
+    knn_k: int = option(20, "neighbours for the k-NN accuracy (0: skip)")
+    device: str = option("auto", "auto, cpu or cuda")
+    encode_batch_size: int = option(256, "images per encoder call")
+    write_metadata: bool = option(True, "write the result into the checkpoint's metadata")
 
     def settings(self) -> ProbeSettings:
         """Optimisation settings: lr 1e-4 for the probe, 1e-5 for fine-tuning unless given."""
         rate = self.learning_rate if self.learning_rate is not None else (1e-5 if self.finetune else 1e-4)
         return ProbeSettings(rate, self.weight_decay, self.batch_size, self.patience, self.min_delta, self.max_epochs)
-
-
-HELP = {
-    "checkpoint": f"FocusMIM .safetensors checkpoint or reference .pt state dict ('{RAW_PIXELS}': the pixels)",
-    "dataset": "labelled data to probe on",
-    "data_root": "STL-10 folder (holding stl10_binary/ or the *.bin files)",
-    "seeds": "number of seeded probe runs (seeds first_seed .. first_seed + N - 1)",
-    "first_seed": "the first probe seed",
-    "limit": "use at most this many images per split (quick runs)",
-    "train_size": "synthetic: training images",
-    "val_size": "synthetic: validation images; STL-10: held out of train per seed",
-    "test_size": "synthetic: test images",
-    "synthetic_seed": "synthetic: dataset seed",
-    "synthetic_layout": "synthetic: objects near the centre (like STL-10) or scattered",
-    "finetune": "train the whole encoder with the head (paper's fine-tuning variant)",
-    "learning_rate": "Adam learning rate (1e-4 probe, 1e-5 fine-tuning)",
-    "patience": "early stopping: epochs without improvement",
-    "min_delta": "early stopping: minimum validation-loss improvement",
-    "max_epochs": "cap on epochs per seed",
-    "knn_k": "neighbours for the k-NN accuracy (0: skip)",
-    "device": "auto, cpu or cuda",
-    "encode_batch_size": "images per encoder call",
-    "write_metadata": "write the result into the checkpoint's metadata",
-}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m train.probe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     choices = {"dataset": PROBE_DATASETS, "device": ("auto", "cpu", "cuda"), "synthetic_layout": tuple(LAYOUTS)}
-    add_config_arguments(parser, ProbeConfig, positional=("checkpoint",), choices=choices, helps=HELP)
+    add_config_arguments(parser, ProbeConfig, positional=("checkpoint",), choices=choices)
     return parser
 
 

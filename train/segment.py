@@ -30,7 +30,7 @@ from focusmim_core.errors import InputError
 from focusmim_core.segmentation import U2NET_MODELS, ForegroundModel, images_to_uint8
 from focusmim_core.segmentation_file import CHUNK_SIZE, ImageChunkLoader, SegmentationPaths, segment_dataset
 
-from .cli import add_config_arguments, config_from_args, run_and_report
+from .cli import add_config_arguments, config_from_args, option, run_and_report
 
 DEFAULT_SPLIT = {"stl10": "unlabeled", "synthetic": "pretrain", "folder": "all"}
 SYNTHETIC_DEFAULT_COUNT = 5000
@@ -40,32 +40,19 @@ SYNTHETIC_DEFAULT_COUNT = 5000
 class SegmentConfig:
     """A segmentation run."""
 
-    dataset: str = "stl10"
-    data_root: str = "data"
-    split: str | None = None
-    out: str | None = None
-    limit: int | None = None
-    synthetic_seed: int = 0
-    model: str = "u2netp"
-    device: str = "auto"
-    batch_size: int | None = None
-    chunk_size: int = CHUNK_SIZE
-    overwrite: bool = False
-
-
-HELP = {
-    "dataset": "stl10, synthetic (procedural scenes) or folder (every image file in --data-root and its subfolders)",
-    "data_root": "STL-10 folder, or the image folder for --dataset folder",
-    "split": "stl10: unlabeled, train or test; synthetic: pretrain, train, val or test",
-    "out": "masks file (.npy); default segmentations/<dataset>_<split>.npy",
-    "limit": "segment only the first N images (synthetic: how many; default 5000)",
-    "synthetic_seed": "synthetic: dataset seed",
-    "model": "rembg model",
-    "device": "auto (GPU when onnxruntime has CUDA), cpu or cuda",
-    "batch_size": "images per network call (default 1 on CPU, 64 on GPU)",
-    "chunk_size": "images per resumable chunk",
-    "overwrite": "replace an existing file of another segmentation instead of refusing",
-}
+    dataset: str = option(
+        "stl10", "stl10, synthetic (procedural scenes) or folder (every image file in --data-root and its subfolders)"
+    )
+    data_root: str = option("data", "STL-10 folder, or the image folder for --dataset folder")
+    split: str | None = option(None, "stl10: unlabeled, train or test; synthetic: pretrain, train, val or test")
+    out: str | None = option(None, "masks file (.npy); default segmentations/<dataset>_<split>.npy")
+    limit: int | None = option(None, "segment only the first N images (synthetic: how many; default 5000)")
+    synthetic_seed: int = option(0, "synthetic: dataset seed")
+    model: str = option("u2netp", "rembg model")
+    device: str = option("auto", "auto (GPU when onnxruntime has CUDA), cpu or cuda")
+    batch_size: int | None = option(None, "images per network call (default 1 on CPU, 64 on GPU)")
+    chunk_size: int = option(CHUNK_SIZE, "images per resumable chunk")
+    overwrite: bool = option(False, "replace an existing file of another segmentation instead of refusing")
 
 
 CHOICES = {
@@ -81,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m train.segment", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    add_config_arguments(parser, SegmentConfig, choices=CHOICES, helps=HELP)
+    add_config_arguments(parser, SegmentConfig, choices=CHOICES)
     return parser
 
 

@@ -55,11 +55,17 @@ def render_scanpath(
 
 def reveal_radius(base: ViewState, height: int, width: int) -> int:
     """Radius in px of the region one fixation reveals in this mode."""
-    if base.mode == "periphery":
+    window = MODES[base.mode].window
+    if window == "disc":
         return int(periphery_radius(base.ratio, height, width))
-    if base.mode == "periphery_square":
+    if window == "square":
         return int(square_side(base.ratio, height, width)) // 2
     return FOVEA_RADIUS
+
+
+def reveals_square(mode: str) -> bool:
+    """Whether a fixation in ``mode`` reveals a square (else a disc) around it."""
+    return MODES[mode].window == "square"
 
 
 def reveal_gain(error: torch.Tensor, hidden: torch.Tensor, radius: int, square: bool = False) -> torch.Tensor:
@@ -98,7 +104,7 @@ def suggested_scanpath(
     path = [tuple(int(v) for v in start)]
     while len(path) < count:
         last = render_scanpath(image, path, base, model, foreground)[-1]
-        point = suggest_fixation(last, radius, base.mode == "periphery_square")
+        point = suggest_fixation(last, radius, reveals_square(base.mode))
         if point is None:  # nothing left to reveal: the path ends early
             break
         path.append(point)

@@ -66,7 +66,7 @@ from .runs import CURVE_KEYS as CURVE_KEYS
 from .runs import Run, find_runs, run_folders
 from .runs import probe_rows as probe_rows
 from .runs import quality_curves as quality_curves
-from .scanpath import SCANPATH_MODES, render_scanpath, reveal_radius, suggest_fixation
+from .scanpath import SCANPATH_MODES, render_scanpath, reveal_radius, reveals_square, suggest_fixation
 from .sources import ImageItem, gallery_item, synthetic_item
 from .sweeps import SWEEP_RATIOS as SWEEP_RATIOS
 from .sweeps import mode_table, ratio_curves, scanpath_curves
@@ -476,7 +476,7 @@ def scanpath_item(
     foreground, note = foreground_of(item, find or rembg_foreground)
     glimpses = render_scanpath(item.image, points, base, network.model, foreground)
     radius = reveal_radius(base, *item.image.shape[-2:])
-    suggestion = suggest_fixation(glimpses[-1], radius, view.mode == "periphery_square")
+    suggestion = suggest_fixation(glimpses[-1], radius, reveals_square(view.mode))
     curves = scanpath_curves(item.image, points, base, network.model, foreground)
     metric = "foreground-weighted MSE" if foreground is not None else "masked MSE"
     return Scanpath(

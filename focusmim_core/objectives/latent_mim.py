@@ -32,8 +32,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..geometry import CELL_PIXELS, GRID
+from ..model import LATENT_SHAPE
 
-WIDTH = 128
+WIDTH = LATENT_SHAPE[0]  # the CNN's latent channels
 
 
 @dataclass(frozen=True)
