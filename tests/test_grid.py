@@ -372,3 +372,13 @@ def test_the_torchrun_launcher_trains_a_cell_on_two_processes(tmp_path):
     log = (out / "cells" / "periphery_0.8-s0" / "pretrain.log").read_text()
     assert "torch.distributed.run --standalone --nproc-per-node=2" in log
     assert set(read_results(out)) == {"periphery_0.8-s0"}
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--seeds", "-1"), ("--probe-seeds", "0"), ("--gpus", "0"), ("--nproc-per-node", "two"), ("--probe-limit", "0")],
+)
+def test_a_negative_seed_or_an_empty_count_is_refused_naming_the_option(capsys, option, value):
+    with pytest.raises(SystemExit) as stop:
+        grids.build_parser().parse_args(["fig4", option, value, "--dry-run"])
+    assert stop.value.code == 2 and f"argument {option}:" in capsys.readouterr().err

@@ -160,6 +160,21 @@ def parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"{text!r} is not a boolean: use True or False.")
 
 
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number of at least ``minimum`` (a seed, a count), else a message naming both."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below {minimum}")
+        return value
+
+    return parse
+
+
 def config_from_args(config: type[Config], args: argparse.Namespace) -> Config:
     """The dataclass ``config`` filled from parsed arguments (``nargs`` lists become the fields' tuples)."""
     values = {item.name: getattr(args, item.name) for item in dataclasses.fields(config)}  # type: ignore[arg-type]

@@ -53,7 +53,7 @@ from focusmim_core.results import (
     summarise,
 )
 
-from .cli import UNSET, add_config_arguments, config_argv, fail
+from .cli import UNSET, add_config_arguments, config_argv, fail, whole_number
 from .pretrain import PretrainConfig, run_finished, with_own_defaults
 from .probe import RAW_PIXELS
 
@@ -486,18 +486,22 @@ PER_CELL = {"output_path": "--out", "seed": "--seeds", "resume": "nothing: cells
 def add_grid_options(parser: argparse.ArgumentParser) -> None:
     """The grid's own options: where, which cells, the launcher and the probe."""
     parser.add_argument("--out", type=Path, default=None, help="the grid folder (default: runs/grids/GRID)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="pretraining seeds (default: the grid's)")
+    parser.add_argument(
+        "--seeds", type=whole_number(0), nargs="+", default=None, help="pretraining seeds (default: the grid's)"
+    )
     parser.add_argument("--only", nargs="+", default=None, help="run only these conditions")
     parser.add_argument("--launcher", choices=("local", "torchrun", "slurm", "submitit-local"), default="local")
-    parser.add_argument("--gpus", type=int, default=1, help="local: cells at once, one per GPU")
-    parser.add_argument("--nproc-per-node", type=int, default=1, help="torchrun/slurm: processes (GPUs) per cell")
+    parser.add_argument("--gpus", type=whole_number(1), default=1, help="local: cells at once, one per GPU")
+    parser.add_argument(
+        "--nproc-per-node", type=whole_number(1), default=1, help="torchrun/slurm: processes (GPUs) per cell"
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the cells and their commands, run nothing")
-    parser.add_argument("--probe-seeds", type=int, default=5)
+    parser.add_argument("--probe-seeds", type=whole_number(1), default=5)
     parser.add_argument("--probe-dataset", choices=PROBE_DATASETS, default=None)
-    parser.add_argument("--probe-limit", type=int, default=None, help="images per probe split (quick runs)")
+    parser.add_argument("--probe-limit", type=whole_number(1), default=None, help="images per probe split (quick runs)")
     slurm = parser.add_argument_group("slurm (through submitit)")
     slurm.add_argument("--partition", default=None)
-    slurm.add_argument("--gpus-per-job", type=int, default=1)
+    slurm.add_argument("--gpus-per-job", type=whole_number(1), default=1)
     slurm.add_argument("--cpus-per-task", type=int, default=10)
     slurm.add_argument("--mem-gb-per-gpu", type=int, default=None)
     slurm.add_argument("--time-limit", type=int, default=24 * 60, help="minutes per job")
