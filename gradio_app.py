@@ -4,8 +4,8 @@ Layout only: every panel comes from ``focusmim_core.explorer.service``. The Expl
 the image to fixate, choose the masking and the checkpoint, see the panels and the metrics.
 The Compare tab: every mode at once and the error-vs-ratio sweep; Scanpath: clicks add fixations.
 HTTP API (``gradio_client`` or two-step curl, see the README): ``render``, ``compare``, ``sweep``,
-``scanpath``; every value checked first, by the rules of the view (``viewstate``) and of the Explore
-controls (``controls``), with a message naming the field.
+``scanpath``, ``checkpoints`` and ``latent``; every value checked first, by the rules of the view
+(``viewstate``) and of the Explore controls (``controls``), with a message naming the field.
 """
 
 from __future__ import annotations
@@ -61,11 +61,15 @@ from focusmim_core.explorer.service import (  # noqa: E402
     MAX_FIXATIONS,
     Compared,
     Rendered,
+    checkpoint_list,
     compare_item,
     item_for,
+    latent_network,
+    latent_summary,
     render_view,
     scanpath_item,
     sweep_item,
+    whole_image,
 )
 from focusmim_core.explorer.viewstate import (  # noqa: E402
     FOLDERLESS_SOURCES,
@@ -490,6 +494,22 @@ def scanpath_api(image: object, gallery: str, path: str, mode: str, ratio: float
     return glimpses, {**found, "notes": result.messages()}
 
 
+def checkpoints_api() -> dict:
+    """API ``checkpoints``: every checkpoint's settings, held-out PSNRs and probe as stored (JSON data, never
+    interpreted), and the files that could not be read, with why, apart."""
+    return checkpoint_list()
+
+
+@giving_back_memory
+def latent_api(image: object, gallery: str, checkpoint: str) -> dict:
+    """API ``latent``: the latent of the whole, unmasked image (``whole_image``) under ``checkpoint`` (a listed
+    name, or ``auto``: the autoencoder's default) -> each of the 144 cells' Ward cluster at 3, 4 and 5 clusters and
+    the cells' t-SNE (``latent_summary``); an unknown checkpoint or gallery name is refused, named."""
+    upload = upload_of(image)
+    view = whole_image(api_view(upload, {"gallery": gallery, "checkpoint": checkpoint}))
+    return run_api(lambda: latent_summary(item_for(view, upload), view, latent_network(view)))
+
+
 def follow_suggestion(path: list, suggestion: list | None) -> list:
     """Append the suggested fixation ``[x, y]`` (nothing when there is none)."""
     return [*path, list(suggestion)][:MAX_FIXATIONS] if path and suggestion else path
@@ -546,14 +566,17 @@ def api_endpoints() -> None:
         sweep_in = [*render_in[:4], render_in[6], render_in[7], gr.Textbox(next(iter(METRIC_LABELS)))]
         scan_in = [render_in[0], render_in[1], gr.Textbox(json.dumps([c["x"], c["y"]]).join("[]")), render_in[4],
                    render_in[5], render_in[6]]  # fmt: skip
-        outputs, sweep_out = [gr.Gallery(format="png"), gr.JSON()], gr.JSON()
-        buttons = [gr.Button() for _ in range(4)]
+        latent_in = [render_in[0], render_in[1], render_in[10]]
+        outputs, data_out = [gr.Gallery(format="png"), gr.JSON()], gr.JSON()
+        buttons = [gr.Button() for _ in range(6)]
     view, batch = [{"concurrency_id": group, "concurrency_limit": RUNNING[group], "preprocess": False}
                    for group in (VIEW_GROUP, BATCH_GROUP)]  # fmt: skip
     buttons[0].click(render_api, render_in, outputs, api_name="render", **view)
     buttons[1].click(compare_api, compare_in, outputs, api_name="compare", **batch)
-    buttons[2].click(sweep_api, sweep_in, sweep_out, api_name="sweep", **batch)
+    buttons[2].click(sweep_api, sweep_in, data_out, api_name="sweep", **batch)
     buttons[3].click(scanpath_api, scan_in, outputs, api_name="scanpath", **batch)
+    buttons[4].click(checkpoints_api, None, data_out, api_name="checkpoints", **view)
+    buttons[5].click(latent_api, latent_in, data_out, api_name="latent", **batch)
 
 
 def panel_gallery(label: str, columns: int) -> gr.Gallery:

@@ -21,8 +21,23 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 import gradio_app
+from focusmim_core import CheckpointMetadata, save_checkpoint
+from focusmim_core.checkpoints import SHIPPED_DIR, load_checkpoint, sidecar_path
+from focusmim_core.evaluation import stored_report
+from focusmim_core.explorer.catalog import untrained_model
 from focusmim_core.explorer.controls import CONTROLS, default_attention
-from focusmim_core.explorer.service import MAX_FIXATIONS, compare_item, item_for, render_view, scanpath_item
+from focusmim_core.explorer.service import (
+    MAX_FIXATIONS,
+    compare_item,
+    item_for,
+    latent_network,
+    latent_of,
+    latent_segmentation,
+    render_view,
+    scanpath_item,
+    whole_image,
+)
+from focusmim_core.explorer.sources import gallery_item
 from focusmim_core.explorer.viewstate import MAX_SEED, ViewState
 
 API = ("coffee", 30, 40, "periphery", 0.8, "mean", 0, -1, -1, "auto")  # gallery, x, y, mode, ... checkpoint
@@ -212,6 +227,54 @@ def test_the_scanpath_endpoint_and_handlers(client):
     assert suggestion is None and not button["interactive"]
 
 
+def test_the_checkpoints_endpoint_lists_every_checkpoint_and_the_broken_files_apart(client, tmp_path, monkeypatch):
+    folder = tmp_path / "mine"
+    report = {"psnr_whole": 21.0, "views": 40, "psnr_hidden": 18.5, "gain": float("nan")}  # a NaN as a file may hold
+    save_checkpoint(folder / "sound.safetensors", untrained_model(seed=1), CheckpointMetadata(
+        mode="periphery", ratio=0.7, epochs=1, metrics={"gallery": report}, extra={"images_seen": 640}))  # fmt: skip
+    odd = save_checkpoint(folder / "*odd*.safetensors", untrained_model(seed=2), CheckpointMetadata(mode="periphery"))
+    sidecar_path(odd).write_text('{"mode": "periphery", "epochs": "many"}')
+    monkeypatch.setenv("FOCUSMIM_CHECKPOINTS", str(folder))
+    listing = client.predict(api_name="/checkpoints")
+    entries = {entry["name"]: entry for entry in listing["checkpoints"]}
+    shipped = {path.stem for path in SHIPPED_DIR.glob("*.safetensors")}
+    assert shipped and set(entries) == shipped | {"mine/sound"}
+    (broken,) = listing["broken"]  # the name as it is: data, never escaped or interpreted
+    assert broken["name"] == "mine/*odd*" and "'epochs' must be int, not str" in broken["problem"]
+    mine = entries["mine/sound"]
+    assert (mine["mode"], mine["ratio"], mine["fill"], mine["images_seen"]) == ("periphery", 0.7, "mean", 640)
+    assert mine["held_out"]["psnr_hidden"] == 18.5 and mine["held_out"]["gain"] is None  # strict JSON: no NaN
+    meta = load_checkpoint(SHIPPED_DIR / "periphery_0.8.safetensors")[1]
+    shipped_entry = entries["periphery_0.8"]
+    assert shipped_entry["held_out"] == stored_report(meta.metrics).to_dict()
+    assert (shipped_entry["objective"], shipped_entry["architecture"]) == (meta.objective, meta.arch)
+    probe = meta.metrics["probe"]
+    assert shipped_entry["probe"]["accuracy"] == pytest.approx(100 * probe["accuracy_mean"])
+    assert shipped_entry["probe"]["spread"] == pytest.approx(100 * probe["accuracy_std"])
+    assert json.loads(json.dumps(gradio_app.checkpoints_api(), allow_nan=False)) == listing
+    with pytest.raises(gr.Error, match=r"checkpoint=`mine/\*odd\*` is not accepted: checkpoint must be one of auto"):
+        gradio_app.latent_api(None, "coffee", "mine/*odd*")  # listed apart, never encoded
+
+
+def test_the_latent_endpoint_gives_each_cell_s_cluster_at_every_cut_and_the_t_sne(client, tmp_path):
+    result = client.predict(None, "coffee", "periphery_0.8", api_name="/latent")
+    assert (result["checkpoint"], result["mode"], result["cells"]) == ("periphery_0.8", "none", [12, 12])
+    assert sorted(result["labels"]) == ["3", "4", "5"]
+    for k, labels in result["labels"].items():
+        assert len(labels) == 144 and set(labels) == set(range(int(k)))
+    view = whole_image(ViewState(image="coffee", checkpoint="periphery_0.8"))  # the whole, unmasked image
+    latent = latent_of(gallery_item("coffee"), view, latent_network(view))
+    assert result["labels"]["4"] == latent_segmentation(latent)[1].flatten().tolist()
+    tsne = np.asarray(result["tsne"])
+    assert tsne.shape == (144, 2) and np.isfinite(tsne).all()
+    picture = (np.random.default_rng(2).random((96, 96, 3)) * 255).astype(np.uint8)
+    Image.fromarray(picture).save(tmp_path / "mine.png")
+    uploaded = gradio_app.latent_api({"path": str(tmp_path / "mine.png")}, "coffee", "auto")  # as render takes it
+    assert uploaded["checkpoint"] == "autoencoder" and len(uploaded["tsne"]) == 144
+    with pytest.raises(gr.Error, match=r"image=`str` is not accepted: image must be a file"):
+        gradio_app.latent_api("mine.png", "coffee", "auto")  # the door render has
+
+
 def two_step_render(base: str, x: int) -> str:
     """The README's two-step HTTP call to ``render`` (no session hash: Gradio makes one per call); its stream."""
     body = {"data": [None, "coffee", x, 40, "periphery", 0.8, "mean", 0, -1, -1, "auto"]}
@@ -324,6 +387,8 @@ BAD_CALLS = [  # (endpoint, its values, what the message must say)
     ("/render", (None, [[[["coffee"]]]], *API[1:]), r"gallery=`\[\[\[\['coffee'\]\]\]\]` .* a string"),
     ("/sweep", (None, "coffee", 48, 48, "mean", 0, "psnr"), r"metric=`psnr` .* one of masked_mse, foreground_mse"),
     ("/compare", (None, "coffee", 48, 48, 0.6, "noise", 0), r"fill=`noise` .* one of"),
+    ("/latent", (None, "unicorn", "auto"), r"gallery=`unicorn` is not accepted: gallery must be one of cat"),
+    ("/latent", (None, "coffee", "gone"), r"checkpoint=`gone` is not accepted: checkpoint must be one of auto, "),
     ("/scanpath", (None, "coffee", "[[30, 40, 50]]", "periphery", 0.9, "mean"), r"path\[0\]=.* not an \[x, y\] pair"),
     ("/scanpath", (None, "coffee", '[["a", 40]]', "periphery", 0.9, "mean"), r"path\[0\]\[0\]=`a` .* 0\.\.95"),
     ("/scanpath", (None, "coffee", "[" * 900, "periphery", 0.9, "mean"), r"is not JSON: path must be JSON like"),

@@ -10,10 +10,11 @@ file version and kept in a small cache. Everything that can go wrong with user i
 from __future__ import annotations
 
 import functools
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -26,6 +27,7 @@ from ..checkpoints import CheckpointInfo, load_checkpoint
 from ..data import GALLERY, STL10, to_uint8_image
 from ..data.images import load_image
 from ..errors import CheckpointError, InputError
+from ..evaluation import stored_report
 from ..fixations import center_fixation
 from ..latent_analysis import SEGMENTATION_CUTS as SEGMENTATION_CUTS
 from ..latent_analysis import channel_grid as channel_grid
@@ -63,7 +65,7 @@ from .latent_batch import batch_images, encode_batch
 from .latent_batch import statistics_row as statistics_row
 from .render import Panels, harmonic_caption, harmonic_reference, render, render_batch, render_modes
 from .runs import CURVE_KEYS as CURVE_KEYS
-from .runs import Run, find_runs, run_folders
+from .runs import ProbeRow, Run, find_runs, run_folders
 from .runs import probe_rows as probe_rows
 from .runs import quality_curves as quality_curves
 from .scanpath import SCANPATH_MODES, render_scanpath, reveal_radius, reveals_square, suggest_fixation
@@ -530,6 +532,41 @@ def grid_view(folder: Path) -> Grid:
     return Grid(settings, summaries, len(results), problems, error)
 
 
+def checkpoint_list(checkpoints: list[CheckpointInfo] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Every checkpoint (default: every configured folder, scanned now) as plain JSON data: ``checkpoints``, one
+    entry per readable file (``checkpoint_entry``), and ``broken``, each unreadable file's name and problem."""
+    listed = available_checkpoints() if checkpoints is None else checkpoints
+    readable = [info for info in listed if info.error is None]
+    rows = probe_rows(readable)  # one per readable checkpoint, in order
+    return {
+        "checkpoints": [checkpoint_entry(info, row) for info, row in zip(readable, rows, strict=True)],
+        "broken": [{"name": info.name, "file": info.path.name, "problem": info.error}
+                   for info in listed if info.error is not None],
+    }  # fmt: skip
+
+
+def checkpoint_entry(info: CheckpointInfo, probe: ProbeRow) -> dict[str, Any]:
+    """A readable checkpoint's training settings, ``images_seen``, stored held-out report (``held_out``: PSNRs in
+    dB, None when never evaluated) and probe row (``runs.ProbeRow``: accuracy in %), values as stored (``plain``)."""
+    meta = info.metadata
+    report = stored_report(meta.metrics)
+    return plain({
+        "name": info.name, "mode": meta.mode, "ratio": meta.ratio, "fill": meta.fill, "objective": meta.objective,
+        "architecture": meta.arch, "data": meta.data, "epochs": meta.epochs, "demo": meta.demo,
+        "images_seen": meta.extra.get("images_seen"), "held_out": report.to_dict() if report else None,
+        "probe": {key: value for key, value in asdict(probe).items() if key != "checkpoint"},
+    })  # fmt: skip
+
+
+def plain(value: Any) -> Any:
+    """``value`` (JSON-like data) with every non-finite float as None: strict JSON, whatever a file stored."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    return [plain(item) for item in value] if isinstance(value, list) else value
+
+
 def random_init_baseline() -> tuple[dict[str, object] | None, str | None]:
     """The random-init encoder's probe result beside the shipped checkpoints (the first folder), or why not."""
     try:
@@ -544,6 +581,39 @@ def random_init_baseline() -> tuple[dict[str, object] | None, str | None]:
 def latent_of(item: ImageItem, view: ViewState, network: Network) -> torch.Tensor:
     """The latent ``(C, 12, 12)`` of the view's masked input under ``network`` (``InputError`` for a bad view)."""
     return render(item.image, view, network.model).latent
+
+
+LATENT_MODE = "none"  # the API's latent summaries encode the whole image, as the batch statistics do
+
+
+def whole_image(view: ViewState) -> ViewState:
+    """``view`` unmasked (``LATENT_MODE``, no attention point): what the API's latent summary encodes."""
+    return replace(view, mode=LATENT_MODE, attention=None)
+
+
+def latent_network(view: ViewState, checkpoints: list[CheckpointInfo] | None = None) -> Network:
+    """The network of ``view.checkpoint`` (``auto``: the default for the view's mode) with no fallback:
+    ``InputError`` naming a checkpoint that is not listed, unreadable or does not load."""
+    listed = available_checkpoints() if checkpoints is None else checkpoints
+    if view.checkpoint != AUTO:
+        one_of(view.checkpoint, "checkpoint", [AUTO, *(info.name for info in listed if info.error is None)])
+    network = network_for(view, listed)
+    if view.checkpoint != AUTO and network.notes:
+        raise InputError(" ".join(network.notes))
+    return network
+
+
+def latent_summary(item: ImageItem, view: ViewState, network: Network) -> dict[str, Any]:
+    """The latent ``(C, 12, 12)`` of ``view``'s input as plain data: ``labels``, per cut of ``SEGMENTATION_CUTS``
+    (as text) the Ward cluster of each of the 144 cells (row-major: cell ``12 * row + column``), ``tsne`` the
+    cells' t-SNE ``(144, 2)`` in the same order, the ``checkpoint`` (None: untrained), ``mode`` and ``notes``."""
+    latent = latent_of(item, view, network)
+    labels = latent_segmentation(latent)
+    return {
+        "checkpoint": network.info.name if network.info else None, "mode": view.mode, "cells": list(latent.shape[-2:]),
+        "labels": {str(k): cut.flatten().tolist() for k, cut in zip(SEGMENTATION_CUTS, labels, strict=True)},
+        "tsne": latent_tsne(latent).tolist(), "notes": [*network.notes, *network.substitutions],
+    }  # fmt: skip
 
 
 def batch_latents(model: nn.Module, source: str, dataset: STL10 | None = None) -> torch.Tensor:
