@@ -376,7 +376,8 @@ def test_the_torchrun_launcher_trains_a_cell_on_two_processes(tmp_path):
 
 @pytest.mark.parametrize(
     ("option", "value"),
-    [("--seeds", "-1"), ("--probe-seeds", "0"), ("--gpus", "0"), ("--nproc-per-node", "two"), ("--probe-limit", "0")],
+    [("--seeds", "-1"), ("--probe-seeds", "0"), ("--gpus", "0"), ("--nproc-per-node", "two"), ("--probe-limit", "0"),
+     ("--gpus-per-job", "-1")],
 )
 def test_a_negative_seed_or_an_empty_count_is_refused_naming_the_option(capsys, option, value):
     with pytest.raises(SystemExit) as stop:

@@ -501,7 +501,7 @@ def add_grid_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--probe-limit", type=whole_number(1), default=None, help="images per probe split (quick runs)")
     slurm = parser.add_argument_group("slurm (through submitit)")
     slurm.add_argument("--partition", default=None)
-    slurm.add_argument("--gpus-per-job", type=whole_number(1), default=1)
+    slurm.add_argument("--gpus-per-job", type=whole_number(0), default=1)
     slurm.add_argument("--cpus-per-task", type=int, default=10)
     slurm.add_argument("--mem-gb-per-gpu", type=int, default=None)
     slurm.add_argument("--time-limit", type=int, default=24 * 60, help="minutes per job")
