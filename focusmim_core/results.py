@@ -111,11 +111,21 @@ def read_results(folder: str | os.PathLike) -> dict[str, dict[str, Any]]:
     return read_result_lines(folder)[0]
 
 
+def cell_count(settings: dict[str, Any]) -> int:
+    """A grid's cells, from its settings: conditions times pretraining seeds."""
+    return len(settings.get("conditions", [])) * len(settings.get("seeds", []))
+
+
 def summarise(folder: str | os.PathLike) -> list[ConditionSummary]:
     """One summary per condition with at least one finished cell, in the grid's order."""
-    order = read_grid_settings(folder).get("conditions", [])
+    return summarise_results(read_grid_settings(folder), read_results(folder))
+
+
+def summarise_results(settings: dict[str, Any], results: dict[str, dict[str, Any]]) -> list[ConditionSummary]:
+    """``summarise`` of settings and finished cells already read: one summary per condition, in the grid's order."""
+    order = settings.get("conditions", [])
     by_condition: dict[str, list[dict[str, Any]]] = {}
-    for record in read_results(folder).values():
+    for record in results.values():
         by_condition.setdefault(record["condition"], []).append(record)
     names = [name for name in order if name in by_condition] + sorted(set(by_condition) - set(order))
     summaries = []

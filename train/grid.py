@@ -47,10 +47,11 @@ from focusmim_core.results import (
     RESULTS_FILE,
     SETTINGS_FILE,
     append_result,
+    cell_count,
     markdown_table,
     read_grid_settings,
     read_results,
-    summarise,
+    summarise_results,
 )
 
 from .cli import UNSET, add_config_arguments, config_argv, fail, whole_number
@@ -469,11 +470,10 @@ def report(folder: Path) -> int:
 
     if not (folder / SETTINGS_FILE).is_file():
         raise InputError(f"{folder} is not a grid folder (no {SETTINGS_FILE}): give the --out of a grid run.")
-    settings = read_grid_settings(folder)
-    summaries = summarise(folder)
-    total = len(settings.get("conditions", [])) * len(settings.get("seeds", []))
+    settings, results = read_grid_settings(folder), read_results(folder)
+    summaries = summarise_results(settings, results)
     table = markdown_table(summaries)
-    head = f"Grid `{settings.get('grid')}` in {folder}: {len(read_results(folder))} of {total} cells finished."
+    head = f"Grid `{settings.get('grid')}` in {folder}: {len(results)} of {cell_count(settings)} cells finished."
     (folder / "report.md").write_text(f"{head}\n\n{table}\n")
     grid_chart(summaries).write_html(folder / "report.html", include_plotlyjs=True)
     print(f"{head}\n\n{table}\n\nWritten {folder / 'report.md'} and {folder / 'report.html'}.")

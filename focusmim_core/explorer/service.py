@@ -39,11 +39,12 @@ from ..model import inference_model
 from ..results import RESULTS_FILE as RESULTS_FILE
 from ..results import (
     ConditionSummary,
+    cell_count,
     find_grid_folders,
     random_init_probe,
     read_grid_settings,
     read_result_lines,
-    summarise,
+    summarise_results,
 )
 from ..segmentation import foreground_model
 from .catalog import (
@@ -518,17 +519,17 @@ class Grid:
     @property
     def total(self) -> int:
         """The grid's cells: conditions times pretraining seeds."""
-        settings = self.settings or {}
-        return len(settings.get("conditions", [])) * len(settings.get("seeds", []))
+        return cell_count(self.settings or {})
 
 
 def grid_view(folder: Path) -> Grid:
-    """What an experiment grid's folder holds (its settings, summaries and results), read once."""
-    try:
-        settings, summaries, error = read_grid_settings(folder), summarise(folder), None
-    except InputError as problem:
-        settings, summaries, error = None, [], str(problem)
+    """What an experiment grid's folder holds (its settings, summaries and results), each file read once."""
     results, problems = read_result_lines(folder)
+    try:
+        settings, error = read_grid_settings(folder), None
+    except InputError as problem:
+        settings, error = None, str(problem)
+    summaries = summarise_results(settings, results) if settings is not None else []
     return Grid(settings, summaries, len(results), problems, error)
 
 
