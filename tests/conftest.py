@@ -1,4 +1,5 @@
-"""Shared test fixtures: small images, a deterministic model, temporary STL-10 files, a trainer stopped by SIGTERM."""
+"""Shared test fixtures: small images, a deterministic model, temporary STL-10 files, a trainer stopped by SIGTERM,
+a trainer's clock that ticks per reading, one torch thread."""
 
 from __future__ import annotations
 
@@ -36,6 +37,36 @@ def model() -> torch.nn.Module:
 
     torch.manual_seed(0)
     return Autoencoder().eval()
+
+
+@pytest.fixture
+def one_thread():
+    """Torch on one thread during the test, as in the subprocesses it is compared with (``OMP_NUM_THREADS=1``)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+class SteppingClock:
+    """Stands in for the trainer's ``time`` module: ``monotonic()`` moves on by ``tick`` seconds at each call."""
+
+    def __init__(self, tick: float):
+        self.tick, self.now = tick, 0.0
+
+    def monotonic(self) -> float:
+        """The time so far, then one tick later."""
+        self.now += self.tick
+        return self.now
+
+
+@pytest.fixture
+def stepping_clock(monkeypatch) -> Callable[[float], None]:
+    """``stepping_clock(tick)``: the trainer's clock (``train.pretrain.time``) moves on by ``tick`` seconds at each
+    reading, so a time budget ends after the same steps however busy the machine is."""
+    from train import pretrain
+
+    return lambda tick: monkeypatch.setattr(pretrain, "time", SteppingClock(tick))
 
 
 @pytest.fixture

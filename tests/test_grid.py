@@ -35,8 +35,10 @@ from train.cli import config_argv
 from train.pretrain import PretrainConfig, build_parser, config_from_args
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["--dataset", "synthetic", "--size", "64", "--batch-size", "32", "--epochs", "2", "--device", "cpu"]
-QUICK_PROBE = ["--probe-limit", "40", "--probe-seeds", "2"]
+# One step of eight images per cell and a probe on ten images per split: the grid's machinery is under test here,
+# not what the network learns, and each cell's two subprocesses (trainer, probe) cost their start-up anyway.
+TINY = ["--dataset", "synthetic", "--size", "8", "--batch-size", "8", "--epochs", "1", "--device", "cpu"]
+QUICK_PROBE = ["--probe-limit", "10", "--probe-seeds", "2"]
 
 
 @pytest.fixture(autouse=True)
@@ -266,7 +268,8 @@ def wait_for(path: Path, timeout: float = 180) -> None:
         time.sleep(0.05)
 
 
-LONGER = ["--dataset", "synthetic", "--size", "128", "--batch-size", "16", "--epochs", "5", "--device", "cpu"]
+# Five epochs of two short steps: the first epoch's save is the signal, and four epochs are still to run when it lands.
+LONGER = ["--dataset", "synthetic", "--size", "16", "--batch-size", "8", "--epochs", "5", "--device", "cpu"]
 
 
 @pytest.mark.slow

@@ -196,7 +196,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_file(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
 
     def command(out: Path) -> list[str]:
-        return [sys.executable, "-m", "train.segment", "--dataset", "synthetic", "--limit", "24", "--chunk-size", "4",
+        return [sys.executable, "-m", "train.segment", "--dataset", "synthetic", "--limit", "12", "--chunk-size", "2",
                 "--device", "cpu", "--out", str(out)]  # fmt: skip
 
     out = tmp_path / "fg.npy"
@@ -217,6 +217,6 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_file(tmp_path):
     straight = subprocess.run(command(tmp_path / "straight.npy"), env=env, cwd=repo, capture_output=True, text=True,
                               timeout=300)  # fmt: skip
     assert straight.returncode == 0, failure_report(straight)
-    masks, keep = load_segmentation(out, 24)
-    reference, reference_keep = load_segmentation(tmp_path / "straight.npy", 24)
+    masks, keep = load_segmentation(out, 12)
+    reference, reference_keep = load_segmentation(tmp_path / "straight.npy", 12)
     assert torch.equal(masks, reference) and torch.equal(keep, reference_keep)

@@ -94,7 +94,8 @@ def test_a_killed_continue_session_resumes_and_ships_once(tmp_path):
     before = {name: json.loads((folder / f"{name}.json").read_text()) for name in names}
     runs = tmp_path / "runs"
     args = ["-m", "train.ship_demo", "--continue", "--checkpoints", str(folder), "--runs", str(runs)]
-    start = [*args, "--budget-minutes", "0.4", "--size", "16", "--batch-size", "8", "--only", *names, "--always-ship",
+    # 6 s per checkpoint: the kill lands at the first epoch's save (one step), well before the budget ends
+    start = [*args, "--budget-minutes", "0.2", "--size", "8", "--batch-size", "8", "--only", *names, "--always-ship",
              "--dataset", "photos"]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen([sys.executable, *start], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
@@ -172,7 +173,7 @@ def test_a_checkpoints_own_data_is_used_unless_the_command_line_names_other_data
     assert (config.dataset, config.size) == ("mixed", 64)
 
 
-def test_a_stopped_continue_session_ships_nothing_until_resumed(tmp_path, sigterm_at_step, capsys):
+def test_a_stopped_continue_session_ships_nothing_until_resumed(tmp_path, sigterm_at_step, stepping_clock, capsys):
     """SIGTERM (or Ctrl-C) mid-run: the run saves where it stood, nothing is shipped, --resume finishes it."""
     name = "blurry_patches_0.6"
     folder, runs = tmp_path / "checkpoints", tmp_path / "runs"
@@ -181,8 +182,9 @@ def test_a_stopped_continue_session_ships_nothing_until_resumed(tmp_path, sigter
         shutil.copy(SHIPPED_DIR / f"{name}{suffix}", folder / f"{name}{suffix}")
     shipped = (folder / f"{name}.json").read_text()
     sigterm_at_step(3)
+    stepping_clock(0.5)  # a budget of 12 clock readings, a few more than 3 steps take, however busy the machine is
     args = ["--continue", "--checkpoints", str(folder), "--runs", str(runs)]
-    start = [*args, "--budget-minutes", "0.5", "--size", "16", "--batch-size", "4", "--only", name, "--always-ship"]
+    start = [*args, "--budget-minutes", "0.1", "--size", "16", "--batch-size", "4", "--only", name, "--always-ship"]
     assert ship_demo.main(start) == ship_demo.STOPPED_EXIT
     out = capsys.readouterr().out
     assert "nothing was shipped" in out and "--continue --resume finishes the session" in out

@@ -130,6 +130,8 @@ def photo_crops(count: int, split: str = "pretrain", seed: int = 0, size: int = 
     out = torch.empty((count, 3, size, size), dtype=torch.uint8)
     offsets = torch.arange(size)
     for s in range(len(PHOTO_SOURCES)):  # one batched gather per (source, scale)
+        if not bool((source == s).any()):
+            continue  # a source no crop comes from is not loaded (a few crops need only a few photos)
         for k, image in enumerate(_levels(s)):
             chosen = torch.nonzero((source == s) & (level == k)).squeeze(1)
             if chosen.numel() == 0:
