@@ -4,6 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from focusmim_core.explorer.views import DEFAULT_VIEW, VIEWS, url_path
 from focusmim_core.runtime import configure_serving
 from ui import state
 from ui.sidebar import sidebar
@@ -16,13 +17,8 @@ st.set_page_config(page_title="FocusMIM Explorer", page_icon=str(FAVICON), layou
 
 page = st.navigation(
     [
-        st.Page("pages/explore.py", title="Explore", icon=":material/center_focus_strong:", default=True),
-        st.Page("pages/compare.py", title="Compare modes", icon=":material/grid_view:", url_path="compare"),
-        st.Page("pages/scanpath.py", title="Scanpath", icon=":material/timeline:", url_path="scanpath"),
-        st.Page(
-            "pages/checkpoints.py", title="Checkpoints and runs", icon=":material/monitoring:", url_path="checkpoints"
-        ),
-        st.Page("pages/latent_space.py", title="Latent space", icon=":material/hub:", url_path="latent"),
+        st.Page(view.page, title=view.title, icon=view.icon, url_path=url_path(name), default=name == DEFAULT_VIEW)
+        for name, view in VIEWS.items()
     ]
 )
 state.view()

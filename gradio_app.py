@@ -2,7 +2,9 @@
 
 Layout only: every panel comes from ``focusmim_core.explorer.service``. The Explore tab: click
 the image to fixate, choose the masking and the checkpoint, see the panels and the metrics.
-The Compare tab: every mode at once and the error-vs-ratio sweep; Scanpath: clicks add fixations.
+The Compare tab: every mode at once and the error-vs-ratio sweep; Scanpath: clicks add fixations;
+Checkpoints and runs, Latent space: the research tabs (``gradio_ui``). A link's query opens its view and tab
+(``gradio_ui.link``, Streamlit's parser).
 HTTP API (``gradio_client`` or two-step curl, see the README): ``render``, ``compare``, ``sweep``,
 ``scanpath``, ``checkpoints`` and ``latent``; every value checked first, by the rules of the view
 (``viewstate``) and of the Explore controls (``controls``), with a message naming the field.
@@ -13,17 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-import functools
-import hashlib
 import inspect
-import io
-import itertools
 import json
 import math
 import os
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio builds anything: no version check
@@ -34,14 +31,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")  # Gradio keeps a r
 os.environ.setdefault("U2NET_HOME", str(ROOT / ".u2net"))
 
 import gradio as gr  # noqa: E402
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pydantic  # noqa: E402
 from gradio.exceptions import InvalidPathError  # noqa: E402
-from PIL import Image  # noqa: E402
 
 from focusmim_core import FILLS, MODES  # noqa: E402
-from focusmim_core.checkpoints import atomic_write  # noqa: E402
 from focusmim_core.data import GALLERY, MAX_UPLOAD_BYTES  # noqa: E402
 from focusmim_core.errors import InputError, echo  # noqa: E402
 from focusmim_core.explorer.figures import (  # noqa: E402
@@ -68,42 +62,47 @@ from focusmim_core.explorer.service import (  # noqa: E402
     latent_summary,
     render_view,
     scanpath_item,
+    score_upload,
     sweep_item,
     whole_image,
 )
+from focusmim_core.explorer.views import DEFAULT_VIEW, VIEWS  # noqa: E402
 from focusmim_core.explorer.viewstate import (  # noqa: E402
     FOLDERLESS_SOURCES,
     IMAGE_SIZE,
     SOURCE_LABELS,
     FieldError,
     ViewState,
-    one_of,
     pixel,
-    seed_number,
     short_text,
-    unit_number,
 )
 from focusmim_core.runtime import configure_serving, release_memory  # noqa: E402
+from gradio_ui import checkpoints_tab, latent_tab, link  # noqa: E402
+from gradio_ui.common import (  # noqa: E402
+    BATCH_GROUP,
+    CLICK_SCALE,
+    FIELDS,
+    LABELS,
+    PANEL_SCALE,
+    RUNNING,
+    VIEW_GROUP,
+    click_to_fixation,
+    giving_back_memory,
+    named,
+    panel_gallery,
+    png_file,
+    quoted,
+    run_api,
+    view_of,
+)
 
-CLICK_SCALE = 5  # the clickable image is upscaled on the server: click indices are its pixels / 5
-PANEL_SCALE = 1  # panels as the 96 x 96 image they are: the API gets exact pixels, the page upscales them (CSS)
 CSS = """
 .pixelated img { image-rendering: pixelated; object-fit: contain !important; }  /* sharp, never cropped */
 .pixelated .thumbnail-item { height: auto !important; }  /* square tiles (their aspect-ratio), not row-high */
 """
-# Two queues, each running at most its limit at once on one torch thread: a view (one forward, or a large
-# upload's decoding) never waits behind a batch of views (every mode, the ratio sweep, a scanpath's three
-# paths) nor behind one large upload alone.
-VIEW_GROUP, BATCH_GROUP = "view", "batch"
-RUNNING = {VIEW_GROUP: 2, BATCH_GROUP: 1}
 QUEUE_SIZE = 32
-FIELDS = tuple(CONTROLS)  # the order of the controls' values in every listener's inputs
-LABELS = {name: control.label for name, control in CONTROLS.items()}  # how a message names a control
 NO_ATTENTION = -1  # the API's attention_x / attention_y for "no covert attention" (the UI's default: off)
 MAX_PATH_TEXT = 1000  # characters of a scanpath's JSON: MAX_FIXATIONS pairs with room for spaces
-IMAGE_DIR = Path(os.environ["GRADIO_TEMP_DIR"]) / "images"  # our PNG files, named by their content
-KEEP_IMAGES = 4096  # at most about this many files there (oldest use first out), ~20 MB
-_written = itertools.count(1)  # new files so far: the folder is pruned every 256th
 # Gradio keeps ~150 KB of state per session hash (a copy of every component's config), and never drops a
 # session but the oldest of 10,000; every call of the two-step HTTP API is a new session.
 MAX_SESSIONS = 1000  # sessions kept at most (open pages first: the least recently used goes)
@@ -111,34 +110,6 @@ API_SESSION_IDLE_S = 5.0  # a session of the (stateless) API, its results fetche
 CLOSED_SESSION_KEEP_S = 600.0  # a closed page's state (its scanpath), or a result never fetched: kept this long
 REAP_EVERY_S = 2.0
 _pages: set[str] = set()  # session hashes of browser pages (every other session is an API caller's)
-
-
-def png_file(array: np.ndarray) -> str:
-    """A uint8 ``(H, W, 3)`` image as a PNG file named by its content, written once, atomically.
-
-    Gradio rewrites an image it is given as an array in place each time it is returned, so a
-    browser (or a second session) fetching the same picture at that moment gets an empty file;
-    a file path it copies once, atomically. The folder is pruned to ``KEEP_IMAGES`` files.
-    """
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="png", compress_level=1)
-    data = buffer.getvalue()
-    path = IMAGE_DIR / f"{hashlib.sha256(data).hexdigest()[:32]}.png"
-    if path.exists():
-        os.utime(path)  # recently used: pruned last
-        return str(path)
-    atomic_write(path, lambda staging: Path(staging).write_bytes(data))
-    if next(_written) % 256 == 0:
-        prune_images()
-    return str(path)
-
-
-def prune_images() -> None:
-    """Delete the least recently used files of ``IMAGE_DIR`` beyond half of ``KEEP_IMAGES``, once over it."""
-    files = list(IMAGE_DIR.glob("*.png"))
-    if len(files) > KEEP_IMAGES:
-        for path in sorted(files, key=lambda p: p.stat().st_mtime)[: len(files) - KEEP_IMAGES // 2]:
-            path.unlink(missing_ok=True)
 
 
 def page_session(request: gr.Request) -> None:
@@ -215,40 +186,6 @@ def session_reaper(demo: gr.Blocks) -> Callable[[object], contextlib.AbstractAsy
     return lifespan
 
 
-def click_to_fixation(evt: gr.SelectData) -> tuple[int, int]:
-    """The image pixel (x = column, y = row) of a click on the upscaled image."""
-    x, y = evt.index[0], evt.index[1]
-    return min(max(int(x) // CLICK_SCALE, 0), IMAGE_SIZE - 1), min(max(int(y) // CLICK_SCALE, 0), IMAGE_SIZE - 1)
-
-
-def named(inputs: Sequence[object]) -> dict[str, object]:
-    """The controls' values by name (``FIELDS``: ``CONTROLS``' keys), from a listener's inputs in that order."""
-    return dict(zip(FIELDS, inputs, strict=True))
-
-
-def view_of(values: Mapping[str, object], names: Mapping[str, str] | None = None) -> ViewState:
-    """The view that controls' ``values`` (by ``CONTROLS`` key) describe; ``gr.Error`` naming a bad value's field
-    (``names``: how to name each, default its key: the API's parameter names)."""
-    name = names.get if names else lambda key: key
-    try:
-        source = one_of(values["source"], name("source"), FOLDERLESS_SOURCES)
-        image = {"gallery": lambda: short_text(values["gallery"], name("gallery")),
-                 "synthetic": lambda: str(short_text(str(values["scene"]), name("scene"))),
-                 "upload": lambda: "upload"}[source]()  # fmt: skip
-        attention = None
-        if values["attention"] is True:
-            attention = tuple(pixel(values[key], name(key)) for key in ("attention_x", "attention_y"))
-        return ViewState(
-            source=source, image=image, fixation=(pixel(values["x"], name("x")), pixel(values["y"], name("y"))),
-            attention=attention, mode=one_of(values["mode"], name("mode"), MODES),
-            ratio=unit_number(values["ratio"], name("ratio")), fill=one_of(values["fill"], name("fill"), FILLS),
-            seed=seed_number(values["seed"], name("seed")),
-            checkpoint=short_text(values["checkpoint"], name("checkpoint")) or "auto",
-        )  # fmt: skip
-    except FieldError as error:
-        raise gr.Error(str(error)) from None
-
-
 def metrics_markdown(rendered: Rendered) -> str:
     """The view's metrics and notes as Markdown."""
     m = rendered.panels.metrics
@@ -260,11 +197,6 @@ def metrics_markdown(rendered: Rendered) -> str:
     lines = [f"- **{name}**: {format(value, fmt) if value is not None else 'n/a'}" for name, value, fmt in cells]
     name = rendered.checkpoint.name if rendered.checkpoint else "untrained network"
     return f"{rendered.item.caption}, checkpoint **{name}**\n\n" + "\n".join(lines) + quoted(rendered.messages())
-
-
-def quoted(notes: list[str]) -> str:
-    """Notes for the user as Markdown block quotes, each its own paragraph ("" for none)."""
-    return "".join(f"\n\n> {note}" for note in notes)
 
 
 def explore_at(evt: gr.SelectData, *inputs) -> tuple:
@@ -316,20 +248,6 @@ def error_maps(rendered: Rendered) -> object:
     return heatmap_row(maps, colorbar_title="error")
 
 
-def giving_back_memory(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """``handler``, then glibc's free memory back to the kernel (``release_memory``): for the requests that can
-    take a lot of it (uploads, batches), so that the server does not keep what one of them took."""
-
-    @functools.wraps(handler)
-    def wrapped(*args, **kwargs):
-        try:
-            return handler(*args, **kwargs)
-        finally:
-            release_memory()
-
-    return wrapped
-
-
 def upload_of(image: object) -> str | None:
     """The API's ``image``: an uploaded file's path (what ``handle_file`` sends), or None for a gallery photo."""
     if image is None:
@@ -346,14 +264,6 @@ def api_view(image: str | None, fields: Mapping[str, object]) -> ViewState:
     Explore controls for any field the endpoint does not take (``gr.Error`` for a bad value, naming it)."""
     values = {name: control.default for name, control in CONTROLS.items()}
     return view_of(values | {"source": "upload" if image else "gallery"} | dict(fields))
-
-
-def run_api(work: Callable[[], Any]) -> Any:
-    """``work()`` with its ``InputError`` shown to the caller as a ``gr.Error`` (its message, no traceback)."""
-    try:
-        return work()
-    except InputError as error:
-        raise gr.Error(str(error)) from None
 
 
 @giving_back_memory
@@ -510,6 +420,28 @@ def latent_api(image: object, gallery: str, checkpoint: str) -> dict:
     return run_api(lambda: latent_summary(item_for(view, upload), view, latent_network(view)))
 
 
+def uploaded_bytes(value: object, field: str) -> tuple[bytes, str]:
+    """An uploaded file's bytes and its name as the user's machine called it; ``gr.Error`` naming ``field``."""
+    path = value.get("path") if isinstance(value, dict) else None
+    if not isinstance(path, str):
+        raise gr.Error(f"{field} must be a file: handle_file in gradio_client, {{\"path\": ...}} after the upload.")
+    name = value.get("orig_name") if isinstance(value.get("orig_name"), str) else Path(path).name
+    return Path(path).read_bytes(), name
+
+
+@giving_back_memory
+def gaze_api(image: object, fixations: object, mode: str, ratio: float, checkpoint: str, multimatch: object) -> dict:
+    """API ``gaze``: one photo and its fixation table (CSV/TSV with image, observer, x, y columns; the image column
+    names the photo's file) -> that photo's scores per policy (AUC, NSS, information gain over the centre bias;
+    MultiMatch unless ``multimatch`` is false), as ``train.gaze``'s summary."""
+    photo, photo_name = uploaded_bytes(image, "image")
+    table, _ = uploaded_bytes(fixations, "fixations")
+    if not isinstance(multimatch, bool):
+        raise gr.Error(f"multimatch={echo(multimatch)} is not accepted: send true or false.")
+    view = api_view(None, {"mode": mode, "ratio": ratio, "checkpoint": checkpoint})
+    return run_api(lambda: score_upload(table, photo, photo_name, view, multimatch))
+
+
 def follow_suggestion(path: list, suggestion: list | None) -> list:
     """Append the suggested fixation ``[x, y]`` (nothing when there is none)."""
     return [*path, list(suggestion)][:MAX_FIXATIONS] if path and suggestion else path
@@ -567,8 +499,10 @@ def api_endpoints() -> None:
         scan_in = [render_in[0], render_in[1], gr.Textbox(json.dumps([c["x"], c["y"]]).join("[]")), render_in[4],
                    render_in[5], render_in[6]]  # fmt: skip
         latent_in = [render_in[0], render_in[1], render_in[10]]
+        gaze_in = [render_in[0], gr.File(type="filepath"), gr.Textbox("periphery"), render_in[5], render_in[10],
+                   gr.Checkbox(True)]  # fmt: skip
         outputs, data_out = [gr.Gallery(format="png"), gr.JSON()], gr.JSON()
-        buttons = [gr.Button() for _ in range(6)]
+        buttons = [gr.Button() for _ in range(7)]
     view, batch = [{"concurrency_id": group, "concurrency_limit": RUNNING[group], "preprocess": False}
                    for group in (VIEW_GROUP, BATCH_GROUP)]  # fmt: skip
     buttons[0].click(render_api, render_in, outputs, api_name="render", **view)
@@ -577,11 +511,7 @@ def api_endpoints() -> None:
     buttons[3].click(scanpath_api, scan_in, outputs, api_name="scanpath", **batch)
     buttons[4].click(checkpoints_api, None, data_out, api_name="checkpoints", **view)
     buttons[5].click(latent_api, latent_in, data_out, api_name="latent", **batch)
-
-
-def panel_gallery(label: str, columns: int) -> gr.Gallery:
-    """A gallery of 96 x 96 panels, drawn large, sharp and uncropped (``CSS``'s ``pixelated`` class)."""
-    return gr.Gallery(label=label, columns=columns, format="png", height="auto", elem_classes="pixelated")
+    buttons[6].click(gaze_api, gaze_in, data_out, api_name="gaze", **batch)
 
 
 def parameters(block_fn: object) -> list[str]:
@@ -614,16 +544,17 @@ class Explorer(gr.Blocks):
 def explore_tabs() -> dict[str, gr.components.Component]:
     """The Explore, Compare and Scanpath tabs' components, by name."""
     side = IMAGE_SIZE * CLICK_SCALE
-    with gr.Tab("Explore"):
+    with gr.Tab(VIEWS["explore"].title, id="explore"):
         tab = {"clickable": gr.Image(label="Click to fixate", interactive=False, format="png", height=side,
                                      width=side), "harmonic": harmonic_checkbox()}  # fmt: skip
         tab |= {"panels": panel_gallery("Panels", 4), "metrics": gr.Markdown(), "maps": gr.Plot(label="Error maps")}
-    with gr.Tab("Compare modes") as tab["compare_tab"]:
+        tab["link"] = link.link_box()
+    with gr.Tab(VIEWS["compare"].title, id="compare") as tab["compare_tab"]:
         tab["tiles"] = panel_gallery("Every mode: input, reconstruction, squared error", 6)
         tab["table"] = gr.Dataframe(label="Metrics per mode", interactive=False)
         tab["sweep_plot"] = gr.Plot(label="Error vs masking ratio")
         tab["compare_notes"] = gr.Markdown()
-    with gr.Tab("Scanpath") as tab["scan_tab"]:
+    with gr.Tab(VIEWS["scanpath"].title, id="scanpath") as tab["scan_tab"]:
         tab["path"], tab["suggested"] = gr.State([]), gr.State(None)  # fixations [[x, y], ...]; the next one
         gr.Markdown("Each click adds a fixation (latest red, earlier yellow); green: where to look next.")
         tab["scan_image"] = gr.Image(label="Click to add a fixation", interactive=False, format="png", height=side,
@@ -636,18 +567,19 @@ def explore_tabs() -> dict[str, gr.components.Component]:
     return tab
 
 
-def listen(demo: gr.Blocks, controls: dict[str, gr.components.Component], tab: dict) -> None:
-    """Wire the controls and the tabs to the handlers: Explore in ``VIEW_GROUP``, Compare and Scanpath in
-    ``BATCH_GROUP``."""
-    # always_last: while a session's render waits, its newer changes replace the older ones, so a dragged
-    # slider queues one render, not twenty, and other sessions do not wait behind them
-    view, batch = [{"concurrency_id": group, "concurrency_limit": RUNNING[group], "api_visibility": "private",
-                    "trigger_mode": "always_last"} for group in (VIEW_GROUP, BATCH_GROUP)]  # fmt: skip
-    outputs, inputs = [tab[k] for k in ("clickable", "panels", "metrics", "maps")], [controls[k] for k in FIELDS]
+def listen(demo: gr.Blocks, controls: dict[str, gr.components.Component], tab: dict) -> dict[str, tuple]:
+    """Wire the controls and the Explore, Compare and Scanpath tabs to the handlers: Explore in ``VIEW_GROUP``,
+    Compare and Scanpath in ``BATCH_GROUP``; returns what a link opening a tab runs (tab id -> listener)."""
+    view, batch = listener_settings()
+    outputs = [tab[k] for k in ("clickable", "panels", "metrics", "maps")]
+    inputs = [controls[k] for k in FIELDS]
     x, y = controls["x"], controls["y"]
-    tab["clickable"].select(explore_at, inputs, [x, y, *outputs], **view)  # x and y listen to submit, not change
+    # the link follows each render, not with it: the click's own answer stays as small as it was
+    relink = {"fn": link.link_of, "inputs": inputs, "outputs": tab["link"], "queue": False, "show_progress": "hidden",
+              "api_visibility": "private"}  # fmt: skip
+    tab["clickable"].select(explore_at, inputs, [x, y, *outputs], **view).then(**relink)  # x, y: submit, not change
     for name, control in controls.items():
-        getattr(control, "submit" if name in ("x", "y") else "change")(explore, inputs, outputs, **view)
+        getattr(control, "submit" if name in ("x", "y") else "change")(explore, inputs, outputs, **view).then(**relink)
     compare_out = [tab[k] for k in ("tiles", "table", "sweep_plot", "compare_notes")]
     tab["compare_tab"].select(compare, inputs, compare_out, **batch)
     path = tab["path"]
@@ -660,20 +592,59 @@ def listen(demo: gr.Blocks, controls: dict[str, gr.components.Component], tab: d
     tab["undo"].click(lambda p: p[:-1], path, path, **private).then(**redraw)
     tab["clear"].click(lambda: [], None, path, **private).then(**redraw)
     demo.load(page_session, None, None, queue=False, **private)
-    demo.load(explore, inputs, outputs, **view)
+    return {"explore": (explore, inputs, outputs), "compare": (compare, inputs, compare_out),
+            "scanpath": (lambda *values: scanpath([], *values), inputs, scan_outputs)}  # fmt: skip
+
+
+def listener_settings() -> tuple[dict, dict]:
+    """The private listeners' queue settings: (a view's, in ``VIEW_GROUP``; a batch's, in ``BATCH_GROUP``)."""
+    # always_last: while a session's render waits, its newer changes replace the older ones, so a dragged
+    # slider queues one render, not twenty, and other sessions do not wait behind them
+    view, batch = [{"concurrency_id": group, "concurrency_limit": RUNNING[group], "api_visibility": "private",
+                    "trigger_mode": "always_last"} for group in (VIEW_GROUP, BATCH_GROUP)]  # fmt: skip
+    return view, batch
+
+
+def listen_to_links(demo: gr.Blocks, controls: dict, tabs: gr.Tabs, notes: gr.Markdown, link_box: gr.Textbox,
+                    openers: dict) -> None:
+    """The page's load reads its link (``link.open_link``: the controls, the tab, the link's problems in
+    ``notes``), then renders the view and fills the linked tab (``openers``: tab id -> (handler, inputs,
+    outputs)); the address bar follows the link (``link_box``) and the tab selected."""
+    view, batch = listener_settings()
+    private = {"api_visibility": "private"}
+    linked_tab = gr.State(DEFAULT_VIEW)
+    opened = demo.load(link.open_link, None, [*(controls[k] for k in link.LINKED), tabs, linked_tab, notes],
+                       queue=False, **private)  # fmt: skip
+    for tab_id, (handler, inputs, outputs) in openers.items():
+        if tab_id == DEFAULT_VIEW:  # the Explore view renders whatever the tab, then its link
+            opened.then(handler, inputs, outputs, **view).then(link.link_of, inputs, link_box, queue=False, **private)
+        else:
+            opened.then(link.only_on(tab_id, handler, len(outputs)), [linked_tab, *inputs], outputs, **batch)
+    link_box.change(None, link_box, None, js=link.address_js(), **private)
+    for tab_id, child in zip(VIEWS, tabs.children, strict=True):
+        child.select(None, link_box, None, js=link.address_js(tab_id), **private)
 
 
 def build() -> gr.Blocks:
-    """The Gradio app: the public API, then the controls beside the Explore, Compare and Scanpath tabs."""
+    """The Gradio app: the public API, then the controls beside the five tabs (``views.VIEWS``)."""
     with Explorer(title="FocusMIM Explorer", delete_cache=(600, 3600)) as demo:  # temp files: an hour at most
         api_endpoints()
         gr.Markdown("# FocusMIM Explorer\nClick the image to move the fixation (red); cyan: covert attention.")
+        notes = gr.Markdown(visible=False)  # what was wrong with the link the page was opened with
         with gr.Row():
             with gr.Column(scale=1):
                 controls = controls_column()
-            with gr.Column(scale=3), gr.Tabs():
+            with gr.Column(scale=3), gr.Tabs(selected=DEFAULT_VIEW) as tabs:
                 tab = explore_tabs()
-        listen(demo, controls | {"harmonic": tab["harmonic"]}, tab)
+                research = {"checkpoints": checkpoints_tab.layout(), "latent": latent_tab.layout()}
+        controls |= {"harmonic": tab["harmonic"]}
+        openers = listen(demo, controls, tab)
+        _, batch = listener_settings()
+        checkpoints_tab.listen(research["checkpoints"], batch)
+        latent_tab.listen(research["latent"], [controls[k] for k in FIELDS], batch)
+        openers |= {"checkpoints": checkpoints_tab.opener(research["checkpoints"]),
+                    "latent": latent_tab.opener(research["latent"], [controls[k] for k in FIELDS])}  # fmt: skip
+        listen_to_links(demo, controls, tabs, notes, tab["link"], openers)
     return demo.queue(max_size=QUEUE_SIZE)
 
 

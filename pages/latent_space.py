@@ -6,13 +6,13 @@ import streamlit as st
 import torch
 
 from focusmim_core import InputError
-from focusmim_core.explorer import service
-from focusmim_core.explorer.figures import channel_grid_figure, correlation_heatmap, segmentation_overlay, tsne_scatter
+from focusmim_core.explorer import research, service
+from focusmim_core.explorer.figures import channel_grid_figure, correlation_heatmap
+from focusmim_core.explorer.research import CHANNEL_COLUMNS, CUT_LABEL, DEFAULT_CUT, NO_OTHER_LABEL, OTHER_LABEL
 from focusmim_core.explorer.service import BATCH_SOURCES, SEGMENTATION_CUTS
 from ui import keys, state
 from ui.widgets import checkpoint_notice
 
-COLUMNS = 16
 NONE = ""  # the id of "no second checkpoint" (checkpoint names are the other ids)
 
 
@@ -35,11 +35,10 @@ def segmentation_panel(image: torch.Tensor, code: torch.Tensor, name: str, cut: 
     labels = service.latent_segmentation(code)
     cell = selected_cell(key)
     st.markdown(f"**{name}**")
-    for column, k, cut_labels in zip(st.columns(len(SEGMENTATION_CUTS)), SEGMENTATION_CUTS, labels, strict=True):
-        column.image(segmentation_overlay(image, cut_labels, scale=2, cell=cell), caption=f"{k} clusters")
-    embedding = cached_tsne(code.float().numpy())
-    colours = labels[SEGMENTATION_CUTS.index(cut)].flatten().numpy()
-    figure = tsne_scatter(embedding, colours, f"t-SNE of the cells, coloured by the {cut}-cluster cut", cell)
+    overlays = research.cut_overlays(image, labels, cell)
+    for column, (overlay, caption) in zip(st.columns(len(overlays)), overlays, strict=True):
+        column.image(overlay, caption=caption)
+    figure = research.tsne_figure(cached_tsne(code.float().numpy()), labels, cut, cell)
     st.plotly_chart(figure, key=key, on_select="rerun", selection_mode=("points", "box"), theme=None)
 
 st.title("Latent space")
@@ -59,24 +58,19 @@ st.caption(
     f"(checkpoint: {info.name if info else 'untrained'})."
 )
 
-grid = channel_grid_figure(service.channel_grid(latent, COLUMNS), COLUMNS, latent.shape[-1])
+grid = channel_grid_figure(service.channel_grid(latent, CHANNEL_COLUMNS), CHANNEL_COLUMNS, latent.shape[-1])
 st.plotly_chart(grid, key="grid", theme=None)
 
 rows, columns = latent.shape[-2:]
-cuts = ", ".join(str(k) for k in SEGMENTATION_CUTS[:-1]) + f" and {SEGMENTATION_CUTS[-1]}"
-st.subheader(f"Hierarchical segmentation of the {rows * columns} latent cells")
-st.caption(
-    f"Ward linkage on the L2-normalised {rows} x {columns} cell vectors (scipy), one tree cut at {cuts} clusters: "
-    "when a cluster splits, its larger part keeps the parent's colour. The t-SNE (scikit-learn, perplexity 30, cosine) "
-    "places the same cells; click or box-select a point to outline its cell."
-)
+st.subheader(research.segmentation_heading(rows, columns))
+st.caption(research.segmentation_caption(rows, columns))
 readable = [c for c in state.checkpoints() if c.error is None]  # broken files are listed on Checkpoints
 others = [c.name for c in readable if info is None or c.name != info.name]
 c1, c2 = st.columns(2)
-other_name = c1.selectbox("Side by side with", [NONE, *others], format_func=lambda n: n or "(none)",
+other_name = c1.selectbox(OTHER_LABEL, [NONE, *others], format_func=lambda n: n or NO_OTHER_LABEL,
                           key=keys.LATENT_OTHER)  # fmt: skip
-cut = c2.radio("Colour the t-SNE by", SEGMENTATION_CUTS, index=1, horizontal=True, key=keys.TSNE_CUT,
-               format_func=lambda k: f"{k} clusters")  # fmt: skip
+cut = c2.radio(CUT_LABEL, SEGMENTATION_CUTS, index=SEGMENTATION_CUTS.index(DEFAULT_CUT), horizontal=True,
+               key=keys.TSNE_CUT, format_func=research.cut_label)  # fmt: skip
 shown = [(info.name if info else "untrained", latent)]
 if other_name != NONE:
     other_network = state.network(view.mode, view.fill, selection=other_name)
@@ -89,8 +83,9 @@ for column, (name, code) in zip(st.columns(len(shown), gap="large"), shown, stri
 
 st.subheader("Decorrelation and sparsity over a batch")
 b1, b2 = st.columns(2)
-source = b1.selectbox("Images", list(BATCH_SOURCES), index=1, key=keys.BATCH_SOURCE, format_func=BATCH_SOURCES.get)
-everyone = b2.toggle("Every checkpoint (slower)", key=keys.ALL_CHECKPOINTS)
+source = b1.selectbox("Images", list(BATCH_SOURCES), index=list(BATCH_SOURCES).index(research.DEFAULT_BATCH),
+                      key=keys.BATCH_SOURCE, format_func=BATCH_SOURCES.get)  # fmt: skip
+everyone = b2.toggle(research.EVERY_CHECKPOINT_LABEL, key=keys.ALL_CHECKPOINTS)
 targets = (readable or [info]) if everyone else [info]
 rows, latents = [], None
 try:
@@ -106,10 +101,7 @@ except (InputError, OSError) as error:
     st.error(str(error))
     st.stop()
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-st.caption(
-    f"{rows[0]['images'] if rows else 0} whole images (no mask). Decorrelation: sum of squared off-diagonal unit "
-    "correlations / 18,432 (paper 3.6); sparsity as in the reference code."
-)
+st.caption(research.statistics_caption(rows[0]["images"] if rows else 0))
 if latents is not None and latents.shape[0] > 2:
-    figure = correlation_heatmap(*service.correlations(latents, 48))
+    figure = correlation_heatmap(*service.correlations(latents, research.CORRELATED_UNITS))
     st.plotly_chart(figure, key="correlations", theme=None)

@@ -16,6 +16,7 @@ from focusmim_core.explorer.figures import (
     scanpath_chart,
 )
 from ui import keys, state
+from ui.recordings import show_recordings
 from ui.widgets import bound, checkpoint_notice, clickable_image
 
 PATH_KEY = "scanpath"
@@ -50,6 +51,11 @@ with right:
         "Masking ratio (size of each revealed region)", *RATIO_SPAN, key=keys.SCAN_RATIO, step=0.01,
         disabled=not MODES[mode].uses_ratio,
     )
+
+SOURCES = {"clicks": "your clicks", "recordings": "people's recordings"}
+if st.radio("Fixations", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="scanpath_source") != "clicks":
+    show_recordings(view, mode, float(ratio))  # replay a recorded observer's scanpath instead of clicks
+    st.stop()
 
 result = None
 if path:  # computed before the buttons, so that "Look where suggested" knows whether it can do anything

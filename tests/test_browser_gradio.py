@@ -1,14 +1,21 @@
-"""The Gradio app in headless Chromium: a click on a known pixel fixates there, both tabs load, and no
-request leaves 127.0.0.1. A screenshot of each tab goes to a temporary folder (``make screenshots``: docs/)."""
+"""The Gradio app in headless Chromium: a click on a known pixel fixates there, every tab loads, a link opens
+its view and tab, a t-SNE point outlines its cell, and no request leaves 127.0.0.1. A screenshot of each tab goes
+to a temporary folder (``make screenshots``: docs/)."""
 
 from __future__ import annotations
 
+import re
 import time
+import urllib.parse
 
+import numpy as np
 import pytest
 from browser_app import free_port, launch_browser, screenshot_folder
+from PIL import Image
 
 import gradio_app
+from focusmim_core.explorer.views import VIEWS
+from gradio_ui import latent_tab
 
 pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -61,6 +68,7 @@ def test_a_click_fixates_under_the_pointer_and_every_tab_loads_offline(served, t
         x_field, y_field = page.get_by_label("Fixation x (column)"), page.get_by_label("Fixation y (row)")
         page.wait_for_function(f"(old) => {find} >= 0 && document.images[{find}].src !== old", arg=before)
         assert (x_field.input_value(), y_field.input_value()) == ("20", "70")
+        page.wait_for_function("() => location.search.includes('x=20&y=70')")  # the address bar follows the click
         shown_after = settled(page, fetched)
         assert gradio_app._pages  # the page's load event marked its session as a page's: kept while it is open
         unchanged = shown_before & shown_after
@@ -94,3 +102,51 @@ def test_a_click_fixates_under_the_pointer_and_every_tab_loads_offline(served, t
         assert not page.get_by_text("Error", exact=True).count()
         browser.close()
     assert outside == []  # offline: no analytics, fonts or hub requests
+
+
+def file_of(source: str) -> Image.Image:
+    """The picture a page shows from ``/gradio_api/file=PATH`` (this process serves it: PATH is a local file)."""
+    return Image.open(urllib.parse.unquote(source.split("/gradio_api/file=", 1)[1]))
+
+
+def test_a_link_opens_its_view_and_tab_the_research_tabs_render_and_a_t_sne_point_outlines_its_cell(served, tmp_path):
+    folder = screenshot_folder(tmp_path)
+    with playwright_api.sync_playwright() as playwright:
+        browser = launch_browser(playwright)
+        page = browser.new_page(viewport={"width": 1500, "height": 1600})
+        page.set_default_timeout(WAIT)
+        page.goto(f"{served}?x=999&mode=nonsense&tab=bogus")  # hostile values: messages, the defaults, no traceback
+        for message in ("Ignored x=999 in the link", "Unknown masking mode nonsense", "Unknown view bogus"):
+            page.wait_for_function("(text) => document.body.innerText.includes(text)", arg=message)
+        assert page.get_by_role("tab", name="Explore", selected=True).count() == 1
+        page.wait_for_function("() => location.search.includes('x=48')")  # the address bar: the view shown
+        shown = page.locator("label", has_text="The link to this view").locator("input").input_value()
+        assert shown.startswith("?src=gallery") and "&x=48&" in shown and "mode=periphery" in shown
+        page.goto(f"{served}?src=synthetic&img=7&x=20&y=30&mode=foveate&seed=4&tab=latent")
+        caption = r"procedural scene 7 .*: latent of the foveate input at fixation \(20, 30\)"  # the linked view
+        page.get_by_text(re.compile(caption)).wait_for()
+        assert page.get_by_label("Fixation x (column)").input_value() == "20"
+        assert page.get_by_role("spinbutton", name="Procedural scene").input_value() == "7"
+        assert page.get_by_role("tab", name=VIEWS["latent"].title, selected=True).count() == 1
+        page.wait_for_function("() => location.search.includes('tab=latent') && location.search.includes('x=20')")
+        side = latent_tab.TSNE_SIDE  # the t-SNE picture is the one served at 320 x 320
+        find = f"[...document.images].findIndex(i => i.naturalWidth === {side} && i.offsetParent !== null)"
+        page.wait_for_function(f"() => {find} >= 0")
+        box = page.locator("img").nth(page.evaluate(find)).bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        picked = page.get_by_text("Cell row", exact=False)
+        picked.wait_for()
+        row, column = map(int, re.search(r"row (\d+), column (\d+)", picked.inner_text()).groups())
+        overlays = page.evaluate(SOURCES)  # updated with the text: the same output
+        step = 96 * 2 // 12  # the overlays are drawn at twice the image's size: 16 px per latent cell
+        outlined = [file_of(s) for s in overlays if file_of(s).size == (192, 192)]
+        assert outlined and all(np.asarray(o)[row * step, column * step + step // 2].tolist() == [255, 255, 255]
+                                for o in outlined)  # fmt: skip
+        page.screenshot(path=str(folder / "gradio_latent.png"), full_page=True)
+        page.get_by_role("tab", name=VIEWS["checkpoints"].title).click()
+        page.get_by_text("autoencoder", exact=True).first.wait_for()  # a shipped checkpoint's row
+        page.get_by_text("paper: accuracy % (STL-10)").wait_for()
+        page.wait_for_function("() => location.search.includes('tab=checkpoints')")
+        page.screenshot(path=str(folder / "gradio_checkpoints.png"), full_page=True)
+        assert not page.get_by_text("Error", exact=True).count()
+        browser.close()

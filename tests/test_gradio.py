@@ -10,6 +10,8 @@ import sys
 import threading
 import time
 import urllib.request
+from collections import OrderedDict
+from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
@@ -19,11 +21,14 @@ import pytest
 from browser_app import free_port
 from gradio_client import Client, handle_file
 from PIL import Image
+from starlette.datastructures import QueryParams
 
 import gradio_app
 from focusmim_core import CheckpointMetadata, save_checkpoint
 from focusmim_core.checkpoints import SHIPPED_DIR, load_checkpoint, sidecar_path
 from focusmim_core.evaluation import stored_report
+from focusmim_core.experiments import paper_conditions
+from focusmim_core.explorer import service
 from focusmim_core.explorer.catalog import untrained_model
 from focusmim_core.explorer.controls import CONTROLS, default_attention
 from focusmim_core.explorer.service import (
@@ -38,7 +43,9 @@ from focusmim_core.explorer.service import (
     whole_image,
 )
 from focusmim_core.explorer.sources import gallery_item
-from focusmim_core.explorer.viewstate import MAX_SEED, ViewState
+from focusmim_core.explorer.viewstate import MAX_SEED, ViewState, parse_query
+from focusmim_core.segmentation import provision_u2netp
+from gradio_ui import checkpoints_tab, common, latent_tab, link
 
 API = ("coffee", 30, 40, "periphery", 0.8, "mean", 0, -1, -1, "auto")  # gallery, x, y, mode, ... checkpoint
 
@@ -92,17 +99,17 @@ def test_the_harmonic_checkbox_adds_the_learning_free_reference_beside_the_recon
 
 
 def test_images_are_files_named_by_content_and_never_rewritten(tmp_path, monkeypatch):
-    monkeypatch.setattr(gradio_app, "IMAGE_DIR", tmp_path)
+    monkeypatch.setattr(common, "IMAGE_DIR", tmp_path)
     picture = (np.random.default_rng(1).random((96, 96, 3)) * 255).astype(np.uint8)
     first = gradio_app.png_file(picture)
     inode = os.stat(first).st_ino
     assert gradio_app.png_file(picture.copy()) == first and os.stat(first).st_ino == inode  # not written again
     assert np.array_equal(np.asarray(Image.open(first)), picture)  # lossless
     assert gradio_app.png_file(255 - picture) != first
-    monkeypatch.setattr(gradio_app, "KEEP_IMAGES", 4)
+    monkeypatch.setattr(common, "KEEP_IMAGES", 4)
     paths = [gradio_app.png_file(np.full((8, 8, 3), v, np.uint8)) for v in range(6)]
     os.utime(paths[0])  # just used again: kept
-    gradio_app.prune_images()
+    common.prune_images()
     assert os.path.exists(paths[0]) and len(list(tmp_path.glob("*.png"))) <= 4
 
 
@@ -434,3 +441,135 @@ def test_the_controls_are_declared_once_and_the_api_takes_the_ui_s_defaults(clie
     defaults = {p["parameter_name"]: p["parameter_default"] for p in info}
     assert (defaults["x"], defaults["y"], defaults["seed"]) == (*ViewState().fixation, ViewState().seed)
     assert (defaults["mode"], defaults["ratio"], defaults["attention_x"]) == ("periphery", ViewState().ratio, -1)
+
+
+def test_a_link_sets_the_controls_and_the_tab_by_streamlit_s_parser_with_its_messages():
+    query = "src=synthetic&img=7&x=20&y=30&ax=50&ay=60&mode=foveate&ratio=0.5&fill=blur&seed=4&ckpt=foveate&tab=latent"
+    *values, tabs, tab, notes = link.open_link(SimpleNamespace(query_params=QueryParams(query)))
+    shown = dict(zip(link.LINKED, values, strict=True))
+    assert (shown["source"], shown["scene"], shown["x"], shown["y"]) == ("synthetic", 7, 20, 30)
+    assert (shown["attention"], shown["attention_x"], shown["attention_y"]) == (True, 50, 60)
+    assert (shown["mode"], shown["ratio"], shown["fill"], shown["seed"], shown["checkpoint"]) == (
+        "foveate", 0.5, "blur", 4, "foveate")  # fmt: skip
+    assert isinstance(shown["gallery"], type(gr.skip()))  # a value the link keeps at its default is left alone
+    assert (tabs.selected, tab, notes.visible) == ("latent", "latent", False)
+    view = gradio_app.view_of({name: control.default for name, control in CONTROLS.items()} | shown)
+    assert view == parse_query(QueryParams(query))[0]  # the view Streamlit opens from the same link
+    shared = link.link_value(dict(zip(gradio_app.FIELDS, controls(**shown), strict=True)))
+    assert parse_query(QueryParams(shared.removeprefix("?")))[0] == view  # the link shown reopens it
+    assert link.link_value(dict(zip(gradio_app.FIELDS, controls(source="upload"), strict=True))) == ""  # no link
+
+
+def test_a_hostile_link_gets_streamlit_s_messages_and_the_defaults():
+    query = QueryParams([("x", "999"), ("mode", "<img src=x onerror=alert(1)>"), ("seed", "-1"), ("tab", "../../etc"),
+                         ("src", "stl10"), ("img", "3"), ("x", "5")])  # fmt: skip
+    *values, tabs, tab, notes = link.open_link(SimpleNamespace(query_params=query))
+    assert all(isinstance(value, type(gr.skip())) for value in values)  # every control keeps its default
+    assert (tabs.selected, tab) == ("explore", "explore")
+    for message in parse_query({key: query.getlist(key) for key in query})[1]:  # Streamlit's, word for word
+        assert message in notes.value
+    assert "Unknown view `../../etc` in the link: use one of explore, compare, scanpath, checkpoints, latent" in (
+        notes.value)  # fmt: skip
+    assert "This app shows no STL-10 (data folder) images" in notes.value and notes.visible
+
+
+def test_the_checkpoints_tab_shows_the_catalog_the_runs_the_grids_and_the_probes(tmp_path, monkeypatch):
+    run = tmp_path / "runs" / "mine"
+    run.mkdir(parents=True)
+    lines = [{"epoch": k, "loss": 1.0 / (k + 1), "masked_mse": None} for k in range(3)]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines) + "{broken\n")
+    grid = tmp_path / "runs" / "fig4"
+    grid.mkdir()
+    (grid / "sweep.json").write_text(json.dumps({"grid": "fig4", "conditions": ["periphery_0.8"], "seeds": [0, 1]}))
+    result = {"cell": "periphery_0.8-s0", "condition": "periphery_0.8", "label": "masked periphery 0.8",
+              "paper_entry": "masked periphery", "accuracy_mean": 0.6}  # fmt: skip
+    (grid / "results.jsonl").write_text(json.dumps(result) + "\n")
+    monkeypatch.setenv("FOCUSMIM_RUNS", str(tmp_path / "runs"))
+    out = dict(zip([*checkpoints_tab.CATALOG, *checkpoints_tab.RUNS, "heading", "folder", *checkpoints_tab.GRID,
+                    *checkpoints_tab.PROBE], checkpoints_tab.page(None, "loss", None), strict=True))  # fmt: skip
+    shipped = {path.stem for path in SHIPPED_DIR.glob("*.safetensors")}
+    assert set(out["catalog"]["value"]["checkpoint"]) == shipped and "**demo**" in out["catalog_notes"]
+    assert out["runs"]["value"] == ["mine"] and out["run_plot"]["visible"]
+    assert "Unreadable log lines were skipped: mine: 1, the first at line 4" in out["run_notes"]
+    assert out["folder"]["value"] == str(grid) and "1 of 2 cells finished" in out["grid_notes"]
+    row = out["grid_table"]["value"].set_index("condition").loc["masked periphery 0.8"]
+    assert (row["probe % (mean)"], row["paper %"]) == (60.0, 68.0)
+    probes = out["probe_table"]["value"].set_index("checkpoint")
+    assert set(probes.index) == shipped and probes["paper: accuracy % (STL-10)"].notna().any()
+    assert len(out["paper"]) == len(paper_conditions())
+    _, notes = checkpoints_tab.run_curves(["mine"], "masked_mse")  # logged as null only
+    assert "No masked_mse logged in: mine." in notes
+    with pytest.raises(gr.Error, match="metric=`nope` is not accepted"):
+        checkpoints_tab.run_curves(["mine"], "nope")
+    assert "grid folder=`/etc` is not accepted" in checkpoints_tab.grid("/etc")[0]  # only the listed folders
+
+
+def test_the_latent_tab_cuts_the_cells_shows_two_checkpoints_and_a_picked_point_outlines_its_cell():
+    view = controls(gallery="coffee", x=30, y=40)
+    out = latent_tab.page(latent_tab.NONE, 4, "gallery", False, *view)
+    cells, caption, _, heading, choices = out[:5]
+    sides = dict(zip([f"{name}{k}" for name in latent_tab.SIDE_OUTPUTS for k in range(2)], out[5:15], strict=True))
+    table, notes, correlations = out[15:]
+    assert cells == [None, None] and "fixation (30, 40)" in caption and "144 latent cells" in heading
+    assert [caption for _, caption in sides["overlays0"]] == ["3 clusters", "4 clusters", "5 clusters"]
+    others = [value for _, value in choices["choices"]]
+    assert not sides["column1"]["visible"] and "autoencoder" in others and "periphery_0.8" not in others  # the view's
+    assert list(table["checkpoint"]) == ["periphery_0.8"] and "whole images" in notes and correlations["visible"]
+    two = latent_tab.sides("autoencoder", 3, [None, None], *view)
+    assert two[1]["visible"] and "autoencoder" in two[3]  # the second column, named
+    rendered = ViewState(image="coffee", fixation=(30, 40))
+    latent = latent_of(gallery_item("coffee"), rendered, latent_network(rendered))
+    embedding = latent_tab.tsne(latent)
+    x, y = latent_tab.tsne_positions(embedding)[17]
+    picked = latent_tab.pick(0)([None, None], latent_tab.NONE, 4, gr.SelectData(None, {"index": [x, y], "value": None}),
+                                *view)  # fmt: skip
+    assert picked[0] == [17, None] and "Cell row 1, column 5" in picked[9]
+    overlay = np.asarray(Image.open(picked[5][0][0]))  # 16 px per cell: cell 17's frame is white
+    assert overlay[16, 80:96].tolist() == [[255, 255, 255]] * 16 and overlay[40, 40].tolist() != [255, 255, 255]
+    with pytest.raises(gr.Error, match=r"Side by side with=`nope` is not accepted"):
+        latent_tab.sides("nope", 4, [None, None], *view)
+
+
+def test_the_space_s_front_matter_names_what_is_installed():
+    front = (Path(gradio_app.ROOT) / "README.md").read_text().split("---")[1]
+    fields = dict(line.split(": ", 1) for line in front.strip().splitlines())
+    assert (fields["sdk"], fields["sdk_version"]) == ("gradio", gr.__version__)
+    assert fields["python_version"].strip('"') == f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert (Path(gradio_app.ROOT) / fields["app_file"]).resolve() == Path(gradio_app.__file__).resolve()
+
+
+def test_without_the_foreground_model_a_bare_space_still_renders_every_view_with_a_note(tmp_path, monkeypatch):
+    def not_provisioned() -> object:  # a Space pushed without .u2net/u2netp.onnx: the model's own refusal
+        return provision_u2netp(tmp_path, download=False)
+
+    monkeypatch.setattr(service, "_segmenter", not_provisioned)
+    monkeypatch.setattr(service, "_rendered", OrderedDict())  # no view drawn before with the model
+    service._cached_foreground.cache_clear()
+    try:
+        _, panels, metrics, _ = gradio_app.explore(*controls(gallery="coffee", x=33, y=44))
+        assert "No foreground map: The foreground model u2netp.onnx is missing" in metrics and len(panels) >= 4
+    finally:
+        service._cached_foreground.cache_clear()  # the next view finds the provisioned model again
+
+
+def test_the_gaze_endpoint_scores_one_photo_s_fixation_table(client, tmp_path):
+    fixtures = Path(__file__).parent / "fixtures" / "scene_fixations"
+    rows = (fixtures / "fixations.csv").read_text().splitlines()
+    table = tmp_path / "table.csv"
+    table.write_text("\n".join([rows[0], *(r for r in rows[1:] if r.startswith("001.jpg")), "001.jpg,1,99,x,3,0,0"]))
+    photo = fixtures / "stimuli" / "001.jpg"
+    result = client.predict(handle_file(str(photo)), handle_file(str(table)), "periphery", 0.8, "auto", False,
+                            api_name="/gaze")  # fmt: skip
+    assert result["images"] == 1 and result["observers"] > 1 and result["fixations_kept"] > 10
+    assert result["rows_skipped"] == 1 and "line" in result["problems"][0]  # the bad row, named and counted
+    assert {"uniform", "centre_bias", "human", "oracle_error", "disagreement"} <= set(result["policies"])
+    assert abs(result["policies"]["uniform"]["auc"] - 0.5) < 0.01
+    assert result["policies"]["human"]["auc"] > result["policies"]["centre_bias"]["auc"] > 0.6  # fitted elsewhere
+    other = tmp_path / "other.csv"
+    other.write_text("\n".join([rows[0], *(r for r in rows[1:] if r.startswith("205.jpg"))]))
+    with pytest.raises(gr.Error, match=r"line 2, column `image`: no image `205.jpg`"):  # the table names another photo
+        gradio_app.gaze_api({"path": str(photo)}, {"path": str(other)}, "periphery", 0.8, "auto", False)
+    with pytest.raises(gr.Error, match=r"fixations must be a file"):
+        gradio_app.gaze_api({"path": str(photo)}, "table.csv", "periphery", 0.8, "auto", False)
+    with pytest.raises(gr.Error, match=r"Fixations reveal regions in"):
+        gradio_app.gaze_api({"path": str(photo)}, {"path": str(table)}, "foveate", 0.8, "auto", False)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from ..errors import DatasetError, InputError, echo
 from ..geometry import IMAGE_SIZE
@@ -94,12 +95,17 @@ def _reducible_mode(mode: str) -> str:
     return "RGBA" if mode in ("P", "PA") or "A" in mode.upper() else "RGB"
 
 
+def square_box(width: int, height: int, size: int) -> tuple[int, int, int, int]:
+    """The centre square ``load_image`` keeps of a ``width`` x ``height`` image, as ``(left, top, side, factor)``:
+    ``factor`` is the whole factor it is reduced by before resizing to ``size`` (below 2: not reduced)."""
+    side = min(width, height)
+    return (width - side) // 2, (height - side) // 2, side, side // (2 * size)
+
+
 def _shrink(image: Image.Image, size: int) -> Image.Image:
     """The image's centre square, reduced by a whole factor to at least ``2 * size`` pixels a side in a mode
     near its own (uint8 for most), a band of rows at a time: no full-size converted or float copy is made."""
-    side = min(image.width, image.height)
-    left, top = (image.width - side) // 2, (image.height - side) // 2
-    factor = side // (2 * size)
+    left, top, side, factor = square_box(image.width, image.height, size)
     if factor < 2:
         return image.crop((left, top, left + side, top + side))
     mode = _reducible_mode(image.mode)
@@ -136,8 +142,61 @@ def square_crop_resize(array: np.ndarray, size: int = IMAGE_SIZE) -> torch.Tenso
     return crop.clamp(0, 1)
 
 
+# EXIF orientation -> (x, y) of a point after ``ImageOps.exif_transpose``, from (x, y) and the size (w, h) before it
+ORIENTED_POINTS = {
+    1: lambda x, y, w, h: (x, y),
+    2: lambda x, y, w, h: (w - x, y),
+    3: lambda x, y, w, h: (w - x, h - y),
+    4: lambda x, y, w, h: (x, h - y),
+    5: lambda x, y, w, h: (y, x),
+    6: lambda x, y, w, h: (h - y, x),
+    7: lambda x, y, w, h: (h - y, w - x),
+    8: lambda x, y, w, h: (y, w - x),
+}
+
+
+@dataclass(frozen=True)
+class FrameGeometry:
+    """Where ``load_image``'s ``size`` x ``size`` frame lies in a photo: the geometry it applied, for points.
+
+    ``width`` x ``height``: the stored pixels; ``scale``: stored pixels per decoded one (a JPEG decoded at a
+    reduced scale); ``orientation``: the EXIF orientation applied (1: none); ``box``: the kept centre square
+    ``(left, top, side, factor)`` of the decoded, oriented image (``square_box``).
+    """
+
+    width: int
+    height: int
+    scale: float
+    orientation: int
+    box: tuple[int, int, int, int]
+    size: int
+
+    def to_frame(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Points in stored pixels (continuous, origin at the top left corner) -> their ``(x, y)`` in the frame
+        and whether they lie in the kept square (1-d float arrays; a point outside it is not clamped)."""
+        decoded_w, decoded_h = -(-self.width // self.scale), -(-self.height // self.scale)
+        px, py = ORIENTED_POINTS[self.orientation](
+            np.asarray(x, float) / self.scale, np.asarray(y, float) / self.scale, decoded_w, decoded_h
+        )
+        left, top, side, factor = self.box
+        factor = max(factor, 1)
+        pixels = self.size / -(-side // factor)  # frame pixels per reduced pixel
+        sx, sy = px - left, py - top
+        inside = (sx >= 0) & (sx < side) & (sy >= 0) & (sy < side)
+        return sx / factor * pixels, sy / factor * pixels, inside
+
+
 def load_image(file: str | os.PathLike | bytes | BinaryIO, size: int = IMAGE_SIZE) -> torch.Tensor:
-    """Read an image file (path, bytes or file object) as float ``(3, size, size)`` in [0, 1].
+    """Read an image file (path, bytes or file object) as float ``(3, size, size)`` in [0, 1] (see
+    ``load_image_geometry``)."""
+    return load_image_geometry(file, size)[0]
+
+
+def load_image_geometry(
+    file: str | os.PathLike | bytes | BinaryIO, size: int = IMAGE_SIZE
+) -> tuple[torch.Tensor, FrameGeometry]:
+    """Read an image file (path, bytes or file object) as float ``(3, size, size)`` in [0, 1], and where that
+    frame lies in the photo (``FrameGeometry``).
 
     Applies the EXIF orientation; converts grayscale, 16-bit, palette, CMYK and
     transparent images (composited over white); centre-crops to a square and resizes
@@ -158,7 +217,8 @@ def load_image(file: str | os.PathLike | bytes | BinaryIO, size: int = IMAGE_SIZ
                     f"{name} is {image.width} x {image.height} pixels; images up to "
                     f"{MAX_PIXELS // 1_000_000} megapixels are accepted. Resize it first."
                 )
-            image.draft(image.mode, (2 * size, 2 * size))  # JPEG: decode at a reduced scale already
+            stored = image.size
+            drafted = image.draft(image.mode, (2 * size, 2 * size))  # JPEG: decode at a reduced scale already
             image.load()
             nonfinite = _count_nonfinite(image)
             if nonfinite:
@@ -167,7 +227,11 @@ def load_image(file: str | os.PathLike | bytes | BinaryIO, size: int = IMAGE_SIZ
                     "or measured there. Replace them (e.g. with 0) and save it again, or export an 8- or 16-bit image."
                 )
             peak = 65535.0 if image.mode.startswith("I;16") else None  # reduced in 32-bit mode, still 16-bit data
+            orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
             ImageOps.exif_transpose(image, in_place=True)  # in place: no copy unless it must turn
+            scale = stored[0] / drafted[1][2] if drafted else 1.0
+            geometry = FrameGeometry(*stored, scale, orientation if orientation in ORIENTED_POINTS else 1,
+                                     square_box(image.width, image.height, size), size)  # fmt: skip
             array = _to_rgb_array(_shrink(image, size), peak)
     except InputError:
         raise
@@ -184,7 +248,7 @@ def load_image(file: str | os.PathLike | bytes | BinaryIO, size: int = IMAGE_SIZ
         ) from None
     if array.shape[0] < 8 or array.shape[1] < 8:
         raise InputError(f"{name} is only {array.shape[1]} x {array.shape[0]} pixels: use an image of at least 8 x 8.")
-    return square_crop_resize(array, size)
+    return square_crop_resize(array, size), geometry
 
 
 def to_uint8_image(image: torch.Tensor) -> np.ndarray:

@@ -5,5 +5,6 @@ mode comparisons, ratio sweeps, scanpaths, the checkpoint catalog, training runs
 exports) and draw it with ``figures``. Behind the service: ``viewstate`` (the view and its link),
 ``render`` (views -> panels, batched), ``controls`` (the Explore controls), ``catalog`` (which
 checkpoint a view uses), ``sources`` (image sources), ``export``, ``sweeps`` (error against the
-ratio), ``scanpath``, ``runs`` (training runs) and ``latent_batch``.
+ratio), ``scanpath``, ``runs`` (training runs) and ``latent_batch``; ``views`` (the five views' ids, shared by
+both front-ends) and ``research`` (what the research views show, as tables, figures and sentences).
 """

@@ -13,17 +13,17 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
 from ..fixations import as_points
-from ..foveation import HALF_RESOLUTION_ECCENTRICITY, PIXELS_PER_DEGREE
-from ..masking import MODES, check_mode, periphery_radius, square_side
+from ..masking import MODES, check_mode
+from ..priority import FOVEA_RADIUS as FOVEA_RADIUS
+from ..priority import best_pixels, reveal_gain, reveals_square
+from ..priority import reveal_radius as priority_radius
 from .render import Panels, ViewState, render_batch
 
 SCANPATH_MODES = tuple(name for name, spec in MODES.items() if spec.uses_fixation)  # a scanpath moves the eye
-FOVEA_RADIUS = int(HALF_RESOLUTION_ECCENTRICITY * PIXELS_PER_DEGREE)  # 8 px: the full-resolution disc
 
 
 def glimpse_points(fixations: Sequence[tuple[int, int]], height: int, width: int) -> torch.Tensor:
@@ -54,40 +54,18 @@ def render_scanpath(
 
 
 def reveal_radius(base: ViewState, height: int, width: int) -> int:
-    """Radius in px of the region one fixation reveals in this mode."""
-    window = MODES[base.mode].window
-    if window == "disc":
-        return int(periphery_radius(base.ratio, height, width))
-    if window == "square":
-        return int(square_side(base.ratio, height, width)) // 2
-    return FOVEA_RADIUS
-
-
-def reveals_square(mode: str) -> bool:
-    """Whether a fixation in ``mode`` reveals a square (else a disc) around it."""
-    return MODES[mode].window == "square"
-
-
-def reveal_gain(error: torch.Tensor, hidden: torch.Tensor, radius: int, square: bool = False) -> torch.Tensor:
-    """For every pixel, the hidden error a fixation there would reveal: ``(H, W)`` maps -> ``(H, W)``."""
-    offsets = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    if square:
-        kernel = torch.ones(2 * radius + 1, 2 * radius + 1)
-    else:
-        kernel = ((offsets.view(-1, 1) ** 2 + offsets.view(1, -1) ** 2) <= radius**2).float()
-    weighted = (error * hidden).view(1, 1, *error.shape).float()
-    return F.conv2d(weighted, kernel.view(1, 1, *kernel.shape), padding=radius)[0, 0]
+    """Radius in px of the region one fixation reveals in this view's mode (``priority.reveal_radius``)."""
+    return priority_radius(base.mode, base.ratio, height, width)
 
 
 def suggest_fixation(panels: Panels, radius: int, square: bool = False) -> tuple[int, int] | None:
     """Where to look next: the pixel whose reveal covers the most (foreground-weighted) hidden error;
     ``None`` when no fixation would reveal any (everything that matters is already seen)."""
     error = panels.weighted_error_map if panels.weighted_error_map is not None else panels.error_map
-    gain = reveal_gain(error, panels.loss_mask, radius, square)
-    flat = int(torch.argmax(gain))
-    if not float(gain.reshape(-1)[flat]) > 0:
+    points, useful = best_pixels(reveal_gain(error, panels.loss_mask, radius, square)[None])
+    if not bool(useful[0]):
         return None
-    return flat % gain.shape[1], flat // gain.shape[1]
+    return int(points[0, 0]), int(points[0, 1])
 
 
 def suggested_scanpath(

@@ -431,7 +431,11 @@ def _segmenter() -> object:
 
 @functools.lru_cache(maxsize=64)
 def _cached_foreground(key: bytes) -> np.ndarray | str:
-    return foreground_map(_segmenter(), np.frombuffer(key, dtype=np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE, 3))
+    try:
+        segmenter = _segmenter()
+    except InputError as error:  # the model is not provisioned (a bare Space): the views go on without a foreground
+        return str(error)
+    return foreground_map(segmenter, np.frombuffer(key, dtype=np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE, 3))
 
 
 def rembg_foreground(pixels: np.ndarray) -> np.ndarray | str:
@@ -628,3 +632,21 @@ def correlations(latents: torch.Tensor, count: int = 48) -> tuple[torch.Tensor, 
     and those units."""
     units = strongest_units(latents, count)
     return unit_correlations(latents, units), units.tolist()
+
+
+
+
+# People's eye-movement recordings (the Scanpath views and the API), re-exported for the front-ends; placed last
+# because recordings.py calls back into this module for the networks.
+from .recordings import (  # noqa: E402, F401
+    MAP_CAPTIONS,
+    MAX_TABLE_BYTES,
+    Replay,
+    list_recordings,
+    open_recording,
+    photo_scores,
+    recording_summary,
+    replay,
+    score_upload,
+    upload_recording,
+)
