@@ -117,7 +117,7 @@ def test_a_link_opens_its_view_and_tab_the_research_tabs_render_and_a_t_sne_poin
         page.set_default_timeout(WAIT)
         page.goto(f"{served}?x=999&mode=nonsense&tab=bogus")  # hostile values: messages, the defaults, no traceback
         for message in ("Ignored x=999 in the link", "Unknown masking mode nonsense", "Unknown view bogus"):
-            page.wait_for_function("(text) => document.body.innerText.includes(text)", arg=message)
+            playwright_api.expect(page.locator("body")).to_contain_text(message, timeout=WAIT)  # names what shows
         assert page.get_by_role("tab", name="Explore", selected=True).count() == 1
         page.wait_for_function("() => location.search.includes('x=48')")  # the address bar: the view shown
         shown = page.locator("label", has_text="The link to this view").locator("input").input_value()

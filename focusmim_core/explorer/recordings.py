@@ -191,12 +191,14 @@ def photo_scores(
     centre_bias_from: Recording | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """One photo's scores as JSON (``train.gaze``'s summary for this photo): counts, and per policy AUC, NSS and
-    information gain over the centre bias (fitted on the recording's other photos, or ``centre_bias_from``)
-    averaged over its fixations, with MultiMatch where there is one."""
+    information gain over the centre bias (fitted on the recording's other photos, on ``centre_bias_from``, or
+    for a one-photo recording on the bundled one) averaged over its fixations, with MultiMatch where there is one."""
     from .service import network_for
 
     if _checked_name(image, "photo") not in recording.names:
         raise InputError(f"No photo {echo(image)} in this recording: choose one of {', '.join(recording.names)}.")
+    if centre_bias_from is None and len(recording.names) < 2:  # no other photo to fit the centre bias on
+        centre_bias_from = bundled_recording()
     network = network_for(view)
     scores = score_recording(recording, network.model, _masking(view), MAP_NAMES, None, multimatch, [image],
                              centre_bias_from)  # fmt: skip
@@ -212,11 +214,11 @@ def photo_scores(
 
 def score_upload(table: bytes, image: bytes, image_name: str, view: ViewState, multimatch: bool = True) -> dict:
     """``photo_scores`` of one uploaded photo (``image_name``, as the table's image column names it) and its
-    fixation table, the centre bias fitted on the bundled recording, with the table's skipped rows; refused over
-    ``MAX_SCORED_FIXATIONS`` kept fixations."""
+    fixation table (the centre bias fitted on the bundled recording), with the table's skipped rows; refused
+    over ``MAX_SCORED_FIXATIONS`` kept fixations."""
     recording = upload_recording(table, image, image_name)
     if recording.kept > MAX_SCORED_FIXATIONS:
         raise InputError(f"The table holds {recording.kept} fixations inside the frame; one call scores at most "
                          f"{MAX_SCORED_FIXATIONS}: split it by observer, or run python -m train.gaze.")  # fmt: skip
-    scores = photo_scores(recording, recording.names[0], view, multimatch, bundled_recording())
+    scores = photo_scores(recording, recording.names[0], view, multimatch)
     return {**scores, "rows_skipped": recording.skipped, "problems": recording.problems}
