@@ -630,7 +630,8 @@ def build() -> gr.Blocks:
     with Explorer(title="FocusMIM Explorer", delete_cache=(600, 3600)) as demo:  # temp files: an hour at most
         api_endpoints()
         gr.Markdown("# FocusMIM Explorer\nClick the image to move the fixation (red); cyan: covert attention.")
-        notes = gr.Markdown(visible=False)  # what was wrong with the link the page was opened with
+        notes = gr.Markdown()  # what was wrong with the link the page was opened with (always shown: an update
+        # to a hidden component can arrive before the page has mounted it, and be lost)
         with gr.Row():
             with gr.Column(scale=1):
                 controls = controls_column()

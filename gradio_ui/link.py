@@ -64,7 +64,7 @@ def open_link(request: gr.Request) -> tuple:
     values = control_values(view)
     controls = [gr.skip() if values[name] == defaults[name] else values[name] for name in LINKED]
     notes = warnings_markdown(messages)
-    return (*controls, gr.Tabs(selected=tab), tab, gr.Markdown(notes, visible=bool(notes)))
+    return (*controls, gr.Tabs(selected=tab), tab, notes)
 
 
 UPLOAD_NOTE = "An uploaded image is not part of a link: a link opens these settings on the default photo."
