@@ -115,13 +115,6 @@ def test_a_link_opens_its_view_and_tab_the_research_tabs_render_and_a_t_sne_poin
         browser = launch_browser(playwright)
         page = browser.new_page(viewport={"width": 1500, "height": 1600})
         page.set_default_timeout(WAIT)
-        page.goto(f"{served}?x=999&mode=nonsense&tab=bogus")  # hostile values: messages, the defaults, no traceback
-        for message in ("Ignored x=999 in the link", "Unknown masking mode nonsense", "Unknown view bogus"):
-            playwright_api.expect(page.locator("body")).to_contain_text(message, timeout=WAIT)  # names what shows
-        assert page.get_by_role("tab", name="Explore", selected=True).count() == 1
-        page.wait_for_function("() => location.search.includes('x=48')")  # the address bar: the view shown
-        shown = page.locator("label", has_text="The link to this view").locator("input").input_value()
-        assert shown.startswith("?src=gallery") and "&x=48&" in shown and "mode=periphery" in shown
         page.goto(f"{served}?src=synthetic&img=7&x=20&y=30&mode=foveate&seed=4&tab=latent")
         caption = r"procedural scene 7 .*: latent of the foveate input at fixation \(20, 30\)"  # the linked view
         page.get_by_text(re.compile(caption)).wait_for()
