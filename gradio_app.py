@@ -77,7 +77,7 @@ from focusmim_core.explorer.viewstate import (  # noqa: E402
     short_text,
 )
 from focusmim_core.runtime import configure_serving, release_memory  # noqa: E402
-from gradio_ui import checkpoints_tab, latent_tab, link  # noqa: E402
+from gradio_ui import checkpoints_tab, latent_tab, link, recordings  # noqa: E402
 from gradio_ui.common import (  # noqa: E402
     BATCH_GROUP,
     CLICK_SCALE,
@@ -89,6 +89,7 @@ from gradio_ui.common import (  # noqa: E402
     click_to_fixation,
     giving_back_memory,
     named,
+    only_when,
     panel_gallery,
     png_file,
     quoted,
@@ -250,12 +251,16 @@ def error_maps(rendered: Rendered) -> object:
 
 def upload_of(image: object) -> str | None:
     """The API's ``image``: an uploaded file's path (what ``handle_file`` sends), or None for a gallery photo."""
-    if image is None:
-        return None
-    path = image.get("path") if isinstance(image, dict) else None
+    return None if image is None else file_path(image, "image", " or null for a gallery photo")
+
+
+def file_path(value: object, field: str, alternative: str = "") -> str:
+    """The path of an uploaded file sent as API argument ``field``; ``gr.Error`` naming it (and ``alternative``,
+    what else it may be) for anything else."""
+    path = value.get("path") if isinstance(value, dict) else None
     if not isinstance(path, str):
-        raise gr.Error(f"image={echo(type(image).__name__)} is not accepted: image must be a file (handle_file in "
-                       "gradio_client, {\"path\": ...} after the upload) or null for a gallery photo.")  # fmt: skip
+        raise gr.Error(f"{field}={echo(type(value).__name__)} is not accepted: {field} must be a file (handle_file "
+                       f"in gradio_client, {{\"path\": ...}} after the upload){alternative}.")  # fmt: skip
     return path
 
 
@@ -422,9 +427,7 @@ def latent_api(image: object, gallery: str, checkpoint: str) -> dict:
 
 def uploaded_bytes(value: object, field: str) -> tuple[bytes, str]:
     """An uploaded file's bytes and its name as the user's machine called it; ``gr.Error`` naming ``field``."""
-    path = value.get("path") if isinstance(value, dict) else None
-    if not isinstance(path, str):
-        raise gr.Error(f"{field} must be a file: handle_file in gradio_client, {{\"path\": ...}} after the upload.")
+    path = file_path(value, field)
     name = value.get("orig_name") if isinstance(value.get("orig_name"), str) else Path(path).name
     return Path(path).read_bytes(), name
 
@@ -503,8 +506,8 @@ def api_endpoints() -> None:
                    gr.Checkbox(True)]  # fmt: skip
         outputs, data_out = [gr.Gallery(format="png"), gr.JSON()], gr.JSON()
         buttons = [gr.Button() for _ in range(7)]
-    view, batch = [{"concurrency_id": group, "concurrency_limit": RUNNING[group], "preprocess": False}
-                   for group in (VIEW_GROUP, BATCH_GROUP)]  # fmt: skip
+    # every call is answered (no always_last: each caller waits for its own result)
+    view, batch = [queue_group(group) | {"preprocess": False} for group in (VIEW_GROUP, BATCH_GROUP)]
     buttons[0].click(render_api, render_in, outputs, api_name="render", **view)
     buttons[1].click(compare_api, compare_in, outputs, api_name="compare", **batch)
     buttons[2].click(sweep_api, sweep_in, data_out, api_name="sweep", **batch)
@@ -541,6 +544,9 @@ class Explorer(gr.Blocks):
             raise gr.Error(f"{' or '.join(files) or 'A file'} is not an uploaded file: send {how}, or null.") from None
 
 
+BUTTONS = ("Look where suggested", "Undo", "Clear")  # the clicked scanpath's
+
+
 def explore_tabs() -> dict[str, gr.components.Component]:
     """The Explore, Compare and Scanpath tabs' components, by name."""
     side = IMAGE_SIZE * CLICK_SCALE
@@ -555,15 +561,17 @@ def explore_tabs() -> dict[str, gr.components.Component]:
         tab["sweep_plot"] = gr.Plot(label="Error vs masking ratio")
         tab["compare_notes"] = gr.Markdown()
     with gr.Tab(VIEWS["scanpath"].title, id="scanpath") as tab["scan_tab"]:
-        tab["path"], tab["suggested"] = gr.State([]), gr.State(None)  # fixations [[x, y], ...]; the next one
-        gr.Markdown("Each click adds a fixation (latest red, earlier yellow); green: where to look next.")
-        tab["scan_image"] = gr.Image(label="Click to add a fixation", interactive=False, format="png", height=side,
-                                     width=side)  # fmt: skip
-        with gr.Row():
-            tab["follow"], tab["undo"], tab["clear"] = (gr.Button(t) for t in ("Look where suggested", "Undo", "Clear"))
-        tab["where"] = gr.Markdown()
-        tab["glimpses"] = panel_gallery("Glimpses", 6)
-        tab["curve"] = gr.Plot(label="Error after each fixation")
+        tab["recordings"] = recordings.layout()  # people's scanpaths, or the clicks below
+        with gr.Column() as tab["clicks"]:
+            tab["path"], tab["suggested"] = gr.State([]), gr.State(None)  # fixations [[x, y], ...]; the next one
+            gr.Markdown("Each click adds a fixation (latest red, earlier yellow); green: where to look next.")
+            tab["scan_image"] = gr.Image(label="Click to add a fixation", interactive=False, format="png",
+                                         height=side, width=side)  # fmt: skip
+            with gr.Row():
+                tab["follow"], tab["undo"], tab["clear"] = (gr.Button(t) for t in BUTTONS)
+            tab["where"] = gr.Markdown()
+            tab["glimpses"] = panel_gallery("Glimpses", 6)
+            tab["curve"] = gr.Plot(label="Error after each fixation")
     return tab
 
 
@@ -591,6 +599,7 @@ def listen(demo: gr.Blocks, controls: dict[str, gr.components.Component], tab: d
     tab["follow"].click(follow_suggestion, [path, tab["suggested"]], path, **private).then(**redraw)
     tab["undo"].click(lambda p: p[:-1], path, path, **private).then(**redraw)
     tab["clear"].click(lambda: [], None, path, **private).then(**redraw)
+    recordings.listen(tab["recordings"], tab["clicks"], inputs, batch)
     demo.load(page_session, None, None, queue=False, **private)
     return {"explore": (explore, inputs, outputs), "compare": (compare, inputs, compare_out),
             "scanpath": (lambda *values: scanpath([], *values), inputs, scan_outputs)}  # fmt: skip
@@ -600,9 +609,14 @@ def listener_settings() -> tuple[dict, dict]:
     """The private listeners' queue settings: (a view's, in ``VIEW_GROUP``; a batch's, in ``BATCH_GROUP``)."""
     # always_last: while a session's render waits, its newer changes replace the older ones, so a dragged
     # slider queues one render, not twenty, and other sessions do not wait behind them
-    view, batch = [{"concurrency_id": group, "concurrency_limit": RUNNING[group], "api_visibility": "private",
-                    "trigger_mode": "always_last"} for group in (VIEW_GROUP, BATCH_GROUP)]  # fmt: skip
+    view, batch = [queue_group(group) | {"api_visibility": "private", "trigger_mode": "always_last"}
+                   for group in (VIEW_GROUP, BATCH_GROUP)]  # fmt: skip
     return view, batch
+
+
+def queue_group(group: str) -> dict:
+    """A listener's concurrency settings in ``group`` (``VIEW_GROUP`` or ``BATCH_GROUP``): its share of the CPU."""
+    return {"concurrency_id": group, "concurrency_limit": RUNNING[group]}
 
 
 def listen_to_links(demo: gr.Blocks, controls: dict, tabs: gr.Tabs, notes: gr.Markdown, link_box: gr.Textbox,
@@ -615,11 +629,12 @@ def listen_to_links(demo: gr.Blocks, controls: dict, tabs: gr.Tabs, notes: gr.Ma
     linked_tab = gr.State(DEFAULT_VIEW)
     opened = demo.load(link.open_link, None, [*(controls[k] for k in link.LINKED), tabs, linked_tab, notes],
                        queue=False, **private)  # fmt: skip
+    opened.then(None, None, None, js=link.MARK_READ_JS, queue=False, **private)  # the address may change now
     for tab_id, (handler, inputs, outputs) in openers.items():
         if tab_id == DEFAULT_VIEW:  # the Explore view renders whatever the tab, then its link
             opened.then(handler, inputs, outputs, **view).then(link.link_of, inputs, link_box, queue=False, **private)
         else:
-            opened.then(link.only_on(tab_id, handler, len(outputs)), [linked_tab, *inputs], outputs, **batch)
+            opened.then(only_when(tab_id, handler, len(outputs)), [linked_tab, *inputs], outputs, **batch)
     link_box.change(None, link_box, None, js=link.address_js(), **private)
     for tab_id, child in zip(VIEWS, tabs.children, strict=True):
         child.select(None, link_box, None, js=link.address_js(tab_id), **private)
@@ -630,8 +645,7 @@ def build() -> gr.Blocks:
     with Explorer(title="FocusMIM Explorer", delete_cache=(600, 3600)) as demo:  # temp files: an hour at most
         api_endpoints()
         gr.Markdown("# FocusMIM Explorer\nClick the image to move the fixation (red); cyan: covert attention.")
-        notes = gr.Markdown()  # what was wrong with the link the page was opened with (always shown: an update
-        # to a hidden component can arrive before the page has mounted it, and be lost)
+        notes = gr.Markdown()  # what was wrong with the link the page was opened with ("" for a good link)
         with gr.Row():
             with gr.Column(scale=1):
                 controls = controls_column()

@@ -141,3 +141,13 @@ def run_api(work: Callable[[], Any]) -> Any:
 def panel_gallery(label: str, columns: int) -> gr.Gallery:
     """A gallery of 96 x 96 panels, drawn large, sharp and uncropped (``CSS``'s ``pixelated`` class)."""
     return gr.Gallery(label=label, columns=columns, format="png", height="auto", elem_classes="pixelated")
+
+
+def only_when(value: object, handler: Callable[..., Any], outputs: int) -> Callable[..., Any]:
+    """``handler`` of the other inputs when the listener's first input is ``value`` (e.g. the tab a link opened,
+    the source of a scanpath's fixations), else a listener that changes none of its ``outputs``."""
+
+    def run(first: object, *inputs):
+        return handler(*inputs) if first == value else tuple(gr.skip() for _ in range(outputs))
+
+    return run

@@ -11,7 +11,7 @@ import gradio as gr
 
 from focusmim_core.explorer.controls import default_attention
 from focusmim_core.explorer.service import CONTROLS, view_link
-from focusmim_core.explorer.views import DEFAULT_VIEW, TAB_PARAMETER, parse_view
+from focusmim_core.explorer.views import DEFAULT_VIEW, TAB_PARAMETER, VIEWS, parse_view
 from focusmim_core.explorer.viewstate import FOLDERLESS_SOURCES, SOURCE_LABELS, ViewState, parse_query
 
 from .common import FIELDS, LABELS, named, view_of
@@ -87,25 +87,23 @@ def link_of(*inputs) -> str:
     return link_value(named(inputs))
 
 
-def only_on(tab: str, handler: object, outputs: int) -> object:
-    """``handler`` when the link opened ``tab`` (its first input: the linked tab's id), else nothing changes."""
-
-    def run(linked: str, *inputs):
-        return handler(*inputs) if linked == tab else tuple(gr.skip() for _ in range(outputs))
-
-    return run
+LINK_READ = "focusmimLinkRead"  # the page's flag (on window): its load has read the link it was opened with
+MARK_READ_JS = f"() => {{ window.{LINK_READ} = true; }}"  # runs after the load (``open_link``) has answered
 
 
 def address_js(tab: str | None = None) -> str:
     """JavaScript putting a view's query (its one argument) in the address bar, with ``tab`` (None: the tab
-    already there); the default tab goes without."""
+    already there, if it is a view); the default tab goes without. It leaves the address alone until the page's
+    load has read it: the load's request carries the address of the moment it is sent, and Gradio may select
+    the first tab before that."""
     chosen = "here.searchParams.get(NAME)" if tab is None else json.dumps(tab)
     return f"""(query) => {{
-        const NAME = {json.dumps(TAB_PARAMETER)};
+        if (!window.{LINK_READ}) return;
+        const NAME = {json.dumps(TAB_PARAMETER)}, VIEWS = {json.dumps(list(VIEWS))};
         const here = new URL(window.location.href);
         const tab = {chosen};
         const next = new URLSearchParams(query || "");  // "" (an upload): the tab alone
-        if (tab && tab !== {json.dumps(DEFAULT_VIEW)}) next.set(NAME, tab);
+        if (VIEWS.includes(tab) && tab !== {json.dumps(DEFAULT_VIEW)}) next.set(NAME, tab);
         here.search = next.toString();
         window.history.replaceState(window.history.state, "", here);
     }}"""

@@ -52,7 +52,7 @@ with right:
         disabled=not MODES[mode].uses_ratio,
     )
 
-SOURCES = {"clicks": "your clicks", "recordings": "people's recordings"}
+SOURCES = service.SCANPATH_SOURCES
 if st.radio("Fixations", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="scanpath_source") != "clicks":
     show_recordings(view, mode, float(ratio))  # replay a recorded observer's scanpath instead of clicks
     st.stop()

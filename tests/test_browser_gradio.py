@@ -99,6 +99,15 @@ def test_a_click_fixates_under_the_pointer_and_every_tab_loads_offline(served, t
         page.get_by_role("button", name="Look where suggested").click()
         page.get_by_text("after 2").first.wait_for()
         page.screenshot(path=str(folder / "gradio_scanpath.png"), full_page=True)
+        page.get_by_text("people's recordings").click()  # the bundled recording's first photo and observer
+        page.get_by_text("The observer's last fixation", exact=False).wait_for()
+        assert not page.get_by_role("button", name="Look where suggested").is_visible()  # the clicks are hidden
+        maps = "[...document.images].filter(i => i.offsetParent !== null && i.naturalWidth === 288)"
+        page.wait_for_function(f"() => {maps}.length === 4 && {maps}.every(i => i.complete)")  # seen, rebuilt, 2 maps
+        page.get_by_role("slider", name="After fixation").fill("1")  # the first glimpse: a ring on each map
+        page.get_by_text("Green ring: where the observer looked next", exact=False).wait_for()
+        page.get_by_text("the observer's, the suggested and a random path", exact=False).wait_for()
+        page.screenshot(path=str(folder / "gradio_recordings.png"), full_page=True)
         assert not page.get_by_text("Error", exact=True).count()
         browser.close()
     assert outside == []  # offline: no analytics, fonts or hub requests
@@ -115,6 +124,14 @@ def test_a_link_opens_its_view_and_tab_the_research_tabs_render_and_a_t_sne_poin
         browser = launch_browser(playwright)
         page = browser.new_page(viewport={"width": 1500, "height": 1600})
         page.set_default_timeout(WAIT)
+        page.goto(f"{served}?x=999&mode=nonsense&tab=bogus")  # hostile values: messages, the defaults, no traceback
+        for message in ("Ignored x=999 in the link", "Unknown masking mode nonsense", "Unknown view bogus"):
+            playwright_api.expect(page.locator("body")).to_contain_text(message, timeout=WAIT)  # names what shows
+        assert page.get_by_role("tab", name="Explore", selected=True).count() == 1
+        page.wait_for_function("() => location.search.includes('x=48')")  # the address bar: the view shown
+        assert "tab=" not in page.evaluate("location.search")  # the unknown view is not kept
+        shown = page.locator("label", has_text="The link to this view").locator("input").input_value()
+        assert shown.startswith("?src=gallery") and "&x=48&" in shown and "mode=periphery" in shown
         page.goto(f"{served}?src=synthetic&img=7&x=20&y=30&mode=foveate&seed=4&tab=latent")
         caption = r"procedural scene 7 .*: latent of the foveate input at fixation \(20, 30\)"  # the linked view
         page.get_by_text(re.compile(caption)).wait_for()

@@ -45,7 +45,7 @@ from focusmim_core.explorer.service import (
 from focusmim_core.explorer.sources import gallery_item
 from focusmim_core.explorer.viewstate import MAX_SEED, ViewState, parse_query
 from focusmim_core.segmentation import provision_u2netp
-from gradio_ui import checkpoints_tab, common, latent_tab, link
+from gradio_ui import checkpoints_tab, common, latent_tab, link, recordings
 
 API = ("coffee", 30, 40, "periphery", 0.8, "mean", 0, -1, -1, "auto")  # gallery, x, y, mode, ... checkpoint
 
@@ -568,7 +568,40 @@ def test_the_gaze_endpoint_scores_one_photo_s_fixation_table(client, tmp_path):
     other.write_text("\n".join([rows[0], *(r for r in rows[1:] if r.startswith("205.jpg"))]))
     with pytest.raises(gr.Error, match=r"line 2, column `image`: no image `205.jpg`"):  # the table names another photo
         gradio_app.gaze_api({"path": str(photo)}, {"path": str(other)}, "periphery", 0.8, "auto", False)
-    with pytest.raises(gr.Error, match=r"fixations must be a file"):
+    with pytest.raises(gr.Error, match=r"fixations=`str` is not accepted: fixations must be a file"):
         gradio_app.gaze_api({"path": str(photo)}, "table.csv", "periphery", 0.8, "auto", False)
     with pytest.raises(gr.Error, match=r"Fixations reveal regions in"):
         gradio_app.gaze_api({"path": str(photo)}, {"path": str(table)}, "foveate", 0.8, "auto", False)
+
+
+def test_the_scanpath_tab_replays_a_recorded_observer_glimpse_by_glimpse(tmp_path, monkeypatch):
+    """An operator's recording in the Scanpath tab: listed, opened, replayed; each glimpse's maps ring the next
+    human fixation; an incomplete or broken upload and a mode without fixations get their messages."""
+    stimuli = Path(__file__).parent / "fixtures" / "scene_fixations" / "stimuli"
+    (tmp_path / "lab" / "stimuli").mkdir(parents=True)
+    (tmp_path / "lab" / "stimuli" / "205.jpg").write_bytes((stimuli / "205.jpg").read_bytes())
+    table = "image,observer,index,x,y\n205.jpg,a,1,200,130\n205.jpg,a,2,150,60\n205.jpg,a,3,300,200\n"
+    (tmp_path / "lab" / "fixations.csv").write_text(table)
+    monkeypatch.setenv(service.RECORDINGS_ENV, str(tmp_path))
+    clicks, column, listed = recordings.show_source(recordings.RECORDINGS, None)
+    assert clicks["visible"] is False and column["visible"] is True and listed["value"] == "scene_fixations"
+    assert ("lab", "lab") in listed["choices"] and (service.UPLOAD_LABEL, service.UPLOAD_CHOICE) in listed["choices"]
+    recording, upload_row, photo, observer, about = recordings.open_chosen("lab", None, None)
+    assert upload_row["visible"] is False and (photo["value"], observer["value"]) == ("205.jpg", "a")
+    assert about.startswith("3 fixations kept on 1 photos")
+    frames, slider, pictures, note, chart, _ = recordings.replay_observer(recording, "205.jpg", "a", *controls())
+    assert len(frames) == 3 and (slider["maximum"], slider["value"], slider["visible"]) == (3, 3, True)
+    assert [caption for _, caption in pictures] == ["seen after 3", "reconstruction", *service.MAP_CAPTIONS.values()]
+    assert "last fixation" in note and [trace.name for trace in chart.data] == ["observer", "suggested", "random"]
+    first, note = recordings.show_glimpse(frames, 1)
+    x, y = (int(v) for v in note.split("next, (")[1].rstrip(").").split(", "))  # the observer's second fixation
+    for path, _ in first[2:]:  # each map: the ring is drawn around that pixel
+        ring = np.argwhere(np.all(np.asarray(Image.open(path)) == service.NEXT_COLOUR, axis=-1))
+        assert len(ring) and np.abs(ring.mean(axis=0) - [(y + 0.5) * 3, (x + 0.5) * 3]).max() < 2
+    assert recordings.open_chosen(service.UPLOAD_CHOICE, str(stimuli / "205.jpg"), None)[-1].startswith("Upload")
+    broken = tmp_path / "broken.csv"
+    broken.write_text("image,observer,x,y\n205.jpg,a,nan,3\n")
+    with pytest.raises(gr.Error, match=r"line 2, column `x`"):
+        recordings.open_chosen(service.UPLOAD_CHOICE, str(stimuli / "205.jpg"), str(broken))
+    with pytest.raises(gr.Error, match=r"Fixations reveal regions in"):
+        recordings.replay_observer(recording, "205.jpg", "a", *controls(mode="foveate"))

@@ -7,17 +7,20 @@ is labelled as such.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
-from ..checkpoints import SHIPPED_DIR, CheckpointInfo, default_checkpoint, list_checkpoints
-from ..errors import echo, markdown_text
+from ..checkpoints import SHIPPED_DIR, CheckpointInfo, default_checkpoint, list_checkpoints, load_checkpoint
+from ..errors import CheckpointError, echo, markdown_text
 from ..evaluation import stored_report
-from ..model import Autoencoder
+from ..model import Autoencoder, inference_model
+from .viewstate import ViewState
 
 CHECKPOINTS_ENV = "FOCUSMIM_CHECKPOINTS"
 AUTO = "auto"
@@ -78,6 +81,49 @@ def untrained_model(seed: int = 0) -> Autoencoder:
         return Autoencoder().eval()
     finally:
         torch.random.set_rng_state(generator_state)
+
+
+@functools.lru_cache(maxsize=16)
+def load_network(path: str, modified: float) -> nn.Module:
+    """A checkpoint's network ready for inference, loaded once per file version (``modified``: its mtime)."""
+    return inference_model(load_checkpoint(path)[0])
+
+
+@functools.lru_cache(maxsize=1)
+def untrained_network() -> nn.Module:
+    """The seeded untrained network shown when no checkpoint exists."""
+    return inference_model(untrained_model())
+
+
+@dataclass(frozen=True)
+class Network:
+    """The network a view uses: the module, its checkpoint (None: the untrained fallback), ``notes`` (problems:
+    a checkpoint not found or unreadable) and ``substitutions`` (not problems: another mode's checkpoint stands in)."""
+
+    model: nn.Module
+    info: CheckpointInfo | None
+    notes: list[str]
+    substitutions: list[str]
+
+
+def network_for(view: ViewState, checkpoints: list[CheckpointInfo] | None = None) -> Network:
+    """The network a view uses (its checkpoint, or the default for its mode and fill).
+
+    ``checkpoints``: the ones to choose from (default: every configured folder, scanned now). A
+    checkpoint that does not load gives a message and the untrained fallback.
+    """
+    listed = available_checkpoints() if checkpoints is None else checkpoints
+    choice = choose(view.checkpoint or AUTO, view.mode, view.fill, listed)
+    notes, substitutions = [choice.note] if choice.note else [], [choice.substitute] if choice.substitute else []
+    if choice.info is None:
+        notes.append(f"No checkpoint found: showing an {UNTRAINED_LABEL}. {TRAIN_HINT}")
+        return Network(untrained_network(), None, notes, substitutions)
+    path = choice.info.path
+    try:
+        return Network(load_network(str(path), path.stat().st_mtime), choice.info, notes, substitutions)
+    except (CheckpointError, OSError) as error:
+        message = error if isinstance(error, CheckpointError) else f"{path.name} cannot be read ({error})."
+        return Network(untrained_network(), None, [*notes, f"{message} Showing an {UNTRAINED_LABEL}."], [])
 
 
 def describe(info: CheckpointInfo | None) -> dict[str, Any]:

@@ -24,6 +24,8 @@ from ..gaze.maps import DISAGREEMENT, ORACLE, frame_pixel, greedy_paths, photo_m
 from ..gaze.recording import BUNDLED_RECORDINGS, IMAGES_FOLDER, TABLE_NAMES
 from ..gaze.scoring import score_recording
 from ..geometry import IMAGE_SIZE
+from .catalog import network_for
+from .figures import SUGGESTION_COLOUR, colour_map, draw_markers, pixelated
 from .render import Panels
 from .scanpath import error_curve, random_scanpath, render_scanpath
 from .viewstate import ViewState
@@ -35,6 +37,10 @@ BUNDLED_NAME = "scene_fixations"  # the bundled recording's folder
 MAX_SCORED_FIXATIONS = 400  # kept fixations of the one photo an API call scores (a photo's dozen observers: ~150)
 MAX_NAME_CHARACTERS = 200  # a recording's, photo's or observer's name as a front-end passes it
 MAP_CAPTIONS = {ORACLE: "oracle error (reads the hidden pixels)", DISAGREEMENT: "disagreement (no hidden pixels)"}
+SCANPATH_SOURCES = {"clicks": "your clicks", "recordings": "people's recordings"}  # whose fixations a Scanpath shows
+UPLOAD_CHOICE = ""  # the recording choice "an uploaded photo and its table" (no folder has an empty name)
+UPLOAD_LABEL = "upload a photo and its table"
+NEXT_COLOUR = SUGGESTION_COLOUR  # the ring on the maps where the observer looked next
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,16 @@ def recording_summary(recording: Recording) -> dict[str, Any]:
             "rows_skipped": recording.skipped, "problems": recording.problems}  # fmt: skip
 
 
+def recording_notes(summary: dict[str, Any]) -> list[str]:
+    """What a user should know about a recording (``recording_summary``): the fixations kept and dropped, and the
+    rows skipped with the first messages."""
+    notes = [f"{summary['fixations_kept']} fixations kept on {len(summary['images'])} photos; "
+             f"{summary['fixations_dropped']} outside the kept square were dropped."]  # fmt: skip
+    if summary["rows_skipped"]:
+        notes.append(f"{summary['rows_skipped']} rows were skipped: " + " ".join(summary["problems"]))
+    return notes
+
+
 def observer_path(recording: Recording, image: str, observer: str) -> list[tuple[int, int]]:
     """The frame pixels of an observer's kept fixations on a photo, the first ``MAX_FIXATIONS``."""
     paths = recording.scanpaths()
@@ -162,8 +178,6 @@ class Replay:
 
 def replay(recording: Recording, image: str, observer: str, view: ViewState) -> Replay:
     """Replay one observer's scanpath on one photo under the view's masking and checkpoint."""
-    from .service import network_for  # the service re-exports this module: imported when called
-
     path = observer_path(recording, image, observer)
     frame = recording.images[recording.names.index(image)]
     network = network_for(view)
@@ -186,6 +200,25 @@ def replay(recording: Recording, image: str, observer: str, view: ViewState) -> 
     )  # fmt: skip
 
 
+def replay_pictures(replay: Replay, k: int, scale: int) -> list[tuple[np.ndarray, str]]:
+    """Glimpse ``k`` (0-based) of a replay as captioned uint8 pictures ``(96 * scale, 96 * scale, 3)``: what the
+    network was given, its reconstruction, and each priority map with a ring where the observer looked next."""
+    glimpse, following = replay.glimpses[k], replay.next_fixations[k]
+    pictures = [(pixelated(glimpse.masked_input, scale), f"seen after {k + 1}"),
+                (pixelated(glimpse.reconstruction, scale), "reconstruction")]  # fmt: skip
+    for name, caption in MAP_CAPTIONS.items():
+        coloured = pixelated(colour_map(replay.maps[k][name]), scale)
+        pictures.append((draw_markers(coloured, [following] if following else [], scale, [NEXT_COLOUR]), caption))
+    return pictures
+
+
+def next_fixation_note(replay: Replay, k: int) -> str:
+    """What the ring on glimpse ``k``'s maps is (there is none after the observer's last fixation)."""
+    if replay.next_fixations[k] is None:
+        return "The observer's last fixation: no ring on the maps."
+    return f"Green ring: where the observer looked next, {replay.next_fixations[k]}."
+
+
 def photo_scores(
     recording: Recording, image: str, view: ViewState, multimatch: bool = True,
     centre_bias_from: Recording | None = None,
@@ -193,8 +226,6 @@ def photo_scores(
     """One photo's scores as JSON (``train.gaze``'s summary for this photo): counts, and per policy AUC, NSS and
     information gain over the centre bias (fitted on the recording's other photos, on ``centre_bias_from``, or
     for a one-photo recording on the bundled one) averaged over its fixations, with MultiMatch where there is one."""
-    from .service import network_for
-
     if _checked_name(image, "photo") not in recording.names:
         raise InputError(f"No photo {echo(image)} in this recording: choose one of {', '.join(recording.names)}.")
     if centre_bias_from is None and len(recording.names) < 2:  # no other photo to fit the centre bias on

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checkpoints import CheckpointInfo, load_checkpoint
+from ..checkpoints import CheckpointInfo
 from ..data import GALLERY, STL10, to_uint8_image
 from ..data.images import load_image
-from ..errors import CheckpointError, InputError
+from ..errors import InputError
 from ..evaluation import stored_report
 from ..fixations import center_fixation
 from ..latent_analysis import SEGMENTATION_CUTS as SEGMENTATION_CUTS
@@ -35,7 +35,6 @@ from ..latent_analysis import latent_segmentation as latent_segmentation
 from ..latent_analysis import latent_tsne as latent_tsne
 from ..latent_analysis import strongest_units, unit_correlations
 from ..masking import MODES
-from ..model import inference_model
 from ..results import RESULTS_FILE as RESULTS_FILE
 from ..results import (
     ConditionSummary,
@@ -47,23 +46,35 @@ from ..results import (
     summarise_results,
 )
 from ..segmentation import foreground_model
-from .catalog import (
-    AUTO,
-    TRAIN_HINT,
-    UNTRAINED_LABEL,
-    available_checkpoints,
-    checkpoint_folders,
-    choose,
-    describe,
-    details_markdown,
-    untrained_model,
-)
+from .catalog import AUTO, Network, available_checkpoints, checkpoint_folders, describe, details_markdown, network_for
+from .catalog import load_network as load_network  # re-exported with untrained_network: the pages' cached networks
+from .catalog import untrained_network as untrained_network
 from .controls import CONTROLS as CONTROLS  # re-exported: the Explore controls both front-ends declare
 from .export import panel_images, panel_row_png, settings_json
 from .figures import METRIC_LABELS
 from .latent_batch import BATCH_SOURCES as BATCH_SOURCES
 from .latent_batch import batch_images, encode_batch
 from .latent_batch import statistics_row as statistics_row
+from .recordings import (  # noqa: F401 (re-exported: people's recordings, for the Scanpath views and the API)
+    MAP_CAPTIONS,
+    MAX_TABLE_BYTES,
+    NEXT_COLOUR,
+    RECORDINGS_ENV,
+    SCANPATH_SOURCES,
+    UPLOAD_CHOICE,
+    UPLOAD_LABEL,
+    Replay,
+    list_recordings,
+    next_fixation_note,
+    open_recording,
+    photo_scores,
+    recording_notes,
+    recording_summary,
+    replay,
+    replay_pictures,
+    score_upload,
+    upload_recording,
+)
 from .render import Panels, harmonic_caption, harmonic_reference, render, render_batch, render_modes
 from .runs import CURVE_KEYS as CURVE_KEYS
 from .runs import ProbeRow, Run, find_runs, run_folders
@@ -166,49 +177,6 @@ class Harmonic:
 def view_link(view: ViewState) -> str | None:
     """The query string of a link to ``view`` (None for an upload, which a link cannot carry)."""
     return None if view.source == "upload" else urlencode(to_query(view))
-
-
-@functools.lru_cache(maxsize=16)
-def load_network(path: str, modified: float) -> nn.Module:
-    """A checkpoint's network ready for inference, loaded once per file version (``modified``: its mtime)."""
-    return inference_model(load_checkpoint(path)[0])
-
-
-@functools.lru_cache(maxsize=1)
-def untrained_network() -> nn.Module:
-    """The seeded untrained network shown when no checkpoint exists."""
-    return inference_model(untrained_model())
-
-
-@dataclass(frozen=True)
-class Network:
-    """The network a view uses: the module, its checkpoint (None: the untrained fallback), ``notes`` (problems:
-    a checkpoint not found or unreadable) and ``substitutions`` (not problems: another mode's checkpoint stands in)."""
-
-    model: nn.Module
-    info: CheckpointInfo | None
-    notes: list[str]
-    substitutions: list[str]
-
-
-def network_for(view: ViewState, checkpoints: list[CheckpointInfo] | None = None) -> Network:
-    """The network a view uses (its checkpoint, or the default for its mode and fill).
-
-    ``checkpoints``: the ones to choose from (default: every configured folder, scanned now). A
-    checkpoint that does not load gives a message and the untrained fallback.
-    """
-    listed = available_checkpoints() if checkpoints is None else checkpoints
-    choice = choose(view.checkpoint or AUTO, view.mode, view.fill, listed)
-    notes, substitutions = [choice.note] if choice.note else [], [choice.substitute] if choice.substitute else []
-    if choice.info is None:
-        notes.append(f"No checkpoint found: showing an {UNTRAINED_LABEL}. {TRAIN_HINT}")
-        return Network(untrained_network(), None, notes, substitutions)
-    path = choice.info.path
-    try:
-        return Network(load_network(str(path), path.stat().st_mtime), choice.info, notes, substitutions)
-    except (CheckpointError, OSError) as error:
-        message = error if isinstance(error, CheckpointError) else f"{path.name} cannot be read ({error})."
-        return Network(untrained_network(), None, [*notes, f"{message} Showing an {UNTRAINED_LABEL}."], [])
 
 
 def centre_only(mode: str, info: CheckpointInfo | None) -> bool:
@@ -632,21 +600,3 @@ def correlations(latents: torch.Tensor, count: int = 48) -> tuple[torch.Tensor, 
     and those units."""
     units = strongest_units(latents, count)
     return unit_correlations(latents, units), units.tolist()
-
-
-
-
-# People's eye-movement recordings (the Scanpath views and the API), re-exported for the front-ends; placed last
-# because recordings.py calls back into this module for the networks.
-from .recordings import (  # noqa: E402, F401
-    MAP_CAPTIONS,
-    MAX_TABLE_BYTES,
-    Replay,
-    list_recordings,
-    open_recording,
-    photo_scores,
-    recording_summary,
-    replay,
-    score_upload,
-    upload_recording,
-)

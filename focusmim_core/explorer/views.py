@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..errors import echo
+from .viewstate import first_value
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,7 @@ def url_path(view: str) -> str | None:
 def parse_view(params: Mapping[str, str | Sequence[str]], messages: list[str]) -> str:
     """The view a link's ``tab`` parameter names (missing: ``DEFAULT_VIEW``); an unknown one is reported in
     ``messages`` and replaced by the default, as ``viewstate.parse_query`` treats its values."""
-    value = params.get(TAB_PARAMETER)
-    if value is not None and not isinstance(value, str):
-        value = value[0] if len(value) else None
+    value = first_value(params.get(TAB_PARAMETER))
     if value is None or value in VIEWS:
         return value or DEFAULT_VIEW
     messages.append(f"Unknown view {echo(value)} in the link: use one of {', '.join(VIEWS)}.")

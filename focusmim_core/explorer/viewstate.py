@@ -140,7 +140,8 @@ class ViewState:
         return f"{self.source}:{self.image}"
 
 
-def _first(value: str | Sequence[str] | None) -> str | None:
+def first_value(value: str | Sequence[str] | None) -> str | None:
+    """A query parameter's first value (Streamlit hands one string, a browser's query a list of them)."""
     if value is None or isinstance(value, str):
         return value
     return value[0] if len(value) else None
@@ -159,8 +160,8 @@ def _pixel(text: str | None, name: str, messages: list[str]) -> int | None:
 def _point(
     params: Mapping[str, str | Sequence[str]], keys: tuple[str, str], messages: list[str]
 ) -> tuple[int, int] | None:
-    x = _pixel(_first(params.get(keys[0])), keys[0], messages)
-    y = _pixel(_first(params.get(keys[1])), keys[1], messages)
+    x = _pixel(first_value(params.get(keys[0])), keys[0], messages)
+    y = _pixel(first_value(params.get(keys[1])), keys[1], messages)
     return (x, y) if x is not None and y is not None else None
 
 
@@ -215,30 +216,30 @@ def parse_query(params: Mapping[str, str | Sequence[str]]) -> tuple[ViewState, l
     messages: list[str] = []
     defaults = ViewState()
     source, image, split = parse_image(
-        _first(params.get("src")) or defaults.source,
-        _first(params.get("img")),
-        _first(params.get("split")),
+        first_value(params.get("src")) or defaults.source,
+        first_value(params.get("img")),
+        first_value(params.get("split")),
         messages,
     )
     fixation = _point(params, ("x", "y"), messages) or defaults.fixation
     attention = _point(params, ("ax", "ay"), messages)
-    mode = _first(params.get("mode")) or defaults.mode
+    mode = first_value(params.get("mode")) or defaults.mode
     if mode not in MODES:
         messages.append(f"Unknown masking mode {echo(mode)} in the link: use one of {', '.join(MODES)}.")
         mode = defaults.mode
     ratio = MODES[mode].default_ratio or defaults.ratio
-    ratio_text = _first(params.get("ratio"))
+    ratio_text = first_value(params.get("ratio"))
     if ratio_text is not None:
         try:
             ratio = unit_number(ratio_text, "ratio")
         except FieldError as error:
             messages.append(f"Ignored ratio={echo(ratio_text)} in the link: the masking ratio is {error.allowed}.")
-    fill = _first(params.get("fill")) or defaults.fill
+    fill = first_value(params.get("fill")) or defaults.fill
     if fill not in FILLS:
         messages.append(f"Unknown fill {echo(fill)} in the link: use one of {', '.join(FILLS)}.")
         fill = defaults.fill
-    checkpoint = _first(params.get("ckpt")) or AUTO_CHECKPOINT
-    seed = _seed(_first(params.get("seed")), messages)
+    checkpoint = first_value(params.get("ckpt")) or AUTO_CHECKPOINT
+    seed = _seed(first_value(params.get("seed")), messages)
     view = ViewState(source, image, split, fixation, attention, mode, ratio, fill, checkpoint, seed)
     return view, messages
 
