@@ -21,6 +21,7 @@ BENCHMARKS = (
     ("bench.bench_gradio", []),
     ("bench.bench_load", []),
     ("bench.bench_api_load", []),
+    ("bench.bench_gaze", ["--set", "focusmim_core/data/recordings/scene_fixations", "--no-multimatch"]),
 )
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 from focusmim_core.data.images import load_image, load_image_geometry
 from focusmim_core.errors import InputError
 from focusmim_core.explorer import recordings
-from focusmim_core.gaze import from_pysaliency, read_recording, to_pysaliency
+from focusmim_core.gaze import from_pysaliency, read_recording, scoring, to_pysaliency
 from focusmim_core.gaze import recording as recording_module
 from focusmim_core.gaze.scoring import CENTRE_BIAS, HUMAN, UNIFORM, baseline_models, fixation_scores, pysaliency
 from focusmim_core.priority import reveal_gain, reveal_kernel
@@ -149,8 +149,21 @@ def test_pysaliency_dataset_imports_as_the_table_does():
 def baseline_scores():
     """The baselines' per-fixation scores on the shipped test photos (pysaliency)."""
     stimuli, fixations, _ = to_pysaliency(read_recording(TABLE, STIMULI))
-    models = baseline_models(stimuli, fixations)
+    models, _ = baseline_models(stimuli, fixations)
     return fixation_scores(stimuli, fixations, models, models[CENTRE_BIAS])
+
+
+def test_the_baselines_smoothing_is_chosen_on_fixations_it_was_not_fitted_on():
+    """Cross-validation: the human map's blur is chosen leaving each observer out. Scored on the fixations it was
+    made of, the sharpest blur would always win (each fixation predicts itself)."""
+    stimuli, fixations, _ = to_pysaliency(read_recording(TABLE, STIMULI))
+    _, chosen = scoring.gold_model(stimuli, fixations)
+    own = pysaliency.baseline_utils.GoldModel
+    _, leaky = scoring.best_smoothing(lambda s: own(stimuli, fixations, s.bandwidth, eps=s.uniform_share),
+                                      stimuli, fixations)  # fmt: skip
+    assert leaky.bandwidth == min(scoring.BANDWIDTHS) < chosen.bandwidth
+    _, bias = scoring.centre_bias_model(stimuli, fixations)
+    assert bias.bandwidth in scoring.BANDWIDTHS and bias.uniform_share in scoring.UNIFORM_SHARES
 
 
 def test_uniform_auc_is_chance(baseline_scores):
@@ -190,7 +203,9 @@ def test_train_gaze_end_to_end(tmp_path):
     written = (out / "fixations.csv").read_text().splitlines()
     assert written[0] == "image,observer,index,x,y,kept" and len(written) == len(rows) + 1
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary) == {"images", "observers", "fixations_kept", "fixations_dropped", "policies"}
+    assert set(summary) == {"images", "observers", "fixations_kept", "fixations_dropped", "policies", "smoothing"}
+    assert summary["policies"]["centre_bias"]["auc"] > 0.55  # one photo: the centre bias of the bundled photos
+    assert set(summary["smoothing"]) == {"centre_bias", "human"}
     assert set(summary["policies"]) == {"uniform", "centre_bias", "human", "oracle_error", "disagreement"}
     assert summary["fixations_kept"] + summary["fixations_dropped"] == len(rows) and summary["fixations_dropped"] > 0
     assert all(set(p) == {"auc", "nss", "information_gain"} for p in summary["policies"].values())

@@ -128,13 +128,14 @@ def write_scores(scores: Scores, path: Path) -> None:
 
 
 def summary(recording: Recording, scores: Scores) -> dict[str, Any]:
-    """``summary.json``: counts, and per policy the metrics averaged over fixations."""
+    """``summary.json``: counts, per policy the metrics averaged over fixations, and the baselines' smoothing."""
     return {
         "images": len(recording.names),
         "observers": len(recording.observers),
         "fixations_kept": recording.kept,
         "fixations_dropped": recording.dropped,
         "policies": scores.policy_means(),
+        "smoothing": scores.smoothing_json(),
     }
 
 

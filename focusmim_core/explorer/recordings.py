@@ -33,7 +33,6 @@ from .viewstate import ViewState
 RECORDINGS_ENV = "FOCUSMIM_RECORDINGS"
 MAX_FIXATIONS = 12  # fixations a replay shows (as a clicked scanpath holds): its cost grows with their square
 MAX_TABLE_BYTES = 5 * 2**20  # an uploaded fixation table
-BUNDLED_NAME = "scene_fixations"  # the bundled recording's folder
 MAX_SCORED_FIXATIONS = 400  # kept fixations of the one photo an API call scores (a photo's dozen observers: ~150)
 MAX_NAME_CHARACTERS = 200  # a recording's, photo's or observer's name as a front-end passes it
 MAP_CAPTIONS = {ORACLE: "oracle error (reads the hidden pixels)", DISAGREEMENT: "disagreement (no hidden pixels)"}
@@ -77,12 +76,6 @@ def list_recordings() -> list[RecordingEntry]:
             if entry is not None and entry.name not in found:
                 found[entry.name] = entry
     return list(found.values())
-
-
-def bundled_recording() -> Recording:
-    """The recording shipped with the project (the centre bias of a single uploaded photo is fitted on it)."""
-    entry = _entry(BUNDLED_RECORDINGS / BUNDLED_NAME)
-    return _read(str(entry.table), str(entry.images), entry.table.stat().st_mtime)
 
 
 def _checked_name(value: object, what: str) -> str:
@@ -228,8 +221,6 @@ def photo_scores(
     for a one-photo recording on the bundled one) averaged over its fixations, with MultiMatch where there is one."""
     if _checked_name(image, "photo") not in recording.names:
         raise InputError(f"No photo {echo(image)} in this recording: choose one of {', '.join(recording.names)}.")
-    if centre_bias_from is None and len(recording.names) < 2:  # no other photo to fit the centre bias on
-        centre_bias_from = bundled_recording()
     network = network_for(view)
     scores = score_recording(recording, network.model, _masking(view), MAP_NAMES, None, multimatch, [image],
                              centre_bias_from)  # fmt: skip
@@ -239,7 +230,7 @@ def photo_scores(
         "images": 1, "observers": len({f.observer for f in kept if f.kept}),
         "fixations_kept": sum(f.kept for f in kept), "fixations_dropped": sum(not f.kept for f in kept),
         "policies": {row["policy"]: {k: v for k, v in row.items() if k not in ("image", "policy")} for row in rows},
-        "checkpoint": network.info.name if network.info else None,
+        "smoothing": scores.smoothing_json(), "checkpoint": network.info.name if network.info else None,
     }  # fmt: skip
 
 

@@ -12,6 +12,7 @@ a message naming the file, the line and the column. The result converts to and f
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import os
@@ -28,6 +29,7 @@ from ..errors import InputError, echo
 BUNDLED_RECORDINGS = Path(__file__).resolve().parents[1] / "data" / "recordings"  # shipped: offline on first launch
 TABLE_NAMES = ("fixations.csv", "fixations.tsv")  # a recording folder's table, beside its ``stimuli/`` folder
 IMAGES_FOLDER = "stimuli"
+BUNDLED_NAME = "scene_fixations"  # the bundled recording's folder
 MAX_ROWS = 100_000  # a larger table is refused before any image is read
 TAB_SUFFIXES = (".tsv", ".tab")
 
@@ -285,3 +287,10 @@ def from_pysaliency(stimuli: object, fixations: object, names: list[str] | None 
     if not used:
         raise InputError("The pysaliency dataset has no fixation on its stimuli.")
     return Recording(used, torch.stack([loaded[names.index(name)][0] for name in used]), result)
+
+
+@functools.lru_cache(maxsize=1)
+def bundled_recording() -> Recording:
+    """The recording shipped with the project (``BUNDLED_NAME``: 8 photos and their fixations, MIT licence)."""
+    folder = BUNDLED_RECORDINGS / BUNDLED_NAME
+    return read_recording(folder / TABLE_NAMES[0], folder / IMAGES_FOLDER)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -20,10 +20,12 @@ from torch import nn
 
 from ..geometry import IMAGE_SIZE
 from .maps import History, Masking, frame_pixel, greedy_paths, photo_maps
-from .recording import Recording, to_pysaliency
+from .recording import Recording, bundled_recording, to_pysaliency
 
-UNIFORM_SHARE = 0.05  # of every density: uniform, so that no pixel has probability 0
-BANDWIDTH = 0.05  # the centre bias's and the human map's Gaussian sigma, as a fraction of the frame's side
+UNIFORM_SHARE = 0.05  # of a model map's density: uniform, so that no pixel has probability 0
+# the centre bias's and the human map's smoothing, chosen per recording by cross-validation among these
+BANDWIDTHS = (0.02, 0.035, 0.05, 0.07, 0.1, 0.14)  # the Gaussian's sigma, as a fraction of the frame's side
+UNIFORM_SHARES = (0.01, 0.05, 0.2)
 UNIFORM, CENTRE_BIAS, HUMAN = "uniform", "centre_bias", "human"
 BASELINES = (UNIFORM, CENTRE_BIAS, HUMAN)
 METRICS = ("auc", "nss", "information_gain")
@@ -95,30 +97,73 @@ class DensityMap(pysaliency.ScanpathSaliencyMapModel):
         return np.zeros_like(log_density) if np.ptp(log_density) == 0 else np.exp(log_density)
 
 
-def fitted_centre_bias(others: Recording, leave_out: Sequence[str]) -> object:
+@dataclass(frozen=True)
+class Smoothing:
+    """How a density is made of fixations: blurred by a Gaussian of sigma ``bandwidth`` (a fraction of the frame's
+    side), then mixed with ``uniform_share`` of the uniform density."""
+
+    bandwidth: float
+    uniform_share: float
+
+
+def best_smoothing(
+    build: Callable[[Smoothing], object], stimuli: object, fixations: object
+) -> tuple[object, Smoothing]:
+    """The model ``build`` makes with the smoothing (of ``BANDWIDTHS`` x ``UNIFORM_SHARES``) under which
+    ``fixations`` are most likely, and that smoothing. ``build``'s models score each fixation with a density
+    fitted without it (leave one photo or one observer out), so this is a cross-validation, as the field fits
+    its baselines."""
+    best, best_likelihood, chosen = None, -np.inf, None
+    for smoothing in (Smoothing(b, u) for b in BANDWIDTHS for u in UNIFORM_SHARES):
+        model = build(smoothing)
+        likelihood = float(np.mean(model.log_likelihoods(stimuli, fixations, verbose=False)))
+        if likelihood > best_likelihood:
+            best, best_likelihood, chosen = model, likelihood, smoothing
+    return best, chosen
+
+
+def centre_bias_model(stimuli: object, fixations: object) -> tuple[object, Smoothing]:
+    """The centre bias of each photo: the other photos' fixations, smoothed as cross-validation prefers."""
+    bias = pysaliency.baseline_utils.CrossvalidatedBaselineModel
+    return best_smoothing(lambda s: bias(stimuli, fixations, s.bandwidth, eps=s.uniform_share), stimuli, fixations)
+
+
+def fitted_centre_bias(others: Recording, leave_out: Sequence[str]) -> tuple[object, Smoothing]:
     """A centre bias fitted on the fixations of ``others``' photos, the photos named ``leave_out`` left out (their
-    own fixations would leak into their baseline)."""
+    own fixations would leak into their baseline), smoothed as cross-validation on those photos prefers."""
     stimuli, fixations, _ = to_pysaliency(others)
     for name in leave_out:
         if name in others.names:
             fixations = fixations[fixations.n != others.names.index(name)]
-    return pysaliency.baseline_utils.BaselineModel(stimuli, fixations, BANDWIDTH, eps=UNIFORM_SHARE)
+    smoothing = centre_bias_model(stimuli, fixations)[1]
+    bias = pysaliency.baseline_utils.BaselineModel
+    return bias(stimuli, fixations, smoothing.bandwidth, eps=smoothing.uniform_share), smoothing
 
 
-def baseline_models(stimuli: object, fixations: object, centre_bias: object | None = None) -> dict[str, object]:
-    """The three baselines as pysaliency models of ``fixations`` on ``stimuli`` (``BASELINES``); the centre bias
-    is ``centre_bias`` if given, else fitted on the other photos of ``stimuli`` (leave one photo out)."""
-    gold = {
-        int(s): pysaliency.baseline_utils.GoldModel(
-            stimuli, fixations[fixations.subjects != s], BANDWIDTH, eps=UNIFORM_SHARE
-        )
-        for s in np.unique(fixations.subjects)
-    }
-    if centre_bias is None:
-        centre_bias = pysaliency.baseline_utils.CrossvalidatedBaselineModel(
-            stimuli, fixations, BANDWIDTH, eps=UNIFORM_SHARE
-        )
-    return {UNIFORM: pysaliency.UniformModel(), CENTRE_BIAS: centre_bias, HUMAN: pysaliency.SubjectDependentModel(gold)}
+def gold_model(stimuli: object, fixations: object) -> tuple[object, Smoothing]:
+    """The human gold standard: for each observer, the other observers' fixations on the same photo, smoothed as
+    cross-validation (leave one observer out) prefers."""
+
+    def build(smoothing: Smoothing) -> object:
+        return pysaliency.SubjectDependentModel({
+            int(s): pysaliency.baseline_utils.GoldModel(stimuli, fixations[fixations.subjects != s],
+                                                         smoothing.bandwidth, eps=smoothing.uniform_share)
+            for s in np.unique(fixations.subjects)
+        })  # fmt: skip
+
+    return best_smoothing(build, stimuli, fixations)
+
+
+def baseline_models(
+    stimuli: object, fixations: object, centre_bias: tuple[object, Smoothing] | None = None
+) -> tuple[dict[str, object], dict[str, Smoothing]]:
+    """The three baselines as pysaliency models of ``fixations`` on ``stimuli`` (``BASELINES``), and the
+    smoothing of the centre bias and the human one; the centre bias is ``centre_bias`` if given, else fitted on
+    the other photos of ``stimuli`` (leave one photo out)."""
+    bias, bias_smoothing = centre_bias or centre_bias_model(stimuli, fixations)
+    gold, gold_smoothing = gold_model(stimuli, fixations)
+    models = {UNIFORM: pysaliency.UniformModel(), CENTRE_BIAS: bias, HUMAN: gold}
+    return models, {CENTRE_BIAS: bias_smoothing, HUMAN: gold_smoothing}
 
 
 def fixation_scores(stimuli: object, fixations: object, models: Mapping[str, object], baseline: object) -> dict:
@@ -156,6 +201,11 @@ class Scores:
     policies: list[str]
     fixations: dict[str, dict[str, dict[str, np.ndarray]]] = field(default_factory=dict)
     scanpaths: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict)
+    smoothing: dict[str, Smoothing] = field(default_factory=dict)  # the centre bias's and the human map's
+
+    def smoothing_json(self) -> dict[str, dict[str, float]]:
+        """The baselines' cross-validated smoothing as plain data."""
+        return {name: asdict(smoothing) for name, smoothing in self.smoothing.items()}
 
     def rows(self) -> list[dict[str, object]]:
         """One row per photo and policy: its fixations, the mean of each metric and of each MultiMatch dimension
@@ -203,12 +253,15 @@ def score_recording(
     """Every policy's scores on a recording (``map_names``: the model maps to score), photo after photo
     (``progress(fixations)`` after each), then MultiMatch on the scanpaths (``multimatch_paths``). ``photos``:
     score these only (the baselines are still fitted on every photo). ``centre_bias_from``: fit the centre bias
-    on this recording of other photos (a single photo has no other photo to leave out)."""
+    on this recording of other photos (default for a recording of one photo, which has no other photo to leave
+    out: the bundled recording)."""
     stimuli, fixations, observers = to_pysaliency(recording)
     scored = [name for name in recording.names if photos is None or name in photos]
+    if centre_bias_from is None and len(recording.names) < 2:  # no other photo to fit the centre bias on
+        centre_bias_from = bundled_recording()
     centre_bias = fitted_centre_bias(centre_bias_from, scored) if centre_bias_from else None
-    baselines = baseline_models(stimuli, fixations, centre_bias)
-    scores = Scores(scored, [*BASELINES, *map_names])
+    baselines, smoothing = baseline_models(stimuli, fixations, centre_bias)
+    scores = Scores(scored, [*BASELINES, *map_names], smoothing=smoothing)
     for n, name in enumerate(recording.names):
         if name not in scored:
             continue
