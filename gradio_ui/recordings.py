@@ -69,11 +69,13 @@ def open_chosen(choice: str | None, photo_file: str | None, table_file: str | No
     else:
         recording = run_api(lambda: service.open_recording(choice))
     summary = service.recording_summary(recording)
+    about = " ".join(service.recording_notes(summary))
+    if not summary["images"]:  # every fixation outside the frame
+        return recording, uploading, NO_CHOICE, NO_CHOICE, about
     photos = list(summary["images"])
     observers = summary["images"][photos[0]]
-    about = " ".join(service.recording_notes(summary))
-    return (recording, uploading, gr.update(choices=photos, value=photos[0]),
-            gr.update(choices=observers, value=observers[0] if observers else None), about)  # fmt: skip
+    return recording, uploading, gr.update(choices=photos, value=photos[0]), \
+        gr.update(choices=observers, value=observers[0]), about
 
 
 def photo_observers(recording: object, photo: str | None) -> dict:

@@ -14,7 +14,7 @@ from PIL import Image
 from focusmim_core.data.images import load_image, load_image_geometry
 from focusmim_core.errors import InputError
 from focusmim_core.explorer import recordings
-from focusmim_core.gaze import from_pysaliency, read_recording, scoring, to_pysaliency
+from focusmim_core.gaze import MAP_NAMES, Masking, from_pysaliency, read_recording, scoring, to_pysaliency
 from focusmim_core.gaze import recording as recording_module
 from focusmim_core.gaze.scoring import CENTRE_BIAS, HUMAN, UNIFORM, baseline_models, fixation_scores, pysaliency
 from focusmim_core.priority import reveal_gain, reveal_kernel
@@ -196,21 +196,36 @@ def test_train_gaze_end_to_end(tmp_path):
     lines = TABLE.read_text().splitlines()[1:]
     first_four = [line for line in lines if line.startswith("217.jpg,") and int(line.split(",")[2]) <= 4]
     rows = [line for line in first_four if line.split(",")[1] in ("1", "2", "3", "4")]  # kept small: CPU time
+    outside = ["205.jpg,1,1,5,10,0,100", "205.jpg,2,1,395,100,0,100"]  # a photo none of whose fixations is kept
     table = tmp_path / "f.csv"
-    table.write_text(HEADER + "\n".join(rows) + "\n")
+    table.write_text(HEADER + "\n".join([*rows, *outside]) + "\n")
     out = tmp_path / "out"
     assert gaze_cli.main(["--images", str(STIMULI), "--fixations", str(table), "--output", str(out)]) == 0
     written = (out / "fixations.csv").read_text().splitlines()
-    assert written[0] == "image,observer,index,x,y,kept" and len(written) == len(rows) + 1
+    assert written[0] == "image,observer,index,x,y,kept" and len(written) == len(rows) + len(outside) + 1
+    assert [line.endswith(",0") for line in written[-2:]] == [True, True]
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary) == {"images", "observers", "fixations_kept", "fixations_dropped", "policies", "smoothing"}
     assert summary["policies"]["centre_bias"]["auc"] > 0.55  # one photo: the centre bias of the bundled photos
     assert set(summary["smoothing"]) == {"centre_bias", "human"}
     assert set(summary["policies"]) == {"uniform", "centre_bias", "human", "oracle_error", "disagreement"}
-    assert summary["fixations_kept"] + summary["fixations_dropped"] == len(rows) and summary["fixations_dropped"] > 0
+    assert summary["fixations_kept"] + summary["fixations_dropped"] == len(rows) + 2
+    assert summary["fixations_dropped"] > 2  # the two of 205.jpg and those of 217.jpg outside its square
     assert all(set(p) == {"auc", "nss", "information_gain"} for p in summary["policies"].values())
     scores = (out / "scores.csv").read_text().splitlines()
     assert len(scores) == 1 + 5 and scores[0].startswith("image,policy,fixations,auc,nss,information_gain")
+    assert not any(line.startswith("205.jpg") for line in scores)  # nothing kept: no scores, no error
+
+
+def test_a_recording_with_no_fixation_inside_the_frame_gets_a_message():
+    """Every fixation outside the kept square: a message, before any network runs."""
+    table = HEADER + "205.jpg,1,1,5,10,0,100\n205.jpg,2,1,395,100,0,100\n"
+    outside = read_recording(table.encode(), STIMULI)
+    assert outside.kept == 0 and outside.dropped == 2
+    with pytest.raises(InputError, match="No fixation lies inside the frame"):
+        scoring.score_recording(outside, None, Masking(), MAP_NAMES)
+    assert recordings.recording_summary(outside)["images"] == {}
+    assert "nothing to replay" in " ".join(recordings.recording_notes(recordings.recording_summary(outside)))
 
 
 def test_train_gaze_refuses_a_missing_folder(tmp_path, capsys):

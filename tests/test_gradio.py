@@ -605,3 +605,7 @@ def test_the_scanpath_tab_replays_a_recorded_observer_glimpse_by_glimpse(tmp_pat
         recordings.open_chosen(service.UPLOAD_CHOICE, str(stimuli / "205.jpg"), str(broken))
     with pytest.raises(gr.Error, match=r"Fixations reveal regions in"):
         recordings.replay_observer(recording, "205.jpg", "a", *controls(mode="foveate"))
+    outside = tmp_path / "outside.csv"
+    outside.write_text("image,observer,x,y\n205.jpg,a,5,10\n")  # left of the kept square
+    _, _, photo, observer, about = recordings.open_chosen(service.UPLOAD_CHOICE, str(stimuli / "205.jpg"), str(outside))
+    assert photo["choices"] == [] and observer["value"] is None and "nothing to replay" in about

@@ -46,6 +46,8 @@ def show_recordings(view: ViewState, mode: str, ratio: float) -> None:
             return
         summary = service.recording_summary(recording)
         st.caption(" ".join(service.recording_notes(summary)))
+        if not summary["images"]:  # every fixation outside the frame: the caption says so
+            return
         photo = st.selectbox("Photo", list(summary["images"]), key="recording_image")
         observer = st.selectbox("Observer", summary["images"][photo], key="recording_observer")
         settings = ViewState(mode=mode, ratio=ratio, fill=view.fill, checkpoint=view.checkpoint)

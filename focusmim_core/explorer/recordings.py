@@ -111,13 +111,14 @@ def upload_recording(table: bytes, image: bytes, image_name: str) -> Recording:
 
 
 def recording_summary(recording: Recording) -> dict[str, Any]:
-    """What a recording holds: its photos, each with the observers who have a kept fixation on it, the counts,
-    and the first messages of the rows skipped."""
+    """What a recording holds: its photos with a kept fixation, each with the observers who have one on it, the
+    counts, and the first messages of the rows skipped."""
     observers: dict[str, list[str]] = {name: [] for name in recording.names}
     for image, observer in recording.scanpaths():
         observers[image].append(observer)
-    return {"images": observers, "fixations_kept": recording.kept, "fixations_dropped": recording.dropped,
-            "rows_skipped": recording.skipped, "problems": recording.problems}  # fmt: skip
+    return {"images": {name: found for name, found in observers.items() if found}, "fixations_kept": recording.kept,
+            "fixations_dropped": recording.dropped, "rows_skipped": recording.skipped,
+            "problems": recording.problems}  # fmt: skip
 
 
 def recording_notes(summary: dict[str, Any]) -> list[str]:
@@ -125,6 +126,9 @@ def recording_notes(summary: dict[str, Any]) -> list[str]:
     rows skipped with the first messages."""
     notes = [f"{summary['fixations_kept']} fixations kept on {len(summary['images'])} photos; "
              f"{summary['fixations_dropped']} outside the kept square were dropped."]  # fmt: skip
+    if not summary["images"]:
+        notes.append("No fixation lies inside the frame the model sees (each photo's centre square): nothing to "
+                     "replay.")  # fmt: skip
     if summary["rows_skipped"]:
         notes.append(f"{summary['rows_skipped']} rows were skipped: " + " ".join(summary["problems"]))
     return notes

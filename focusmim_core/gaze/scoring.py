@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import InputError
 from ..geometry import IMAGE_SIZE
 from .maps import History, Masking, frame_pixel, greedy_paths, photo_maps
 from .recording import Recording, bundled_recording, to_pysaliency
@@ -252,12 +253,17 @@ def score_recording(
 ) -> Scores:  # fmt: skip
     """Every policy's scores on a recording (``map_names``: the model maps to score), photo after photo
     (``progress(fixations)`` after each), then MultiMatch on the scanpaths (``multimatch_paths``). ``photos``:
-    score these only (the baselines are still fitted on every photo). ``centre_bias_from``: fit the centre bias
-    on this recording of other photos (default for a recording of one photo, which has no other photo to leave
-    out: the bundled recording)."""
+    score these only (the baselines are still fitted on every photo); a photo without a fixation inside the
+    frame has no scores (``InputError`` when none has one). ``centre_bias_from``: fit the centre bias
+    on this recording of other photos (default for a recording with fixations on one photo only, which has no
+    other photo to leave out: the bundled recording)."""
+    kept = {f.image for f in recording.fixations if f.kept}  # the photos with a fixation inside the frame
+    scored = [name for name in recording.names if name in kept and (photos is None or name in photos)]
+    if not scored:
+        raise InputError(f"No fixation {'on that photo ' if photos else ''}lies inside the frame the model sees "
+                         "(the centre square of the photo): there is nothing to score.")  # fmt: skip
     stimuli, fixations, observers = to_pysaliency(recording)
-    scored = [name for name in recording.names if photos is None or name in photos]
-    if centre_bias_from is None and len(recording.names) < 2:  # no other photo to fit the centre bias on
+    if centre_bias_from is None and len(kept) < 2:  # no other photo to fit the centre bias on
         centre_bias_from = bundled_recording()
     centre_bias = fitted_centre_bias(centre_bias_from, scored) if centre_bias_from else None
     baselines, smoothing = baseline_models(stimuli, fixations, centre_bias)
@@ -267,7 +273,7 @@ def score_recording(
             continue
         sub_stimuli, sub_fixations = photo_subset(stimuli, fixations, n)
         histories = [history_points(xh, yh) for xh, yh in zip(sub_fixations.x_hist, sub_fixations.y_hist, strict=True)]
-        maps = photo_maps(model, recording.images[n], histories, masking, map_names) if histories else {}
+        maps = photo_maps(model, recording.images[n], histories, masking, map_names)
         stimulus_id = sub_stimuli.stimulus_ids[0]
         models = {**baselines, **{m: MapModel({(stimulus_id, h): v.numpy() for h, v in maps[m].items()})
                                   for m in map_names}}  # fmt: skip
