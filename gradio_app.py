@@ -100,6 +100,7 @@ from gradio_ui.common import (  # noqa: E402
 CSS = """
 .pixelated img { image-rendering: pixelated; object-fit: contain !important; }  /* sharp, never cropped */
 .pixelated .thumbnail-item { height: auto !important; }  /* square tiles (their aspect-ratio), not row-high */
+.pixelated .grid-wrap { min-height: 0 !important; }  /* as high as its rows: no empty band under one row */
 """
 QUEUE_SIZE = 32
 NO_ATTENTION = -1  # the API's attention_x / attention_y for "no covert attention" (the UI's default: off)
