@@ -14,7 +14,7 @@ from focusmim_core.explorer import service
 from focusmim_core.explorer.figures import scanpath_chart
 from focusmim_core.explorer.viewstate import ViewState
 
-from .common import LABELS, named, only_when, panel_gallery, png_file, run_api, view_of
+from .common import LABELS, named, only_when, panel_gallery, png_file, quoted, run_api, view_of
 
 CLICKS, RECORDINGS = service.SCANPATH_SOURCES  # the ids of "your clicks" and "people's recordings"
 SCALE = 3  # the pictures' pixels per image pixel: the ring on a map stays visible
@@ -50,9 +50,9 @@ def layout() -> dict[str, object]:
 def show_source(source: str, choice: str | None) -> tuple:
     """The clicks' and the recordings' columns shown by ``source``, and the recordings listed now (the choice
     kept if it still exists, else the first)."""
-    names = [entry.name for entry in service.list_recordings()]
-    options = [(name, name) for name in names] + [(service.UPLOAD_LABEL, service.UPLOAD_CHOICE)]
-    kept = choice if choice in [*names, service.UPLOAD_CHOICE] else names[0] if names else service.UPLOAD_CHOICE
+    choices = service.recording_choices()
+    kept = choice if choice in choices else next(iter(choices))
+    options = [(label, key) for key, label in choices.items()]
     shown = source == RECORDINGS
     return gr.update(visible=not shown), gr.update(visible=shown), gr.update(choices=options, value=kept)
 
@@ -104,10 +104,9 @@ def replay_observer(recording: object, photo: str | None, observer: str | None, 
         pictures = [(png_file(p), caption) for p, caption in service.replay_pictures(replayed, k, SCALE)]
         frames.append((pictures, service.next_fixation_note(replayed, k)))
     count = len(frames)
-    notes = "".join(f"\n\n> {note}" for note in replayed.notes)
     slider = gr.update(maximum=max(count, 2), value=count, visible=count > 1)  # one glimpse: nothing to slide
     chart = scanpath_chart(replayed.curves, "masked_mse")
-    return frames, slider, frames[-1][0], frames[-1][1] + notes, chart, None
+    return frames, slider, frames[-1][0], frames[-1][1] + quoted(replayed.notes), chart, None
 
 
 def show_glimpse(frames: list, glimpse: float) -> tuple:

@@ -15,9 +15,8 @@ SCALE = 3
 
 def chosen_recording():  # a (key, Recording), the Recording None until an upload is complete
     """The recording the visitor picks: a listed one, or an uploaded photo and table."""
-    names = [entry.name for entry in service.list_recordings()]
-    choice = st.selectbox("Recording", [*names, service.UPLOAD_CHOICE], key="recording_choice",
-                          format_func=lambda n: n or service.UPLOAD_LABEL)  # fmt: skip
+    choices = service.recording_choices()
+    choice = st.selectbox("Recording", list(choices), key="recording_choice", format_func=choices.get)
     if choice != service.UPLOAD_CHOICE:
         return choice, service.open_recording(choice)
     photo = st.file_uploader("Photo", type=["png", "jpg", "jpeg"], key="recording_photo")

@@ -78,6 +78,12 @@ def list_recordings() -> list[RecordingEntry]:
     return list(found.values())
 
 
+def recording_choices() -> dict[str, str]:
+    """What a visitor can replay, id -> label: every listed recording (by name), then an uploaded photo and table
+    (``UPLOAD_CHOICE``)."""
+    return {**{entry.name: entry.name for entry in list_recordings()}, UPLOAD_CHOICE: UPLOAD_LABEL}
+
+
 def _checked_name(value: object, what: str) -> str:
     """A name a front-end passed: text of at most ``MAX_NAME_CHARACTERS``, else ``InputError``."""
     if not isinstance(value, str) or not value or len(value) > MAX_NAME_CHARACTERS:
@@ -177,18 +183,18 @@ def replay(recording: Recording, image: str, observer: str, view: ViewState) -> 
     """Replay one observer's scanpath on one photo under the view's masking and checkpoint."""
     path = observer_path(recording, image, observer)
     frame = recording.images[recording.names.index(image)]
-    network = network_for(view)
-    base = ViewState(mode=_masking(view).mode, ratio=view.ratio, fill=view.fill)
+    network, masking = network_for(view), _masking(view)
+    base = ViewState(mode=masking.mode, ratio=view.ratio, fill=view.fill)
     glimpses = render_scanpath(frame, path, base, network.model)
     histories = [tuple(path[: k + 1]) for k in range(len(path))]
-    maps = photo_maps(network.model, frame, histories, _masking(view), MAP_NAMES)
+    maps = photo_maps(network.model, frame, histories, masking, MAP_NAMES)
     count = len(path)
-    paths = {
-        "observer": path,
-        "suggested": greedy_paths(network.model, frame[None], path[:1], [count], _masking(view), ORACLE)[0],
+    others = {
+        "suggested": greedy_paths(network.model, frame[None], path[:1], [count], masking, ORACLE)[0],
         "random": random_scanpath(path[0], count, IMAGE_SIZE, IMAGE_SIZE),
     }
-    curves = {name: error_curve(render_scanpath(frame, p, base, network.model)) for name, p in paths.items()}
+    curves = {"observer": error_curve(glimpses)}  # the observer's glimpses are rendered once
+    curves |= {name: error_curve(render_scanpath(frame, p, base, network.model)) for name, p in others.items()}
     curves = {name: curve + curve[-1:] * (count - len(curve)) for name, curve in curves.items()}  # ended early
     name = network.info.name if network.info else None
     return Replay(

@@ -68,6 +68,7 @@ from .recordings import (  # noqa: F401 (re-exported: people's recordings, for t
     next_fixation_note,
     open_recording,
     photo_scores,
+    recording_choices,
     recording_notes,
     recording_summary,
     replay,

@@ -283,7 +283,8 @@ def from_pysaliency(stimuli: object, fixations: object, names: list[str] | None 
         frame_x, frame_y, inside = loaded[int(n)][1].to_frame(np.array([x]), np.array([y]))
         result.append(Fixation(names[int(n)], str(subject), float(k), float(x), float(y), float(frame_x[0]),
                                float(frame_y[0]), bool(inside[0])))  # fmt: skip
-    used = [name for name in names if any(f.image == name for f in result)]
+    seen = {f.image for f in result}
+    used = [name for name in names if name in seen]
     if not used:
         raise InputError("The pysaliency dataset has no fixation on its stimuli.")
     return Recording(used, torch.stack([loaded[names.index(name)][0] for name in used]), result)
